@@ -1,0 +1,121 @@
+//! The HTML shell, the router and the signed-in layout with its navigation.
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{Outlet, ParentRoute, Redirect, Route, Router, Routes, A};
+use leptos_router::{SsrMode, path};
+
+use crate::api::{Logout, get_current_user};
+use crate::components::ErrorBanner;
+use crate::contract::CurrentUser;
+use crate::pages;
+
+/// The document around every page. The server renders it; the browser hydrates `<App/>`.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Lets tests and scripts wait for hydration instead of sleeping: effects run only in the
+    // browser, once the wasm has taken over the page.
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+
+    view! {
+        <Stylesheet id="steward-css" href="/assets/steward.css" />
+        <Title formatter=|page: String| {
+            if page.is_empty() { "Steward".to_owned() } else { format!("{page} · Steward") }
+        } />
+        <Router>
+            <Routes fallback=|| view! { <pages::NotFound /> }>
+                <Route path=path!("/login") view=pages::LoginPage ssr=SsrMode::Async />
+                <Route path=path!("/setup") view=pages::SetupPage ssr=SsrMode::Async />
+                <Route path=path!("/password") view=pages::SetPasswordPage ssr=SsrMode::Async />
+                <ParentRoute path=path!("") view=SignedInLayout ssr=SsrMode::Async>
+                    <Route path=path!("") view=pages::Dashboard />
+                    <Route path=path!("account") view=pages::AccountPage />
+                    <Route path=path!("users") view=pages::UsersPage />
+                    <Route path=path!("audit") view=pages::AuditPage />
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}
+
+/// Pages behind a login: the navigation on the left, the page on the right. Visitors without a
+/// session are sent to the login page; the server checks permissions again on every call.
+#[component]
+fn SignedInLayout() -> impl IntoView {
+    let user = Resource::new(|| (), |_| get_current_user());
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match user.await {
+                    Ok(Some(user)) => {
+                        provide_context(user.clone());
+                        view! {
+                            <div class="layout">
+                                <Navigation user />
+                                <main class="content" id="main">
+                                    <Outlet />
+                                </main>
+                            </div>
+                        }
+                            .into_any()
+                    }
+                    Ok(None) => view! { <Redirect path="/login" /> }.into_any(),
+                    Err(err) => view! { <main class="content"><ErrorBanner error=err /></main> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Navigation(user: CurrentUser) -> impl IntoView {
+    let logout = ServerAction::<Logout>::new();
+    let is_admin = user.is_admin();
+    view! {
+        <nav class="sidebar" aria-label="Main">
+            <A href="/" attr:class="brand">"Steward"</A>
+            <ul class="nav-links">
+                <li><A href="/" exact=true>"Dashboard"</A></li>
+                <Show when=move || is_admin>
+                    <li class="nav-section">"Administration"</li>
+                    <li><A href="/users">"Users"</A></li>
+                    <li><A href="/audit">"Audit log"</A></li>
+                </Show>
+            </ul>
+            <div class="nav-user">
+                <A href="/account" attr:class="nav-account">
+                    <span class="nav-user-name">{user.display_name.clone()}</span>
+                    <span class="nav-user-role">{user.role.as_str()}</span>
+                </A>
+                <ActionForm action=logout>
+                    <button type="submit" class="button button-quiet" data-test="logout">
+                        "Log out"
+                    </button>
+                </ActionForm>
+            </div>
+        </nav>
+    }
+}

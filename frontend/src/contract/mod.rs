@@ -1,0 +1,11 @@
+//! What the UI needs from the server: data types, the error type and the backend trait.
+
+mod error;
+mod types;
+#[cfg(feature = "ssr")]
+mod backend;
+
+#[cfg(feature = "ssr")]
+pub use backend::Backend;
+pub use error::AppError;
+pub use types::*;

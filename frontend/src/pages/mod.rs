@@ -1,0 +1,30 @@
+//! One module per page.
+
+mod account;
+mod audit;
+mod auth;
+mod dashboard;
+mod users;
+
+pub use account::AccountPage;
+pub use audit::AuditPage;
+pub use auth::{LoginPage, SetPasswordPage, SetupPage};
+pub use dashboard::Dashboard;
+pub use users::UsersPage;
+
+use leptos::prelude::*;
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(options) = use_context::<leptos_axum::ResponseOptions>() {
+        options.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <main class="content narrow">
+            <leptos_meta::Title text="Not found" />
+            <h1>"Page not found"</h1>
+            <p>"There is nothing at this address. " <a href="/">"Go to the dashboard"</a></p>
+        </main>
+    }
+}

@@ -1,0 +1,120 @@
+//! Assembles Steward from its configuration: the long-lived parts are built once here and
+//! shared through [`AppState`]; [`serve`] runs the HTTP server until shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::passwords::PasswordHasher;
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::{Config, ConfigError};
+use crate::services::accounts::Accounts;
+use crate::services::audit::Audit;
+use crate::store::Store;
+
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub clock: SharedClock,
+    pub accounts: Accounts,
+    pub audit: Audit,
+}
+
+impl AppState {
+    /// Opens the store, runs migrations and builds the services.
+    /// For `serve`: the only Steward on a SQLite file.
+    pub async fn build(config: Config) -> Result<Self, ConfigError> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// For short CLI commands, which may run beside a server.
+    pub async fn build_for_cli(config: Config) -> Result<Self, ConfigError> {
+        Self::assemble(config, Arc::new(SystemClock), false).await
+    }
+
+    pub async fn build_with_clock(config: Config, clock: SharedClock) -> Result<Self, ConfigError> {
+        Self::assemble(config, clock, true).await
+    }
+
+    async fn assemble(config: Config, clock: SharedClock, exclusive: bool) -> Result<Self, ConfigError> {
+        let config = Arc::new(config);
+        let store = Store::connect(&config.database, exclusive).await?;
+        store.migrate().await.map_err(|err| {
+            ConfigError::new("database.url", format!("migrating the database failed: {err}"), "See the log above; restore the database from a backup if it was changed by hand.")
+        })?;
+        let hasher = PasswordHasher::new(config.auth.hashing_concurrency)
+            .map_err(|err| ConfigError::new("auth", err.to_string(), "This is a bug in Steward."))?;
+        let audit = Audit::new(store.clone(), clock.clone());
+        let accounts = Accounts::new(store.clone(), hasher, clock.clone(), config.clone(), audit.clone());
+        Ok(Self { config, store, clock, accounts, audit })
+    }
+}
+
+/// Checks that the data directory exists and Steward can write there.
+pub fn prepare_data_dir(config: &Config) -> Result<(), ConfigError> {
+    let dir = &config.storage.data_dir;
+    let fail = |err: std::io::Error| {
+        ConfigError::new(
+            "storage.data_dir",
+            format!("{} is not writable: {err}", dir.display()),
+            "Create it and give Steward's user write access, or set STEWARD_STORAGE__DATA_DIR.",
+        )
+    };
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let probe = dir.join(".steward-write-test");
+    std::fs::write(&probe, b"ok").map_err(fail)?;
+    std::fs::remove_file(&probe).map_err(fail)
+}
+
+/// Binds the configured address; a taken port is a configuration error naming the setting.
+pub async fn bind(config: &Config) -> Result<TcpListener, ConfigError> {
+    let addr = config.bind_addr()?;
+    TcpListener::bind(addr).await.map_err(|err| {
+        let fix = "Stop what uses it, or choose another with STEWARD_SERVER__BIND.";
+        match err.kind() {
+            std::io::ErrorKind::AddrInUse => ConfigError::new("server.bind", format!("{addr} is already in use"), fix),
+            _ => ConfigError::new("server.bind", format!("cannot listen on {addr}: {err}"), fix),
+        }
+    })
+}
+
+/// Serves until `shutdown` fires, then lets in-flight requests finish within the grace period.
+pub async fn serve(state: AppState, listener: TcpListener, shutdown: CancellationToken) -> std::io::Result<()> {
+    let app = crate::web::router(&state);
+    let sweeper = tokio::spawn(sweep_sessions(state.clone(), shutdown.clone()));
+    let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
+    let signal = shutdown.clone();
+    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move { signal.cancelled().await });
+    let result = tokio::select! {
+        result = server => result,
+        () = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!(grace_secs = grace.as_secs(), "requests still running after the grace period; stopping anyway");
+            Ok(())
+        }
+    };
+    sweeper.abort();
+    state.store.close().await;
+    result
+}
+
+/// Deletes expired sessions now and then.
+async fn sweep_sessions(state: AppState, shutdown: CancellationToken) {
+    let mut every = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = every.tick() => {
+                match state.store.delete_expired_sessions(state.clock.now()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(sessions = n, "deleted expired sessions"),
+                    Err(err) => tracing::warn!(error = %err, "could not delete expired sessions"),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! The `steward` command line: serve, migrate, manage users, check the configuration.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use steward_frontend::contract::GlobalRole;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{self, AppState};
+use crate::config::{self, Config, ConfigError};
+use crate::services::accounts::summary;
+use crate::services::audit::Actor;
+use crate::store::Store;
+
+#[derive(Debug, Parser)]
+#[command(name = "steward", version, about = "Self-hosted control plane for the servers that research studies run on")]
+struct Cli {
+    /// TOML configuration file (settings in it are overridden by STEWARD_* variables).
+    #[arg(long, global = true, env = "STEWARD_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the web server (migrates the database first).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Exit 0 when the local server answers /readyz (for container health checks).
+    Healthcheck,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user and print a one-time link for them to choose a password.
+    Create {
+        username: String,
+        /// admin or member.
+        #[arg(long, default_value = "member")]
+        role: String,
+        /// Full name shown in the UI.
+        #[arg(long, default_value = "")]
+        name: String,
+        #[arg(long, default_value = "")]
+        email: String,
+    },
+    /// Print a one-time link for a user to set a new password.
+    ResetPassword { username: String },
+    /// List users.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration, secrets redacted, and report problems.
+    Check,
+}
+
+/// A failure of a command, reported as one line.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    App(#[from] steward_frontend::contract::AppError),
+    #[error("{0}")]
+    Other(String),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let env: BTreeMap<String, String> = std::env::vars().collect();
+    let loaded = match config::load(cli.config.as_deref(), &env) {
+        Ok(loaded) => loaded,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    crate::telemetry::init(&loaded.config.log);
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, loaded.config)) {
+        Ok(code) => code,
+        Err(CliError::Config(err)) => {
+            eprintln!("error: {err}");
+            ExitCode::from(2)
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> Result<ExitCode, CliError> {
+    match command {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            app::prepare_data_dir(&config)?;
+            let store = Store::connect(&config.database, true).await?;
+            store.migrate().await.map_err(|err| CliError::Other(format!("migration failed: {err}")))?;
+            println!("database is up to date");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User(command) => user(command, config).await,
+        Command::Config(ConfigCommand::Check) => {
+            print!("{}", config.to_redacted_toml());
+            println!("# configuration is valid");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Healthcheck => healthcheck(&config),
+    }
+}
+
+async fn serve(config: Config) -> Result<ExitCode, CliError> {
+    app::prepare_data_dir(&config)?;
+    let listener = app::bind(&config).await?;
+    let state = AppState::build(config).await?;
+    if let Some(link) = state.accounts.issue_setup_link().await? {
+        let minutes = state.config.auth.setup_link_minutes;
+        // Printed, never logged: it is the one way in on a fresh install.
+        println!("\nSteward has no users yet. Create the first admin within {minutes} minutes at:\n\n    {}\n\nThe link works once; restart Steward for a new one.\n", link.url);
+        let _ = std::io::stdout().flush();
+    }
+    let shutdown = CancellationToken::new();
+    tokio::spawn(stop_on_signal(shutdown.clone()));
+    tracing::info!(
+        address = %state.config.server.bind,
+        base_url = %state.config.server.base_url,
+        database = ?state.store.kind(),
+        hydration = crate::web::assets::HYDRATES,
+        "Steward is listening"
+    );
+    app::serve(state, listener, shutdown).await.map_err(|err| CliError::Other(format!("server failed: {err}")))?;
+    tracing::info!("Steward stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn stop_on_signal(shutdown: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+            tracing::error!("cannot listen for SIGTERM/SIGINT");
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("shutting down: finishing requests in flight");
+    shutdown.cancel();
+}
+
+async fn user(command: UserCommand, config: Config) -> Result<ExitCode, CliError> {
+    let state = AppState::build_for_cli(config).await?;
+    let actor = Actor::cli();
+    match command {
+        UserCommand::Create { username, role, name, email } => {
+            let role = GlobalRole::parse(&role)
+                .ok_or_else(|| CliError::Other(format!("--role: {role:?} is not a role; use admin or member")))?;
+            let (user, link) = state.accounts.create_user(&actor, &username, &name, &email, role, None).await?;
+            println!("created {} ({role})", user.username);
+            if let Some(link) = link {
+                println!("one-time link to choose a password (expires {}):\n{}", link.expires_at.to_rfc3339(), link.url);
+            }
+        }
+        UserCommand::ResetPassword { username } => {
+            let user = state.accounts.user_by_name(&username).await?;
+            let (_, link) = state.accounts.reset_password(&actor, user.id).await?;
+            println!("one-time link for {} to set a new password (expires {}):\n{}", user.username, link.expires_at.to_rfc3339(), link.url);
+        }
+        UserCommand::List => {
+            println!("{:<24} {:<8} {:<9} {}", "USERNAME", "ROLE", "STATUS", "LAST LOGIN");
+            for user in state.accounts.list().await?.iter().map(summary) {
+                let status = if user.disabled { "disabled" } else { "active" };
+                let last = user.last_login_at.map_or_else(|| "never".to_owned(), |at| at.to_rfc3339());
+                println!("{:<24} {:<8} {:<9} {}", user.username, user.role.as_str(), status, last);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Asks the local server's /readyz over plain HTTP/1.0; no HTTP client needed.
+fn healthcheck(config: &Config) -> Result<ExitCode, CliError> {
+    let mut addr: SocketAddr = config.bind_addr()?;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() { [127, 0, 0, 1].into() } else { std::net::Ipv6Addr::LOCALHOST.into() });
+    }
+    let check = || -> std::io::Result<String> {
+        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(3))?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        stream.write_all(b"GET /readyz HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+        let mut reply = String::new();
+        stream.take(4096).read_to_string(&mut reply)?;
+        Ok(reply)
+    };
+    match check() {
+        Ok(reply) if reply.starts_with("HTTP/1.0 200") || reply.starts_with("HTTP/1.1 200") => {
+            println!("ready");
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(reply) => {
+            println!("not ready: {}", reply.lines().next().unwrap_or_default());
+            Ok(ExitCode::FAILURE)
+        }
+        Err(err) => {
+            println!("not reachable at {addr}: {err}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}

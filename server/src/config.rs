@@ -1,0 +1,483 @@
+//! Configuration in layers: typed defaults, then an optional TOML file, then `STEWARD_*`
+//! environment variables (`__` for nesting, `*_FILE` to read a value from a file).
+//!
+//! The defaults double as the schema: an environment variable is accepted when its path names
+//! a setting of the defaults, and its text is read as that setting's type. Anything else under
+//! `STEWARD_` is reported as a warning, never silently ignored.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Variables under the prefix that are not settings.
+const NOT_SETTINGS: &[&str] = &["STEWARD_CONFIG"];
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub storage: StorageConfig,
+    pub log: LogConfig,
+    pub auth: AuthConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address and port to listen on.
+    pub bind: String,
+    /// The address people use to reach Steward (links in mail and logs); defaults to
+    /// `http://<bind>`. `https://` makes session cookies `Secure`.
+    pub base_url: String,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse proxy).
+    pub trust_forwarded_for: bool,
+    /// How long in-flight requests may take to finish after SIGTERM.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            base_url: String::new(),
+            trust_forwarded_for: false,
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` or `postgres://USER:PASSWORD@HOST/DB`; defaults to SQLite in the data dir.
+    pub url: DatabaseUrl,
+    pub max_connections: u32,
+    pub connect_timeout_secs: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self { url: DatabaseUrl(String::new()), max_connections: 10, connect_timeout_secs: 10 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Where Steward keeps its SQLite database, keys and local backups.
+    pub data_dir: PathBuf,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self { data_dir: PathBuf::from("./data") }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A level (`info`) or a filter (`info,steward=debug`).
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { format: LogFormat::Text, level: "info".into() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// A session ends after this long without a request.
+    pub session_idle_minutes: u64,
+    /// A session ends this long after login, however busy.
+    pub session_absolute_hours: u64,
+    pub min_password_length: usize,
+    /// Lifetime of the first-run setup link.
+    pub setup_link_minutes: u64,
+    /// Lifetime of a set-password link (new user or reset).
+    pub password_link_hours: u64,
+    /// Password hashes computed at once (each takes ~19 MiB and a core for a moment).
+    pub hashing_concurrency: usize,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            session_idle_minutes: 8 * 60,
+            session_absolute_hours: 7 * 24,
+            min_password_length: 12,
+            setup_link_minutes: 60,
+            password_link_hours: 24,
+            hashing_concurrency: 2,
+        }
+    }
+}
+
+/// A database URL that hides its password in `Debug`, `Display` and `config check`.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+
+    /// The real URL, for the database driver only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn redacted(&self) -> String {
+        // scheme://user:password@host/...: keep everything but the password.
+        let Some((scheme, rest)) = self.0.split_once("://") else { return self.0.clone() };
+        let Some((userinfo, host)) = rest.rsplit_once('@') else { return self.0.clone() };
+        match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:[redacted]@{host}"),
+            None => self.0.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl Serialize for DatabaseUrl {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.redacted())
+    }
+}
+
+/// A setting that cannot be used, with what to do about it. Shown as one line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{setting}: {problem}. {fix}")]
+pub struct ConfigError {
+    pub setting: String,
+    pub problem: String,
+    pub fix: String,
+}
+
+impl ConfigError {
+    pub fn new(setting: impl Into<String>, problem: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self { setting: setting.into(), problem: problem.into(), fix: fix.into() }
+    }
+}
+
+/// The effective configuration and what was noticed while loading it.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    /// Shown once logging is set up (unknown variables and the like).
+    pub warnings: Vec<String>,
+}
+
+/// Loads defaults, then `file` (if given), then the `STEWARD_*` variables of `env`.
+pub fn load(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Loaded, ConfigError> {
+    let defaults = toml::Value::try_from(Config::default())
+        .map_err(|err| ConfigError::new("defaults", err.to_string(), "This is a bug in Steward."))?;
+    let mut merged = defaults.clone();
+    let mut warnings = Vec::new();
+
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path).map_err(|err| {
+            ConfigError::new(
+                "--config / STEWARD_CONFIG",
+                format!("cannot read {}: {err}", path.display()),
+                "Point it at a readable TOML file, or leave it unset to use defaults.",
+            )
+        })?;
+        let table: toml::Table = text.parse().map_err(|err: toml::de::Error| {
+            ConfigError::new(
+                path.display().to_string(),
+                format!("is not valid TOML: {}", err.message()),
+                "Fix the file; `steward config check` shows the result.",
+            )
+        })?;
+        merge(&mut merged, toml::Value::Table(table));
+    }
+
+    for (name, value) in env.iter().filter(|(name, _)| name.starts_with("STEWARD_")) {
+        if NOT_SETTINGS.contains(&name.as_str()) {
+            continue;
+        }
+        match apply_env(&defaults, &mut merged, name, value)? {
+            true => {}
+            false => warnings.push(format!("ignoring unknown environment variable {name}")),
+        }
+    }
+
+    let mut config: Config = merged.try_into().map_err(|err: toml::de::Error| {
+        ConfigError::new(
+            file.map_or("configuration".into(), |p| p.display().to_string()),
+            err.message().to_owned(),
+            "Check the setting's name and type against the configuration reference in the README.",
+        )
+    })?;
+    config.fill_derived();
+    config.validate()?;
+    Ok(Loaded { config, warnings })
+}
+
+/// Sets one `STEWARD_A__B` variable; false when it names no setting.
+fn apply_env(
+    defaults: &toml::Value,
+    merged: &mut toml::Value,
+    name: &str,
+    text: &str,
+) -> Result<bool, ConfigError> {
+    let path: Vec<String> =
+        name["STEWARD_".len()..].split("__").map(str::to_ascii_lowercase).collect();
+    if let Some(template) = lookup(defaults, &path) {
+        let value = typed(template, text).ok_or_else(|| {
+            ConfigError::new(
+                name,
+                format!("{text:?} is not a valid {}", template.type_str()),
+                format!("Set {name} to a {}.", template.type_str()),
+            )
+        })?;
+        set(merged, &path, value);
+        return Ok(true);
+    }
+    // NAME_FILE: the value is the content of that file (for secrets).
+    let mut path = path;
+    let Some(last) = path.last_mut().and_then(|l| l.strip_suffix("_file").map(str::to_owned))
+    else {
+        return Ok(false);
+    };
+    if let Some(p) = path.last_mut() {
+        *p = last;
+    }
+    let Some(template) = lookup(defaults, &path) else { return Ok(false) };
+    let content = std::fs::read_to_string(text).map_err(|err| {
+        ConfigError::new(name, format!("cannot read {text}: {err}"), "Point it at a readable file.")
+    })?;
+    let content = content.trim_end_matches(['\n', '\r']);
+    let value = typed(template, content).ok_or_else(|| {
+        ConfigError::new(
+            name,
+            format!("the file {text} does not hold a valid {}", template.type_str()),
+            "Fix the file's content.",
+        )
+    })?;
+    set(merged, &path, value);
+    Ok(true)
+}
+
+fn lookup<'a>(value: &'a toml::Value, path: &[String]) -> Option<&'a toml::Value> {
+    path.iter().try_fold(value, |v, key| v.as_table()?.get(key)).filter(|v| !v.is_table())
+}
+
+fn set(value: &mut toml::Value, path: &[String], new: toml::Value) {
+    let Some((last, parents)) = path.split_last() else { return };
+    let mut at = value;
+    for key in parents {
+        let Some(table) = at.as_table_mut() else { return };
+        at = table.entry(key.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    }
+    if let Some(table) = at.as_table_mut() {
+        table.insert(last.clone(), new);
+    }
+}
+
+/// Reads environment text as the type of the default value.
+fn typed(template: &toml::Value, text: &str) -> Option<toml::Value> {
+    Some(match template {
+        toml::Value::String(_) => toml::Value::String(text.to_owned()),
+        toml::Value::Integer(_) => toml::Value::Integer(text.trim().parse().ok()?),
+        toml::Value::Float(_) => toml::Value::Float(text.trim().parse().ok()?),
+        toml::Value::Boolean(_) => match text.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => toml::Value::Boolean(true),
+            "false" | "0" | "no" | "off" => toml::Value::Boolean(false),
+            _ => return None,
+        },
+        _ => return None,
+    })
+}
+
+fn merge(base: &mut toml::Value, over: toml::Value) {
+    match (base, over) {
+        (toml::Value::Table(base), toml::Value::Table(over)) => {
+            for (key, value) in over {
+                match base.get_mut(&key) {
+                    Some(existing) => merge(existing, value),
+                    None => {
+                        base.insert(key, value);
+                    }
+                }
+            }
+        }
+        (base, over) => *base = over,
+    }
+}
+
+impl Config {
+    fn fill_derived(&mut self) {
+        if self.server.base_url.is_empty() {
+            self.server.base_url = format!("http://{}", self.server.bind);
+        }
+        self.server.base_url = self.server.base_url.trim_end_matches('/').to_owned();
+        if self.database.url.is_empty() {
+            let path = self.storage.data_dir.join("steward.db");
+            self.database.url = DatabaseUrl(format!("sqlite://{}", path.display()));
+        }
+    }
+
+    /// Checks what can be checked without touching the outside world.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.bind_addr()?;
+        let url = self.database.url.expose();
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            let scheme = url.split(':').next().unwrap_or_default();
+            return Err(ConfigError::new(
+                "database.url",
+                format!("unknown scheme {scheme:?}"),
+                "Use sqlite://PATH or postgres://USER@HOST/DB (STEWARD_DATABASE__URL).",
+            ));
+        }
+        let base = &self.server.base_url;
+        let host = base.strip_prefix("https://").or_else(|| base.strip_prefix("http://"));
+        if host.is_none_or(|h| h.is_empty() || h.contains('/')) {
+            return Err(ConfigError::new(
+                "server.base_url",
+                format!("{base:?} is not an http(s) origin"),
+                "Use the address people open, like https://steward.example.org (no path).",
+            ));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.level).map_err(|err| {
+            ConfigError::new(
+                "log.level",
+                format!("{:?} is not a level or filter: {err}", self.log.level),
+                "Use error, warn, info, debug or trace (STEWARD_LOG__LEVEL).",
+            )
+        })?;
+        if self.database.max_connections == 0 {
+            return Err(ConfigError::new("database.max_connections", "must be at least 1", "Set it to 1 or more."));
+        }
+        if self.auth.min_password_length < 8 {
+            return Err(ConfigError::new(
+                "auth.min_password_length",
+                "must be at least 8",
+                "Set it to 8 or more; 12 or more is recommended.",
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn bind_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.server.bind.parse().map_err(|_| {
+            ConfigError::new(
+                "server.bind",
+                format!("{:?} is not an address:port", self.server.bind),
+                "Use something like 127.0.0.1:8080 or [::]:8080 (STEWARD_SERVER__BIND).",
+            )
+        })
+    }
+
+    /// Cookies are marked `Secure` when people reach Steward over https.
+    pub fn uses_https(&self) -> bool {
+        self.server.base_url.starts_with("https://")
+    }
+
+    /// The effective configuration as TOML, secrets redacted.
+    pub fn to_redacted_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|err| format!("# cannot show config: {err}\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn defaults_give_sqlite_in_the_data_dir_on_localhost() {
+        let loaded = load(None, &env(&[])).unwrap();
+        assert_eq!(loaded.config.database.url.expose(), "sqlite://./data/steward.db");
+        assert_eq!(loaded.config.server.base_url, "http://127.0.0.1:8080");
+        assert!(loaded.warnings.is_empty());
+    }
+
+    #[test]
+    fn file_then_environment_win_over_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("steward.toml");
+        std::fs::write(&file, "[server]\nbind = \"127.0.0.1:9000\"\n[log]\nformat = \"json\"\n").unwrap();
+        let loaded =
+            load(Some(&file), &env(&[("STEWARD_SERVER__BIND", "127.0.0.1:9100"), ("STEWARD_AUTH__MIN_PASSWORD_LENGTH", "16")]))
+                .unwrap();
+        assert_eq!(loaded.config.server.bind, "127.0.0.1:9100");
+        assert_eq!(loaded.config.log.format, LogFormat::Json);
+        assert_eq!(loaded.config.auth.min_password_length, 16);
+    }
+
+    #[test]
+    fn file_variant_reads_secrets_from_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("db-url");
+        std::fs::write(&secret, "postgres://steward:s3cret@db.internal/steward\n").unwrap();
+        let loaded = load(None, &env(&[("STEWARD_DATABASE__URL_FILE", secret.to_str().unwrap())])).unwrap();
+        assert_eq!(loaded.config.database.url.expose(), "postgres://steward:s3cret@db.internal/steward");
+        let shown = format!("{:?} {}", loaded.config, loaded.config.to_redacted_toml());
+        assert!(!shown.contains("s3cret"), "secret leaked: {shown}");
+        assert!(shown.contains("postgres://steward:[redacted]@db.internal/steward"));
+    }
+
+    #[test]
+    fn unknown_variables_warn_and_bad_values_name_the_setting() {
+        let loaded = load(None, &env(&[("STEWARD_SERVR__BIND", "x")])).unwrap();
+        assert_eq!(loaded.warnings, vec!["ignoring unknown environment variable STEWARD_SERVR__BIND"]);
+
+        let err = load(None, &env(&[("STEWARD_DATABASE__URL", "mysql://localhost/x")])).unwrap_err();
+        assert_eq!(err.setting, "database.url");
+        assert!(err.to_string().contains("unknown scheme \"mysql\""), "{err}");
+
+        let err = load(None, &env(&[("STEWARD_DATABASE__MAX_CONNECTIONS", "many")])).unwrap_err();
+        assert_eq!(err.setting, "STEWARD_DATABASE__MAX_CONNECTIONS");
+
+        let err = load(None, &env(&[("STEWARD_SERVER__BIND", "localhost")])).unwrap_err();
+        assert_eq!(err.setting, "server.bind");
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("steward.toml");
+        std::fs::write(&file, "[server]\nbnd = \"x\"\n").unwrap();
+        let err = load(Some(&file), &env(&[])).unwrap_err();
+        assert!(err.to_string().contains("unknown field `bnd`"), "{err}");
+        let missing = load(Some(&dir.path().join("nope.toml")), &env(&[])).unwrap_err();
+        assert!(missing.to_string().contains("cannot read"), "{missing}");
+    }
+}

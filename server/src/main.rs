@@ -1,0 +1,5 @@
+//! The `steward` binary.
+
+fn main() -> std::process::ExitCode {
+    steward::cli::main()
+}

@@ -1,0 +1,4 @@
+//! Steward's services: the domain logic behind pages, the API and the CLI.
+
+pub mod accounts;
+pub mod audit;

@@ -1,0 +1,220 @@
+//! The store: Steward's database, on SQLite (one process) or Postgres (one or many replicas),
+//! picked once from the URL scheme.
+//!
+//! Each query is written once with `$1`-style binds, which both backends accept, and compiled
+//! for both pools by [`on_pool!`]. Queries live in one file per concern beside this one.
+
+mod accounts;
+mod audit;
+mod sessions;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+pub use accounts::{NewUser, TokenPurpose, UserRow};
+pub use audit::AuditRecord;
+
+use crate::config::{ConfigError, DatabaseConfig};
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// What can go wrong in the store, in terms the rest of Steward acts on.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A unique constraint was violated; carries the constraint or column text the driver gave.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database cannot be reached or is overloaded.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("database error: {0}")]
+    Internal(#[source] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is malformed: {0}")]
+    Malformed(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::RowNotFound => Self::NotFound,
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                Self::Conflict(db.constraint().map_or_else(|| db.message().to_owned(), str::to_owned))
+            }
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => Self::Unavailable(err),
+            other => Self::Internal(other),
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool; the body is compiled once per backend.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.pool {
+            $crate::store::Pool::Sqlite($pool) => $body,
+            $crate::store::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) pool: Pool,
+    /// Held for the life of the process on SQLite so a second Steward is refused.
+    _lock: Option<Arc<File>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.kind()).finish()
+    }
+}
+
+impl Store {
+    /// Opens the database named by `config.url`. Problems a user can fix come back as
+    /// [`ConfigError`] naming `database.url`.
+    /// `exclusive` is for `serve` and `migrate`: on SQLite it refuses to run beside another
+    /// Steward. Short CLI commands share the file with a running server.
+    pub async fn connect(config: &DatabaseConfig, exclusive: bool) -> Result<Self, ConfigError> {
+        let url = config.url.expose();
+        let timeout = Duration::from_secs(config.connect_timeout_secs);
+        if url.starts_with("sqlite:") {
+            Self::connect_sqlite(url, config.max_connections, timeout, exclusive).await
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url).map_err(|err| bad_url(&config.url, err))?;
+            let pool = PgPoolOptions::new()
+                .max_connections(config.max_connections)
+                .acquire_timeout(timeout)
+                .connect_with(options)
+                .await
+                .map_err(|err| {
+                    ConfigError::new(
+                        "database.url",
+                        format!("cannot connect to {}: {err}", config.url),
+                        "Check that Postgres runs there and the user, password and database exist.",
+                    )
+                })?;
+            Ok(Self { pool: Pool::Postgres(pool), _lock: None })
+        } else {
+            Err(ConfigError::new(
+                "database.url",
+                format!("unknown scheme in {}", config.url),
+                "Use sqlite://PATH or postgres://USER@HOST/DB.",
+            ))
+        }
+    }
+
+    async fn connect_sqlite(url: &str, max: u32, timeout: Duration, exclusive: bool) -> Result<Self, ConfigError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|err| bad_url(&crate::config::DatabaseUrl::new(url), err))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let path = options.get_filename().to_path_buf();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|err| {
+                ConfigError::new(
+                    "database.url",
+                    format!("cannot create {}: {err}", dir.display()),
+                    "Make the directory writable for Steward's user or choose another path.",
+                )
+            })?;
+        }
+        let lock = if exclusive { Some(Arc::new(lock_sqlite(&path)?)) } else { None };
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(timeout)
+            .connect_with(options)
+            .await
+            .map_err(|err| {
+                ConfigError::new(
+                    "database.url",
+                    format!("cannot open {}: {err}", path.display()),
+                    "Check the path and its permissions.",
+                )
+            })?;
+        Ok(Self { pool: Pool::Sqlite(pool), _lock: lock })
+    }
+
+    pub fn kind(&self) -> BackendKind {
+        match self.pool {
+            Pool::Sqlite(_) => BackendKind::Sqlite,
+            Pool::Postgres(_) => BackendKind::Postgres,
+        }
+    }
+
+    /// Applies the embedded migrations of this backend that have not run yet.
+    pub async fn migrate(&self) -> Result<()> {
+        match &self.pool {
+            Pool::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Pool::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Readiness: one round trip to the database.
+    pub async fn ping(&self) -> Result<()> {
+        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|done| done.rows_affected()))?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await);
+    }
+}
+
+fn bad_url(url: &crate::config::DatabaseUrl, err: sqlx::Error) -> ConfigError {
+    ConfigError::new("database.url", format!("{url} is not a valid database URL: {err}"), "Fix the URL.")
+}
+
+/// Takes an exclusive lock beside the SQLite file; a second process gets a clear refusal.
+fn lock_sqlite(db: &Path) -> Result<File, ConfigError> {
+    let lock_path = PathBuf::from(format!("{}.lock", db.display()));
+    let file = File::options().create(true).truncate(false).write(true).open(&lock_path).map_err(|err| {
+        ConfigError::new(
+            "database.url",
+            format!("cannot create the lock file {}: {err}", lock_path.display()),
+            "Make the data directory writable for Steward's user.",
+        )
+    })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(ConfigError::new(
+            "database.url",
+            format!("another Steward process is already using {}", db.display()),
+            "Stop the other process; to run several Steward replicas, use Postgres.",
+        )),
+        Err(std::fs::TryLockError::Error(err)) => Err(ConfigError::new(
+            "database.url",
+            format!("cannot lock {}: {err}", lock_path.display()),
+            "Check the data directory's file system and permissions.",
+        )),
+    }
+}

@@ -1,0 +1,73 @@
+//! The HTTP face of Steward: pages (SSR + hydration), server functions, assets, health checks,
+//! and the layers every request passes (request id, security headers, session, CSRF).
+
+pub mod assets;
+pub mod backend;
+pub mod error;
+pub mod request_id;
+
+use axum::Router;
+use axum::middleware;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use http::{HeaderValue, StatusCode, header};
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use steward_frontend::{App, shell};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::app::AppState;
+use crate::auth::csrf::{self, AllowedOrigin};
+use crate::auth::sessions::DbSessionStore;
+use crate::store::Store;
+
+/// Leptos settings for the embedded bundle: `/pkg/steward.js` and `/pkg/steward_bg.wasm`.
+fn leptos_options() -> LeptosOptions {
+    LeptosOptions::builder().output_name("steward").site_pkg_dir("pkg").site_root("site").build()
+}
+
+pub fn router(state: &AppState) -> Router {
+    let options = leptos_options();
+    let routes = generate_route_list(App);
+    let backend = backend::WebBackend::new(state.clone());
+    let context = move || provide_context(backend.clone());
+    let shell_options = options.clone();
+    let app_shell = move || shell(shell_options.clone());
+    let store = state.store.clone();
+    let config = &state.config;
+
+    let sessions = DbSessionStore::new(state.store.clone(), state.clock.clone())
+        .layer(config.uses_https(), config.auth.session_idle_minutes);
+    let allowed = AllowedOrigin { base: config.server.base_url.as_str().into() };
+
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(move || readyz(store.clone())))
+        .route("/pkg/{*file}", get(assets::pkg))
+        .route("/assets/{*file}", get(assets::asset))
+        .leptos_routes_with_context(&options, routes, context.clone(), app_shell.clone())
+        .fallback(leptos_axum::render_app_to_stream_with_context(context, app_shell))
+        .with_state(options)
+        .layer(middleware::from_fn_with_state(allowed, csrf::protect))
+        .layer(sessions)
+        .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
+        // One-time links carry their token in the URL: never send it to another site.
+        .layer(header_layer(header::REFERRER_POLICY, "same-origin"))
+        .layer(middleware::from_fn(request_id::assign))
+}
+
+fn header_layer(name: header::HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+}
+
+/// Ready when the database answers.
+async fn readyz(store: Store) -> impl IntoResponse {
+    match store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready"),
+        Err(err) => {
+            tracing::warn!(error = %err, "not ready: database does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+        }
+    }
+}
