@@ -1,0 +1,388 @@
+//! Accounts, sessions, CSRF and the audit log, driven over HTTP on SQLite and on Postgres.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use chrono::Duration;
+use common::{ADMIN_PASSWORD, Backend, Client, TestApp};
+use reqwest::StatusCode;
+use serde_json::Value;
+use steward_frontend::contract::{AppError, AuditEntry, CurrentUser, OneTimeLink, Page, SetupStatus, UserSummary};
+
+on_both_backends!(
+    first_admin_then_users_then_audit,
+    setup_link_is_single_use_and_checked,
+    setup_link_expires,
+    sessions_rotate_at_login_and_end_at_logout,
+    login_failures_are_uniform_and_throttled,
+    cross_site_requests_are_refused,
+    disabling_a_user_ends_their_sessions,
+    steward_keeps_an_admin,
+    password_links_work_once,
+    health_and_request_ids,
+);
+
+const RITA_PASSWORD: &str = "orange kite under the bridge";
+
+async fn create_rita(admin: &Client) -> OneTimeLink {
+    admin
+        .call("create_user", &[
+            ("username", "Rita"),
+            ("display_name", "Rita Researcher"),
+            ("email", "rita@example.org"),
+            ("role", "member"),
+            ("password", RITA_PASSWORD),
+        ])
+        .await
+        .unwrap()
+}
+
+async fn user_id(admin: &Client, username: &str) -> i64 {
+    let users: Vec<UserSummary> = admin.call("list_users", &[]).await.unwrap();
+    users.iter().find(|u| u.username == username).unwrap().id
+}
+
+async fn audit(admin: &Client, action: &str) -> Vec<AuditEntry> {
+    let page: Page<AuditEntry> =
+        admin.call("audit_log", &[("query[actor]", ""), ("query[action]", action), ("query[page]", "0")]).await.unwrap();
+    page.items
+}
+
+async fn first_admin_then_users_then_audit(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let anonymous = app.client();
+    let status: SetupStatus = anonymous.call("setup_status", &[]).await.unwrap();
+    assert!(status.needs_setup);
+
+    let admin = app.admin().await;
+    let me: Option<CurrentUser> = admin.call("current_user", &[]).await.unwrap();
+    assert_eq!(me.unwrap().username, "admin");
+    let status: SetupStatus = anonymous.call("setup_status", &[]).await.unwrap();
+    assert!(!status.needs_setup);
+
+    let created = create_rita(&admin).await;
+    assert_eq!(created.username, "rita", "usernames are stored lower-case");
+    assert_eq!(created.url, None, "a password was given, so no link");
+    let duplicate = admin
+        .call::<OneTimeLink>("create_user", &[("username", "rita"), ("display_name", ""), ("email", ""), ("role", "member"), ("password", "")])
+        .await
+        .unwrap_err();
+    assert_eq!(duplicate.status, StatusCode::CONFLICT);
+    assert_eq!(duplicate.error.for_field("username").as_deref(), Some("A user named rita already exists"));
+
+    // Names with shell and HTML metacharacters are refused with a field error, not stored.
+    let hostile = admin
+        .call::<OneTimeLink>("create_user", &[("username", "x$(reboot)"), ("display_name", ""), ("email", ""), ("role", "member"), ("password", "")])
+        .await
+        .unwrap_err();
+    assert!(hostile.error.for_field("username").is_some());
+    // ... but a display name is free text, kept exactly and shown escaped.
+    let odd_name = "O'Brien <b>\"$(id)\"` \\n";
+    admin
+        .call::<OneTimeLink>("create_user", &[("username", "obrien"), ("display_name", odd_name), ("email", ""), ("role", "member"), ("password", "")])
+        .await
+        .unwrap();
+    let users: Vec<UserSummary> = admin.call("list_users", &[]).await.unwrap();
+    assert_eq!(users.iter().find(|u| u.username == "obrien").unwrap().display_name, odd_name);
+    let page = admin.get("/users").await.text().await.unwrap();
+    assert!(page.contains("O&#x27;Brien &lt;b&gt;") || page.contains("O'Brien &lt;b&gt;"), "name not escaped in {page}");
+
+    let rita = app.client();
+    let me: Value = rita.login("rita", RITA_PASSWORD).await.unwrap();
+    assert_eq!(me["username"], "rita");
+    let refused = rita.call::<Vec<UserSummary>>("list_users", &[]).await.unwrap_err();
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(refused.error, AppError::Forbidden);
+    let refused = rita.call::<Page<AuditEntry>>("audit_log", &[("query[page]", "0")]).await.unwrap_err();
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    rita.call::<()>("logout", &[]).await.unwrap();
+    let me: Option<CurrentUser> = rita.call("current_user", &[]).await.unwrap();
+    assert_eq!(me, None);
+    let refused = rita.call::<Vec<UserSummary>>("list_users", &[]).await.unwrap_err();
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+
+    let events: Vec<String> = audit(&admin, "").await.iter().map(|e| format!("{} {} {}", e.actor.as_deref().unwrap_or("-"), e.action, e.target)).collect();
+    for expected in [
+        "admin setup.completed user admin",
+        "admin user.created user rita",
+        "rita user.login user rita",
+        "rita user.logout user rita",
+    ] {
+        assert!(events.contains(&expected.to_owned()), "{expected:?} missing from {events:#?}");
+    }
+    let logins = audit(&admin, "user.login").await;
+    assert!(logins.iter().all(|e| e.client_addr.as_deref() == Some("127.0.0.1")));
+    app.stop().await;
+}
+
+async fn setup_link_is_single_use_and_checked(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let client = app.client();
+    let wrong = client
+        .call::<()>("complete_setup", &[("token", "guessed"), ("username", "admin"), ("password", ADMIN_PASSWORD), ("confirm", ADMIN_PASSWORD)])
+        .await
+        .unwrap_err();
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+    assert!(wrong.error.to_string().contains("not valid"));
+
+    let short = client
+        .call::<()>("complete_setup", &[("token", &app.setup_token()), ("username", "admin"), ("password", "short"), ("confirm", "short")])
+        .await
+        .unwrap_err();
+    assert_eq!(short.error.for_field("password").as_deref(), Some("Use at least 12 characters"));
+    let mismatch = client
+        .call::<()>("complete_setup", &[("token", &app.setup_token()), ("username", "admin"), ("password", ADMIN_PASSWORD), ("confirm", "other")])
+        .await
+        .unwrap_err();
+    assert!(mismatch.error.for_field("confirm").is_some());
+
+    // The bad attempts did not use the link up.
+    app.admin().await;
+    let again = app
+        .client()
+        .call::<()>("complete_setup", &[("token", &app.setup_token()), ("username", "eve"), ("password", ADMIN_PASSWORD), ("confirm", ADMIN_PASSWORD)])
+        .await
+        .unwrap_err();
+    assert_eq!(again.status, StatusCode::BAD_REQUEST);
+    assert_eq!(app.state.store.count_users().await.unwrap(), 1);
+    assert!(app.state.accounts.issue_setup_link().await.unwrap().is_none(), "no new setup link once set up");
+    app.stop().await;
+}
+
+async fn setup_link_expires(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    app.clock.advance(Duration::minutes(61));
+    let client = app.client();
+    let expired = client
+        .call::<()>("complete_setup", &[("token", &app.setup_token()), ("username", "admin"), ("password", ADMIN_PASSWORD), ("confirm", ADMIN_PASSWORD)])
+        .await
+        .unwrap_err();
+    assert!(expired.error.to_string().contains("expired"));
+    app.stop().await;
+}
+
+async fn sessions_rotate_at_login_and_end_at_logout(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let admin = app.admin().await;
+    create_rita(&admin).await;
+    let before = admin.session_cookie().expect("a session after setup");
+
+    // Logging in again in the same browser gives a new session id; the old one is dead.
+    admin.login("rita", RITA_PASSWORD).await.unwrap();
+    let after = admin.session_cookie().unwrap();
+    assert_ne!(before, after, "session id must change at login");
+    let stale = Client::with_cookie(&app.url, &before);
+    let me: Option<CurrentUser> = stale.call("current_user", &[]).await.unwrap();
+    assert_eq!(me, None, "the pre-login session must not survive");
+
+    // Logout ends the session on the server, not just in the browser.
+    let copy = Client::with_cookie(&app.url, &after);
+    let me: Option<CurrentUser> = copy.call("current_user", &[]).await.unwrap();
+    assert_eq!(me.unwrap().username, "rita");
+    admin.call::<()>("logout", &[]).await.unwrap();
+    let me: Option<CurrentUser> = copy.call("current_user", &[]).await.unwrap();
+    assert_eq!(me, None, "a copied cookie must not outlive logout");
+
+    // Cookie flags.
+    let response = app
+        .client()
+        .http
+        .post(format!("{}/api/login", app.url))
+        .form(&[("username", "rita"), ("password", RITA_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    let set_cookie = response.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
+    assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
+    assert!(!set_cookie.contains("Secure"), "plain http base URL: {set_cookie}");
+
+    // The absolute timeout ends even a busy session.
+    let busy = app.client();
+    busy.login("rita", RITA_PASSWORD).await.unwrap();
+    app.clock.advance(Duration::hours(7 * 24 + 1));
+    let me: Option<CurrentUser> = busy.call("current_user", &[]).await.unwrap();
+    assert_eq!(me, None);
+    app.stop().await;
+}
+
+async fn login_failures_are_uniform_and_throttled(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let admin = app.admin().await;
+    create_rita(&admin).await;
+    let client = app.client();
+
+    let wrong_password = client.login("rita", "not the password").await.unwrap_err();
+    let unknown_user = client.login("nobody", "not the password").await.unwrap_err();
+    assert_eq!(wrong_password.status, unknown_user.status);
+    assert_eq!(wrong_password.error, unknown_user.error);
+    assert_eq!(wrong_password.error.to_string(), "Wrong username or password");
+
+    for _ in 0..4 {
+        client.login("rita", "not the password").await.unwrap_err();
+    }
+    // Five failures: even the right password waits now.
+    let throttled = client.login("rita", RITA_PASSWORD).await.unwrap_err();
+    assert_eq!(throttled.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(matches!(throttled.error, AppError::TooManyAttempts { .. }));
+    assert!(throttled.retry_after.is_some());
+    // The other accounts are not locked by it.
+    client.login("admin", ADMIN_PASSWORD).await.unwrap();
+
+    // Each further failure doubles the wait.
+    app.clock.advance(Duration::seconds(2));
+    client.login("rita", "still wrong").await.unwrap_err();
+    let throttled = client.login("rita", RITA_PASSWORD).await.unwrap_err();
+    assert_eq!(throttled.error, AppError::TooManyAttempts { retry_after_secs: 2 });
+    app.clock.advance(Duration::seconds(3));
+    client.login("rita", RITA_PASSWORD).await.unwrap();
+    app.stop().await;
+}
+
+async fn cross_site_requests_are_refused(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let admin = app.admin().await;
+    for (header, value) in [("origin", "https://evil.example"), ("sec-fetch-site", "cross-site")] {
+        let response = admin
+            .http
+            .post(format!("{}/api/create_user", app.url))
+            .header(header, value)
+            .form(&[("username", "mallory"), ("display_name", ""), ("email", ""), ("role", "admin"), ("password", "")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{header}: {value}");
+    }
+    let users: Vec<UserSummary> = admin.call("list_users", &[]).await.unwrap();
+    assert!(users.iter().all(|u| u.username != "mallory"), "a cross-site request changed state");
+
+    // The same request from Steward's own origin goes through.
+    let response = admin
+        .http
+        .post(format!("{}/api/logout", app.url))
+        .header("origin", &app.url)
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    app.stop().await;
+}
+
+async fn disabling_a_user_ends_their_sessions(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let admin = app.admin().await;
+    create_rita(&admin).await;
+    let rita = app.client();
+    rita.login("rita", RITA_PASSWORD).await.unwrap();
+    let id = user_id(&admin, "rita").await.to_string();
+    admin.call::<()>("set_user_disabled", &[("user_id", &id), ("disabled", "true")]).await.unwrap();
+    let me: Option<CurrentUser> = rita.call("current_user", &[]).await.unwrap();
+    assert_eq!(me, None);
+    let refused = rita.login("rita", RITA_PASSWORD).await.unwrap_err();
+    assert_eq!(refused.error.to_string(), "Wrong username or password", "no hint that the account exists");
+    admin.call::<()>("set_user_disabled", &[("user_id", &id), ("disabled", "false")]).await.unwrap();
+    rita.login("rita", RITA_PASSWORD).await.unwrap();
+    assert!(audit(&admin, "user.disabled").await.iter().any(|e| e.target == "user rita"));
+    app.stop().await;
+}
+
+async fn steward_keeps_an_admin(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let admin = app.admin().await;
+    let id = user_id(&admin, "admin").await.to_string();
+    let refused = admin.call::<()>("set_user_role", &[("user_id", &id), ("role", "member")]).await.unwrap_err();
+    assert!(refused.error.to_string().contains("last active admin"), "{}", refused.error);
+    let refused = admin.call::<()>("set_user_disabled", &[("user_id", &id), ("disabled", "true")]).await.unwrap_err();
+    assert!(refused.error.to_string().contains("your own account"), "{}", refused.error);
+
+    create_rita(&admin).await;
+    let rita_id = user_id(&admin, "rita").await.to_string();
+    admin.call::<()>("set_user_role", &[("user_id", &rita_id), ("role", "admin")]).await.unwrap();
+    admin.call::<()>("set_user_role", &[("user_id", &id), ("role", "member")]).await.unwrap();
+    let me: Option<CurrentUser> = admin.call("current_user", &[]).await.unwrap();
+    assert!(!me.unwrap().is_admin(), "the role change applies to the running session");
+    let refused = admin.call::<Vec<UserSummary>>("list_users", &[]).await.unwrap_err();
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    app.stop().await;
+}
+
+async fn password_links_work_once(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let admin = app.admin().await;
+    let link: OneTimeLink = admin
+        .call("create_user", &[("username", "sam"), ("display_name", "Sam"), ("email", ""), ("role", "member"), ("password", "")])
+        .await
+        .unwrap();
+    let url = link.url.expect("no password given, so a link");
+    assert!(url.starts_with(&format!("{}/password?token=", app.url)), "{url}");
+    let token = url.split("token=").nth(1).unwrap();
+
+    let sam = app.client();
+    assert!(sam.login("sam", "anything at all here").await.is_err(), "no password yet");
+    let weak = sam.call::<()>("set_password", &[("token", token), ("password", "short"), ("confirm", "short")]).await.unwrap_err();
+    assert!(weak.error.for_field("password").is_some());
+    sam.call::<()>("set_password", &[("token", token), ("password", "a brand new passphrase"), ("confirm", "a brand new passphrase")])
+        .await
+        .unwrap();
+    sam.login("sam", "a brand new passphrase").await.unwrap();
+    let reused = sam
+        .call::<()>("set_password", &[("token", token), ("password", "another passphrase"), ("confirm", "another passphrase")])
+        .await
+        .unwrap_err();
+    assert!(reused.error.to_string().contains("not valid"));
+
+    // A reset link expires.
+    let id = user_id(&admin, "sam").await.to_string();
+    let reset: OneTimeLink = admin.call("reset_password", &[("user_id", &id)]).await.unwrap();
+    let token = reset.url.unwrap().split("token=").nth(1).unwrap().to_owned();
+    app.clock.advance(Duration::hours(25));
+    let expired = sam
+        .call::<()>("set_password", &[("token", &token), ("password", "another passphrase"), ("confirm", "another passphrase")])
+        .await
+        .unwrap_err();
+    assert!(expired.error.to_string().contains("expired"));
+
+    // Changing one's own password needs the current one and ends other sessions.
+    let elsewhere = app.client();
+    elsewhere.login("sam", "a brand new passphrase").await.unwrap();
+    let wrong = sam
+        .call::<()>("change_password", &[("current", "nope"), ("password", "third passphrase ok"), ("confirm", "third passphrase ok")])
+        .await
+        .unwrap_err();
+    assert!(wrong.error.for_field("current").is_some());
+    sam.call::<()>("change_password", &[("current", "a brand new passphrase"), ("password", "third passphrase ok"), ("confirm", "third passphrase ok")])
+        .await
+        .unwrap();
+    let me: Option<CurrentUser> = sam.call("current_user", &[]).await.unwrap();
+    assert!(me.is_some(), "the session that changed it stays");
+    let me: Option<CurrentUser> = elsewhere.call("current_user", &[]).await.unwrap();
+    assert_eq!(me, None, "other sessions end");
+    app.stop().await;
+}
+
+async fn health_and_request_ids(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let client = app.client();
+    assert_eq!(client.get("/healthz").await.status(), StatusCode::OK);
+    let ready = client.get("/readyz").await;
+    assert_eq!(ready.status(), StatusCode::OK);
+    assert!(ready.headers().get("x-request-id").is_some());
+    let echoed = client.http.get(format!("{}/readyz", app.url)).header("x-request-id", "trace-42").send().await.unwrap();
+    assert_eq!(echoed.headers()["x-request-id"], "trace-42");
+
+    let missing = client.get("/no/such/page").await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert!(missing.text().await.unwrap().contains("Page not found"));
+    let login = client.get("/login").await;
+    assert_eq!(login.headers()["x-frame-options"], "DENY");
+    let wasm = client.get("/pkg/steward_bg.wasm").await;
+    if steward::web::assets::HYDRATES {
+        assert_eq!(wasm.headers()["content-type"], "application/wasm");
+    }
+    // Protected pages send visitors to the login page.
+    let dashboard = client.http.get(format!("{}/users", app.url)).header("accept", "text/html").send().await.unwrap();
+    assert!(dashboard.url().path().starts_with("/login"), "{}", dashboard.url());
+    app.stop().await;
+}

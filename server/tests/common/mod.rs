@@ -1,0 +1,191 @@
+//! Test kit: boots the real Steward router on 127.0.0.1:0 over a fresh SQLite file or a fresh
+//! Postgres database, with a clock the test controls, and talks to it over HTTP like the UI does.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+use steward::app::{self, AppState};
+use steward::clock::ManualClock;
+use steward::config::{Config, DatabaseUrl};
+use steward_frontend::contract::AppError;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Where the Postgres used by tests lives; each test gets its own database there.
+pub fn postgres_admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub struct TestApp {
+    pub url: String,
+    pub state: AppState,
+    pub clock: ManualClock,
+    pub setup_link: Option<String>,
+    shutdown: CancellationToken,
+    server: tokio::task::JoinHandle<()>,
+    _data_dir: tempfile::TempDir,
+    pg_database: Option<String>,
+}
+
+impl TestApp {
+    pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
+        let data_dir = tempfile::tempdir().unwrap();
+        let mut config = Config::default();
+        config.storage.data_dir = data_dir.path().to_path_buf();
+        config.auth.hashing_concurrency = 4;
+        let pg_database = match backend {
+            Backend::Sqlite => {
+                config.database.url = DatabaseUrl::new(format!("sqlite://{}/steward.db", data_dir.path().display()));
+                None
+            }
+            Backend::Postgres => {
+                let name = format!("steward_test_{}", uuid::Uuid::new_v4().simple());
+                admin_sql(&format!("CREATE DATABASE {name}")).await;
+                let base = postgres_admin_url();
+                let (prefix, _) = base.rsplit_once('/').unwrap();
+                config.database.url = DatabaseUrl::new(format!("{prefix}/{name}"));
+                Some(name)
+            }
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        config.server.bind = addr.to_string();
+        config.server.base_url = format!("http://{addr}");
+        tweak(&mut config);
+
+        let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap());
+        let state = AppState::build_with_clock(config, Arc::new(clock.clone())).await.unwrap();
+        let setup_link = state.accounts.issue_setup_link().await.unwrap().map(|link| link.url);
+        let shutdown = CancellationToken::new();
+        let server = tokio::spawn({
+            let (state, shutdown) = (state.clone(), shutdown.clone());
+            async move { app::serve(state, listener, shutdown).await.unwrap() }
+        });
+        Self { url: format!("http://{addr}"), state, clock, setup_link, shutdown, server, _data_dir: data_dir, pg_database }
+    }
+
+    /// A browser-like client with its own cookie jar.
+    pub fn client(&self) -> Client {
+        Client::new(&self.url)
+    }
+
+    pub fn setup_token(&self) -> String {
+        self.setup_link.as_ref().unwrap().split("token=").nth(1).unwrap().to_owned()
+    }
+
+    /// Sets up the first admin and returns a client logged in as them.
+    pub async fn admin(&self) -> Client {
+        let client = self.client();
+        client
+            .call::<()>("complete_setup", &[("token", &self.setup_token()), ("username", "admin"), ("password", ADMIN_PASSWORD), ("confirm", ADMIN_PASSWORD)])
+            .await
+            .unwrap();
+        client
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = self.server.await;
+        self.state.store.close().await;
+        if let Some(name) = self.pg_database {
+            admin_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+        }
+    }
+}
+
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
+async fn admin_sql(sql: &str) {
+    use sqlx::Connection;
+    let url = postgres_admin_url();
+    let mut conn = sqlx::PgConnection::connect(&url)
+        .await
+        .unwrap_or_else(|err| panic!("Postgres at {url} is needed for the Postgres tests (set TEST_POSTGRES_URL): {err}"));
+    sqlx::Executor::execute(&mut conn, sql).await.unwrap();
+}
+
+/// Calls server functions the way the browser bundle does: form-encoded POSTs to `/api/NAME`.
+#[derive(Clone)]
+pub struct Client {
+    pub base: String,
+    pub http: reqwest::Client,
+    jar: Arc<reqwest::cookie::Jar>,
+}
+
+#[derive(Debug)]
+pub struct Failure {
+    pub status: StatusCode,
+    pub error: AppError,
+    pub retry_after: Option<String>,
+}
+
+impl Client {
+    pub fn new(base: &str) -> Self {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let http = reqwest::Client::builder().cookie_provider(jar.clone()).build().unwrap();
+        Self { base: base.to_owned(), http, jar }
+    }
+
+    /// A new client that presents `cookie` (e.g. one captured before a logout).
+    pub fn with_cookie(base: &str, cookie: &str) -> Self {
+        let client = Self::new(base);
+        client.jar.add_cookie_str(cookie, &base.parse().unwrap());
+        client
+    }
+
+    pub async fn call<T: DeserializeOwned>(&self, name: &str, form: &[(&str, &str)]) -> Result<T, Failure> {
+        let response = self.http.post(format!("{}/api/{name}", self.base)).form(form).send().await.unwrap();
+        let status = response.status();
+        let retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+        let body = response.text().await.unwrap();
+        if status.is_success() {
+            Ok(serde_json::from_str(&body).unwrap_or_else(|err| panic!("{name}: cannot decode {body:?}: {err}")))
+        } else {
+            let error = serde_json::from_str(&body).unwrap_or_else(|err| panic!("{name}: {status} {body:?}: {err}"));
+            Err(Failure { status, error, retry_after })
+        }
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> Result<serde_json::Value, Failure> {
+        self.call("login", &[("username", username), ("password", password)]).await
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(format!("{}{path}", self.base)).send().await.unwrap()
+    }
+
+    /// The session cookie this client holds, if any.
+    pub fn session_cookie(&self) -> Option<String> {
+        use reqwest::cookie::CookieStore as _;
+        let header = self.jar.cookies(&self.base.parse().unwrap())?;
+        header.to_str().unwrap().split("; ").find(|c| c.starts_with("steward_session=")).map(str::to_owned)
+    }
+}
+
+/// Declares each story once and runs it on both backends.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($story:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $story() { super::$story($crate::common::Backend::Sqlite).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $story() { super::$story($crate::common::Backend::Postgres).await } )*
+        }
+    };
+}
