@@ -21,8 +21,13 @@ pub enum Request {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "kebab-case")]
 pub enum Response {
-    Hello { protocol: u32, agent_version: String },
-    Error { message: String },
+    Hello {
+        protocol: u32,
+        agent_version: String,
+    },
+    Error {
+        message: String,
+    },
 }
 
 /// Answers one request line; malformed input is an error response, never a crash.
@@ -32,7 +37,9 @@ pub fn handle_line(line: &str) -> Response {
             protocol: PROTOCOL_VERSION,
             agent_version: env!("CARGO_PKG_VERSION").to_owned(),
         },
-        Err(err) => Response::Error { message: format!("malformed request: {err}") },
+        Err(err) => Response::Error {
+            message: format!("malformed request: {err}"),
+        },
     }
 }
 
@@ -43,7 +50,13 @@ mod tests {
     #[test]
     fn hello_names_the_protocol_version() {
         let reply = handle_line(r#"{"op":"hello"}"#);
-        assert!(matches!(reply, Response::Hello { protocol: PROTOCOL_VERSION, .. }));
+        assert!(matches!(
+            reply,
+            Response::Hello {
+                protocol: PROTOCOL_VERSION,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -24,10 +24,12 @@ mod glue {
         F: FnOnce(Arc<dyn Backend>, Parts) -> Fut,
         Fut: Future<Output = Result<T, AppError>>,
     {
-        let backend = use_context::<Arc<dyn Backend>>()
-            .ok_or_else(|| AppError::Internal { request_id: "no-backend".into() })?;
-        let parts = use_context::<Parts>()
-            .ok_or_else(|| AppError::Internal { request_id: "no-request".into() })?;
+        let backend = use_context::<Arc<dyn Backend>>().ok_or_else(|| AppError::Internal {
+            request_id: "no-backend".into(),
+        })?;
+        let parts = use_context::<Parts>().ok_or_else(|| AppError::Internal {
+            request_id: "no-request".into(),
+        })?;
         // A plain form post (before the wasm loads) is answered with a redirect back to the
         // form; only calls from the browser bundle or scripts get the error's status.
         let plain_form = parts
@@ -54,7 +56,9 @@ mod glue {
     /// Only same-site paths are followed after login, never another origin.
     pub fn safe_next(next: Option<String>) -> String {
         match next {
-            Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+            Some(path)
+                if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') =>
+            {
                 path
             }
             _ => "/".to_owned(),
@@ -62,11 +66,15 @@ mod glue {
     }
 }
 
+#[cfg(feature = "ssr")]
 fn require_same(password: &str, confirm: &str) -> Result<(), AppError> {
     if password == confirm {
         Ok(())
     } else {
-        Err(AppError::invalid("confirm", "The two passwords do not match"))
+        Err(AppError::invalid(
+            "confirm",
+            "The two passwords do not match",
+        ))
     }
 }
 
@@ -88,9 +96,9 @@ pub async fn complete_setup(
     confirm: String,
 ) -> Result<(), AppError> {
     require_same(&password, &confirm)?;
-    glue::with_backend(|b, req| async move {
-        b.complete_setup(&req, token, username, password).await
-    })
+    glue::with_backend(
+        |b, req| async move { b.complete_setup(&req, token, username, password).await },
+    )
     .await?;
     leptos_axum::redirect("/");
     Ok(())
@@ -102,8 +110,8 @@ pub async fn login(
     password: String,
     next: Option<String>,
 ) -> Result<CurrentUser, AppError> {
-    let user = glue::with_backend(|b, req| async move { b.login(&req, username, password).await })
-        .await?;
+    let user =
+        glue::with_backend(|b, req| async move { b.login(&req, username, password).await }).await?;
     leptos_axum::redirect(&glue::safe_next(next));
     Ok(user)
 }
@@ -127,7 +135,11 @@ pub async fn change_password(
 }
 
 #[server(prefix = "/api", endpoint = "set_password")]
-pub async fn set_password(token: String, password: String, confirm: String) -> Result<(), AppError> {
+pub async fn set_password(
+    token: String,
+    password: String,
+    confirm: String,
+) -> Result<(), AppError> {
     require_same(&password, &confirm)?;
     glue::with_backend(|b, req| async move { b.redeem_password_link(&req, token, password).await })
         .await?;
@@ -150,7 +162,8 @@ pub async fn create_user(
 ) -> Result<OneTimeLink, AppError> {
     let password = Some(password).filter(|p| !p.is_empty());
     glue::with_backend(|b, req| async move {
-        b.create_user(&req, username, display_name, email, role, password).await
+        b.create_user(&req, username, display_name, email, role, password)
+            .await
     })
     .await
 }

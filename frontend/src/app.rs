@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
-use leptos_router::components::{Outlet, ParentRoute, Redirect, Route, Router, Routes, A};
+use leptos_router::components::{A, Outlet, ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
 use crate::api::{Logout, get_current_user};

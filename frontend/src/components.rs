@@ -16,7 +16,10 @@ where
 
 /// Title on the left, the page's primary action on the right.
 #[component]
-pub fn PageHeader(title: &'static str, #[prop(optional)] children: Option<Children>) -> impl IntoView {
+pub fn PageHeader(
+    title: &'static str,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
     view! {
         <leptos_meta::Title text=title />
         <header class="page-header">
@@ -45,13 +48,19 @@ pub fn FormError(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView
 
 /// The message for one field, shown under it and announced to screen readers.
 #[component]
-pub fn FieldError(#[prop(into)] error: Signal<Option<AppError>>, field: &'static str) -> impl IntoView {
+pub fn FieldError(
+    #[prop(into)] error: Signal<Option<AppError>>,
+    field: &'static str,
+) -> impl IntoView {
     move || {
-        error.get().and_then(|err| err.for_field(field)).map(|message| {
-            view! {
-                <p class="field-error" role="alert" id=format!("{field}-error")>{message}</p>
-            }
-        })
+        error
+            .get()
+            .and_then(|err| err.for_field(field))
+            .map(|message| {
+                view! {
+                    <p class="field-error" role="alert" id=format!("{field}-error")>{message}</p>
+                }
+            })
     }
 }
 
@@ -92,7 +101,11 @@ pub fn LocalTime(at: DateTime<Utc>) -> impl IntoView {
     let iso = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let text = RwSignal::new(at.format("%Y-%m-%d %H:%M UTC").to_string());
     Effect::new(move |_| {
-        text.set(at.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M").to_string());
+        text.set(
+            at.with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M")
+                .to_string(),
+        );
     });
     view! { <time datetime=iso.clone() title=iso>{text}</time> }
 }

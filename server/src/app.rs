@@ -40,17 +40,38 @@ impl AppState {
         Self::assemble(config, clock, true).await
     }
 
-    async fn assemble(config: Config, clock: SharedClock, exclusive: bool) -> Result<Self, ConfigError> {
+    async fn assemble(
+        config: Config,
+        clock: SharedClock,
+        exclusive: bool,
+    ) -> Result<Self, ConfigError> {
         let config = Arc::new(config);
         let store = Store::connect(&config.database, exclusive).await?;
         store.migrate().await.map_err(|err| {
-            ConfigError::new("database.url", format!("migrating the database failed: {err}"), "See the log above; restore the database from a backup if it was changed by hand.")
+            ConfigError::new(
+                "database.url",
+                format!("migrating the database failed: {err}"),
+                "See the log above; restore the database from a backup if it was changed by hand.",
+            )
         })?;
-        let hasher = PasswordHasher::new(config.auth.hashing_concurrency)
-            .map_err(|err| ConfigError::new("auth", err.to_string(), "This is a bug in Steward."))?;
+        let hasher = PasswordHasher::new(config.auth.hashing_concurrency).map_err(|err| {
+            ConfigError::new("auth", err.to_string(), "This is a bug in Steward.")
+        })?;
         let audit = Audit::new(store.clone(), clock.clone());
-        let accounts = Accounts::new(store.clone(), hasher, clock.clone(), config.clone(), audit.clone());
-        Ok(Self { config, store, clock, accounts, audit })
+        let accounts = Accounts::new(
+            store.clone(),
+            hasher,
+            clock.clone(),
+            config.clone(),
+            audit.clone(),
+        );
+        Ok(Self {
+            config,
+            store,
+            clock,
+            accounts,
+            audit,
+        })
     }
 }
 
@@ -76,20 +97,33 @@ pub async fn bind(config: &Config) -> Result<TcpListener, ConfigError> {
     TcpListener::bind(addr).await.map_err(|err| {
         let fix = "Stop what uses it, or choose another with STEWARD_SERVER__BIND.";
         match err.kind() {
-            std::io::ErrorKind::AddrInUse => ConfigError::new("server.bind", format!("{addr} is already in use"), fix),
-            _ => ConfigError::new("server.bind", format!("cannot listen on {addr}: {err}"), fix),
+            std::io::ErrorKind::AddrInUse => {
+                ConfigError::new("server.bind", format!("{addr} is already in use"), fix)
+            }
+            _ => ConfigError::new(
+                "server.bind",
+                format!("cannot listen on {addr}: {err}"),
+                fix,
+            ),
         }
     })
 }
 
 /// Serves until `shutdown` fires, then lets in-flight requests finish within the grace period.
-pub async fn serve(state: AppState, listener: TcpListener, shutdown: CancellationToken) -> std::io::Result<()> {
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
     let app = crate::web::router(&state);
     let sweeper = tokio::spawn(sweep_sessions(state.clone(), shutdown.clone()));
     let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
     let signal = shutdown.clone();
-    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move { signal.cancelled().await });
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { signal.cancelled().await });
     let result = tokio::select! {
         result = server => result,
         () = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {

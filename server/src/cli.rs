@@ -18,7 +18,11 @@ use crate::services::audit::Actor;
 use crate::store::Store;
 
 #[derive(Debug, Parser)]
-#[command(name = "steward", version, about = "Self-hosted control plane for the servers that research studies run on")]
+#[command(
+    name = "steward",
+    version,
+    about = "Self-hosted control plane for the servers that research studies run on"
+)]
 struct Cli {
     /// TOML configuration file (settings in it are overridden by STEWARD_* variables).
     #[arg(long, global = true, env = "STEWARD_CONFIG", value_name = "FILE")]
@@ -94,7 +98,10 @@ pub fn main() -> ExitCode {
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");
@@ -120,7 +127,10 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, CliError> {
         Command::Migrate => {
             app::prepare_data_dir(&config)?;
             let store = Store::connect(&config.database, true).await?;
-            store.migrate().await.map_err(|err| CliError::Other(format!("migration failed: {err}")))?;
+            store
+                .migrate()
+                .await
+                .map_err(|err| CliError::Other(format!("migration failed: {err}")))?;
             println!("database is up to date");
             Ok(ExitCode::SUCCESS)
         }
@@ -141,7 +151,10 @@ async fn serve(config: Config) -> Result<ExitCode, CliError> {
     if let Some(link) = state.accounts.issue_setup_link().await? {
         let minutes = state.config.auth.setup_link_minutes;
         // Printed, never logged: it is the one way in on a fresh install.
-        println!("\nSteward has no users yet. Create the first admin within {minutes} minutes at:\n\n    {}\n\nThe link works once; restart Steward for a new one.\n", link.url);
+        println!(
+            "\nSteward has no users yet. Create the first admin within {minutes} minutes at:\n\n    {}\n\nThe link works once; restart Steward for a new one.\n",
+            link.url
+        );
         let _ = std::io::stdout().flush();
     }
     let shutdown = CancellationToken::new();
@@ -153,7 +166,9 @@ async fn serve(config: Config) -> Result<ExitCode, CliError> {
         hydration = crate::web::assets::HYDRATES,
         "Steward is listening"
     );
-    app::serve(state, listener, shutdown).await.map_err(|err| CliError::Other(format!("server failed: {err}")))?;
+    app::serve(state, listener, shutdown)
+        .await
+        .map_err(|err| CliError::Other(format!("server failed: {err}")))?;
     tracing::info!("Steward stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -162,7 +177,10 @@ async fn stop_on_signal(shutdown: CancellationToken) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
             tracing::error!("cannot listen for SIGTERM/SIGINT");
             return;
         };
@@ -181,26 +199,57 @@ async fn user(command: UserCommand, config: Config) -> Result<ExitCode, CliError
     let state = AppState::build_for_cli(config).await?;
     let actor = Actor::cli();
     match command {
-        UserCommand::Create { username, role, name, email } => {
-            let role = GlobalRole::parse(&role)
-                .ok_or_else(|| CliError::Other(format!("--role: {role:?} is not a role; use admin or member")))?;
-            let (user, link) = state.accounts.create_user(&actor, &username, &name, &email, role, None).await?;
+        UserCommand::Create {
+            username,
+            role,
+            name,
+            email,
+        } => {
+            let role = GlobalRole::parse(&role).ok_or_else(|| {
+                CliError::Other(format!(
+                    "--role: {role:?} is not a role; use admin or member"
+                ))
+            })?;
+            let (user, link) = state
+                .accounts
+                .create_user(&actor, &username, &name, &email, role, None)
+                .await?;
             println!("created {} ({role})", user.username);
             if let Some(link) = link {
-                println!("one-time link to choose a password (expires {}):\n{}", link.expires_at.to_rfc3339(), link.url);
+                println!(
+                    "one-time link to choose a password (expires {}):\n{}",
+                    link.expires_at.to_rfc3339(),
+                    link.url
+                );
             }
         }
         UserCommand::ResetPassword { username } => {
             let user = state.accounts.user_by_name(&username).await?;
             let (_, link) = state.accounts.reset_password(&actor, user.id).await?;
-            println!("one-time link for {} to set a new password (expires {}):\n{}", user.username, link.expires_at.to_rfc3339(), link.url);
+            println!(
+                "one-time link for {} to set a new password (expires {}):\n{}",
+                user.username,
+                link.expires_at.to_rfc3339(),
+                link.url
+            );
         }
         UserCommand::List => {
-            println!("{:<24} {:<8} {:<9} {}", "USERNAME", "ROLE", "STATUS", "LAST LOGIN");
+            println!(
+                "{:<24} {:<8} {:<9} LAST LOGIN",
+                "USERNAME", "ROLE", "STATUS"
+            );
             for user in state.accounts.list().await?.iter().map(summary) {
                 let status = if user.disabled { "disabled" } else { "active" };
-                let last = user.last_login_at.map_or_else(|| "never".to_owned(), |at| at.to_rfc3339());
-                println!("{:<24} {:<8} {:<9} {}", user.username, user.role.as_str(), status, last);
+                let last = user
+                    .last_login_at
+                    .map_or_else(|| "never".to_owned(), |at| at.to_rfc3339());
+                println!(
+                    "{:<24} {:<8} {:<9} {}",
+                    user.username,
+                    user.role.as_str(),
+                    status,
+                    last
+                );
             }
         }
     }
@@ -211,7 +260,11 @@ async fn user(command: UserCommand, config: Config) -> Result<ExitCode, CliError
 fn healthcheck(config: &Config) -> Result<ExitCode, CliError> {
     let mut addr: SocketAddr = config.bind_addr()?;
     if addr.ip().is_unspecified() {
-        addr.set_ip(if addr.is_ipv4() { [127, 0, 0, 1].into() } else { std::net::Ipv6Addr::LOCALHOST.into() });
+        addr.set_ip(if addr.is_ipv4() {
+            [127, 0, 0, 1].into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
     }
     let check = || -> std::io::Result<String> {
         let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(3))?;

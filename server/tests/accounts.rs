@@ -8,7 +8,9 @@ use chrono::Duration;
 use common::{ADMIN_PASSWORD, Backend, Client, TestApp};
 use reqwest::StatusCode;
 use serde_json::Value;
-use steward_frontend::contract::{AppError, AuditEntry, CurrentUser, OneTimeLink, Page, SetupStatus, UserSummary};
+use steward_frontend::contract::{
+    AppError, AuditEntry, CurrentUser, OneTimeLink, Page, SetupStatus, UserSummary,
+};
 
 on_both_backends!(
     first_admin_then_users_then_audit,
@@ -27,13 +29,16 @@ const RITA_PASSWORD: &str = "orange kite under the bridge";
 
 async fn create_rita(admin: &Client) -> OneTimeLink {
     admin
-        .call("create_user", &[
-            ("username", "Rita"),
-            ("display_name", "Rita Researcher"),
-            ("email", "rita@example.org"),
-            ("role", "member"),
-            ("password", RITA_PASSWORD),
-        ])
+        .call(
+            "create_user",
+            &[
+                ("username", "Rita"),
+                ("display_name", "Rita Researcher"),
+                ("email", "rita@example.org"),
+                ("role", "member"),
+                ("password", RITA_PASSWORD),
+            ],
+        )
         .await
         .unwrap()
 }
@@ -44,8 +49,17 @@ async fn user_id(admin: &Client, username: &str) -> i64 {
 }
 
 async fn audit(admin: &Client, action: &str) -> Vec<AuditEntry> {
-    let page: Page<AuditEntry> =
-        admin.call("audit_log", &[("query[actor]", ""), ("query[action]", action), ("query[page]", "0")]).await.unwrap();
+    let page: Page<AuditEntry> = admin
+        .call(
+            "audit_log",
+            &[
+                ("query[actor]", ""),
+                ("query[action]", action),
+                ("query[page]", "0"),
+            ],
+        )
+        .await
+        .unwrap();
     page.items
 }
 
@@ -65,54 +79,121 @@ async fn first_admin_then_users_then_audit(backend: Backend) {
     assert_eq!(created.username, "rita", "usernames are stored lower-case");
     assert_eq!(created.url, None, "a password was given, so no link");
     let duplicate = admin
-        .call::<OneTimeLink>("create_user", &[("username", "rita"), ("display_name", ""), ("email", ""), ("role", "member"), ("password", "")])
+        .call::<OneTimeLink>(
+            "create_user",
+            &[
+                ("username", "rita"),
+                ("display_name", ""),
+                ("email", ""),
+                ("role", "member"),
+                ("password", ""),
+            ],
+        )
         .await
         .unwrap_err();
     assert_eq!(duplicate.status, StatusCode::CONFLICT);
-    assert_eq!(duplicate.error.for_field("username").as_deref(), Some("A user named rita already exists"));
+    assert_eq!(
+        duplicate.error.for_field("username").as_deref(),
+        Some("A user named rita already exists")
+    );
 
     // Names with shell and HTML metacharacters are refused with a field error, not stored.
     let hostile = admin
-        .call::<OneTimeLink>("create_user", &[("username", "x$(reboot)"), ("display_name", ""), ("email", ""), ("role", "member"), ("password", "")])
+        .call::<OneTimeLink>(
+            "create_user",
+            &[
+                ("username", "x$(reboot)"),
+                ("display_name", ""),
+                ("email", ""),
+                ("role", "member"),
+                ("password", ""),
+            ],
+        )
         .await
         .unwrap_err();
     assert!(hostile.error.for_field("username").is_some());
     // ... but a display name is free text, kept exactly and shown escaped.
     let odd_name = "O'Brien <b>\"$(id)\"` \\n";
     admin
-        .call::<OneTimeLink>("create_user", &[("username", "obrien"), ("display_name", odd_name), ("email", ""), ("role", "member"), ("password", "")])
+        .call::<OneTimeLink>(
+            "create_user",
+            &[
+                ("username", "obrien"),
+                ("display_name", odd_name),
+                ("email", ""),
+                ("role", "member"),
+                ("password", ""),
+            ],
+        )
         .await
         .unwrap();
     let users: Vec<UserSummary> = admin.call("list_users", &[]).await.unwrap();
-    assert_eq!(users.iter().find(|u| u.username == "obrien").unwrap().display_name, odd_name);
+    assert_eq!(
+        users
+            .iter()
+            .find(|u| u.username == "obrien")
+            .unwrap()
+            .display_name,
+        odd_name
+    );
     let page = admin.get("/users").await.text().await.unwrap();
-    assert!(page.contains("O&#x27;Brien &lt;b&gt;") || page.contains("O'Brien &lt;b&gt;"), "name not escaped in {page}");
+    assert!(
+        page.contains("O&#x27;Brien &lt;b&gt;") || page.contains("O'Brien &lt;b&gt;"),
+        "name not escaped in {page}"
+    );
 
     let rita = app.client();
     let me: Value = rita.login("rita", RITA_PASSWORD).await.unwrap();
     assert_eq!(me["username"], "rita");
-    let refused = rita.call::<Vec<UserSummary>>("list_users", &[]).await.unwrap_err();
+    let refused = rita
+        .call::<Vec<UserSummary>>("list_users", &[])
+        .await
+        .unwrap_err();
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert_eq!(refused.error, AppError::Forbidden);
-    let refused = rita.call::<Page<AuditEntry>>("audit_log", &[("query[page]", "0")]).await.unwrap_err();
+    let refused = rita
+        .call::<Page<AuditEntry>>("audit_log", &[("query[page]", "0")])
+        .await
+        .unwrap_err();
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     rita.call::<()>("logout", &[]).await.unwrap();
     let me: Option<CurrentUser> = rita.call("current_user", &[]).await.unwrap();
     assert_eq!(me, None);
-    let refused = rita.call::<Vec<UserSummary>>("list_users", &[]).await.unwrap_err();
+    let refused = rita
+        .call::<Vec<UserSummary>>("list_users", &[])
+        .await
+        .unwrap_err();
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
 
-    let events: Vec<String> = audit(&admin, "").await.iter().map(|e| format!("{} {} {}", e.actor.as_deref().unwrap_or("-"), e.action, e.target)).collect();
+    let events: Vec<String> = audit(&admin, "")
+        .await
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {} {}",
+                e.actor.as_deref().unwrap_or("-"),
+                e.action,
+                e.target
+            )
+        })
+        .collect();
     for expected in [
         "admin setup.completed user admin",
         "admin user.created user rita",
         "rita user.login user rita",
         "rita user.logout user rita",
     ] {
-        assert!(events.contains(&expected.to_owned()), "{expected:?} missing from {events:#?}");
+        assert!(
+            events.contains(&expected.to_owned()),
+            "{expected:?} missing from {events:#?}"
+        );
     }
     let logins = audit(&admin, "user.login").await;
-    assert!(logins.iter().all(|e| e.client_addr.as_deref() == Some("127.0.0.1")));
+    assert!(
+        logins
+            .iter()
+            .all(|e| e.client_addr.as_deref() == Some("127.0.0.1"))
+    );
     app.stop().await;
 }
 
@@ -120,19 +201,46 @@ async fn setup_link_is_single_use_and_checked(backend: Backend) {
     let app = TestApp::start(backend).await;
     let client = app.client();
     let wrong = client
-        .call::<()>("complete_setup", &[("token", "guessed"), ("username", "admin"), ("password", ADMIN_PASSWORD), ("confirm", ADMIN_PASSWORD)])
+        .call::<()>(
+            "complete_setup",
+            &[
+                ("token", "guessed"),
+                ("username", "admin"),
+                ("password", ADMIN_PASSWORD),
+                ("confirm", ADMIN_PASSWORD),
+            ],
+        )
         .await
         .unwrap_err();
     assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
     assert!(wrong.error.to_string().contains("not valid"));
 
     let short = client
-        .call::<()>("complete_setup", &[("token", &app.setup_token()), ("username", "admin"), ("password", "short"), ("confirm", "short")])
+        .call::<()>(
+            "complete_setup",
+            &[
+                ("token", &app.setup_token()),
+                ("username", "admin"),
+                ("password", "short"),
+                ("confirm", "short"),
+            ],
+        )
         .await
         .unwrap_err();
-    assert_eq!(short.error.for_field("password").as_deref(), Some("Use at least 12 characters"));
+    assert_eq!(
+        short.error.for_field("password").as_deref(),
+        Some("Use at least 12 characters")
+    );
     let mismatch = client
-        .call::<()>("complete_setup", &[("token", &app.setup_token()), ("username", "admin"), ("password", ADMIN_PASSWORD), ("confirm", "other")])
+        .call::<()>(
+            "complete_setup",
+            &[
+                ("token", &app.setup_token()),
+                ("username", "admin"),
+                ("password", ADMIN_PASSWORD),
+                ("confirm", "other"),
+            ],
+        )
         .await
         .unwrap_err();
     assert!(mismatch.error.for_field("confirm").is_some());
@@ -141,12 +249,28 @@ async fn setup_link_is_single_use_and_checked(backend: Backend) {
     app.admin().await;
     let again = app
         .client()
-        .call::<()>("complete_setup", &[("token", &app.setup_token()), ("username", "eve"), ("password", ADMIN_PASSWORD), ("confirm", ADMIN_PASSWORD)])
+        .call::<()>(
+            "complete_setup",
+            &[
+                ("token", &app.setup_token()),
+                ("username", "eve"),
+                ("password", ADMIN_PASSWORD),
+                ("confirm", ADMIN_PASSWORD),
+            ],
+        )
         .await
         .unwrap_err();
     assert_eq!(again.status, StatusCode::BAD_REQUEST);
     assert_eq!(app.state.store.count_users().await.unwrap(), 1);
-    assert!(app.state.accounts.issue_setup_link().await.unwrap().is_none(), "no new setup link once set up");
+    assert!(
+        app.state
+            .accounts
+            .issue_setup_link()
+            .await
+            .unwrap()
+            .is_none(),
+        "no new setup link once set up"
+    );
     app.stop().await;
 }
 
@@ -155,7 +279,15 @@ async fn setup_link_expires(backend: Backend) {
     app.clock.advance(Duration::minutes(61));
     let client = app.client();
     let expired = client
-        .call::<()>("complete_setup", &[("token", &app.setup_token()), ("username", "admin"), ("password", ADMIN_PASSWORD), ("confirm", ADMIN_PASSWORD)])
+        .call::<()>(
+            "complete_setup",
+            &[
+                ("token", &app.setup_token()),
+                ("username", "admin"),
+                ("password", ADMIN_PASSWORD),
+                ("confirm", ADMIN_PASSWORD),
+            ],
+        )
         .await
         .unwrap_err();
     assert!(expired.error.to_string().contains("expired"));
@@ -193,10 +325,19 @@ async fn sessions_rotate_at_login_and_end_at_logout(backend: Backend) {
         .send()
         .await
         .unwrap();
-    let set_cookie = response.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    let set_cookie = response
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
     assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
-    assert!(!set_cookie.contains("Secure"), "plain http base URL: {set_cookie}");
+    assert!(
+        !set_cookie.contains("Secure"),
+        "plain http base URL: {set_cookie}"
+    );
 
     // The absolute timeout ends even a busy session.
     let busy = app.client();
@@ -214,10 +355,16 @@ async fn login_failures_are_uniform_and_throttled(backend: Backend) {
     let client = app.client();
 
     let wrong_password = client.login("rita", "not the password").await.unwrap_err();
-    let unknown_user = client.login("nobody", "not the password").await.unwrap_err();
+    let unknown_user = client
+        .login("nobody", "not the password")
+        .await
+        .unwrap_err();
     assert_eq!(wrong_password.status, unknown_user.status);
     assert_eq!(wrong_password.error, unknown_user.error);
-    assert_eq!(wrong_password.error.to_string(), "Wrong username or password");
+    assert_eq!(
+        wrong_password.error.to_string(),
+        "Wrong username or password"
+    );
 
     for _ in 0..4 {
         client.login("rita", "not the password").await.unwrap_err();
@@ -234,7 +381,12 @@ async fn login_failures_are_uniform_and_throttled(backend: Backend) {
     app.clock.advance(Duration::seconds(2));
     client.login("rita", "still wrong").await.unwrap_err();
     let throttled = client.login("rita", RITA_PASSWORD).await.unwrap_err();
-    assert_eq!(throttled.error, AppError::TooManyAttempts { retry_after_secs: 2 });
+    assert_eq!(
+        throttled.error,
+        AppError::TooManyAttempts {
+            retry_after_secs: 2
+        }
+    );
     app.clock.advance(Duration::seconds(3));
     client.login("rita", RITA_PASSWORD).await.unwrap();
     app.stop().await;
@@ -243,19 +395,35 @@ async fn login_failures_are_uniform_and_throttled(backend: Backend) {
 async fn cross_site_requests_are_refused(backend: Backend) {
     let app = TestApp::start(backend).await;
     let admin = app.admin().await;
-    for (header, value) in [("origin", "https://evil.example"), ("sec-fetch-site", "cross-site")] {
+    for (header, value) in [
+        ("origin", "https://evil.example"),
+        ("sec-fetch-site", "cross-site"),
+    ] {
         let response = admin
             .http
             .post(format!("{}/api/create_user", app.url))
             .header(header, value)
-            .form(&[("username", "mallory"), ("display_name", ""), ("email", ""), ("role", "admin"), ("password", "")])
+            .form(&[
+                ("username", "mallory"),
+                ("display_name", ""),
+                ("email", ""),
+                ("role", "admin"),
+                ("password", ""),
+            ])
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{header}: {value}");
+        assert_eq!(
+            response.status(),
+            StatusCode::FORBIDDEN,
+            "{header}: {value}"
+        );
     }
     let users: Vec<UserSummary> = admin.call("list_users", &[]).await.unwrap();
-    assert!(users.iter().all(|u| u.username != "mallory"), "a cross-site request changed state");
+    assert!(
+        users.iter().all(|u| u.username != "mallory"),
+        "a cross-site request changed state"
+    );
 
     // The same request from Steward's own origin goes through.
     let response = admin
@@ -277,14 +445,35 @@ async fn disabling_a_user_ends_their_sessions(backend: Backend) {
     let rita = app.client();
     rita.login("rita", RITA_PASSWORD).await.unwrap();
     let id = user_id(&admin, "rita").await.to_string();
-    admin.call::<()>("set_user_disabled", &[("user_id", &id), ("disabled", "true")]).await.unwrap();
+    admin
+        .call::<()>(
+            "set_user_disabled",
+            &[("user_id", &id), ("disabled", "true")],
+        )
+        .await
+        .unwrap();
     let me: Option<CurrentUser> = rita.call("current_user", &[]).await.unwrap();
     assert_eq!(me, None);
     let refused = rita.login("rita", RITA_PASSWORD).await.unwrap_err();
-    assert_eq!(refused.error.to_string(), "Wrong username or password", "no hint that the account exists");
-    admin.call::<()>("set_user_disabled", &[("user_id", &id), ("disabled", "false")]).await.unwrap();
+    assert_eq!(
+        refused.error.to_string(),
+        "Wrong username or password",
+        "no hint that the account exists"
+    );
+    admin
+        .call::<()>(
+            "set_user_disabled",
+            &[("user_id", &id), ("disabled", "false")],
+        )
+        .await
+        .unwrap();
     rita.login("rita", RITA_PASSWORD).await.unwrap();
-    assert!(audit(&admin, "user.disabled").await.iter().any(|e| e.target == "user rita"));
+    assert!(
+        audit(&admin, "user.disabled")
+            .await
+            .iter()
+            .any(|e| e.target == "user rita")
+    );
     app.stop().await;
 }
 
@@ -292,18 +481,47 @@ async fn steward_keeps_an_admin(backend: Backend) {
     let app = TestApp::start(backend).await;
     let admin = app.admin().await;
     let id = user_id(&admin, "admin").await.to_string();
-    let refused = admin.call::<()>("set_user_role", &[("user_id", &id), ("role", "member")]).await.unwrap_err();
-    assert!(refused.error.to_string().contains("last active admin"), "{}", refused.error);
-    let refused = admin.call::<()>("set_user_disabled", &[("user_id", &id), ("disabled", "true")]).await.unwrap_err();
-    assert!(refused.error.to_string().contains("your own account"), "{}", refused.error);
+    let refused = admin
+        .call::<()>("set_user_role", &[("user_id", &id), ("role", "member")])
+        .await
+        .unwrap_err();
+    assert!(
+        refused.error.to_string().contains("last active admin"),
+        "{}",
+        refused.error
+    );
+    let refused = admin
+        .call::<()>(
+            "set_user_disabled",
+            &[("user_id", &id), ("disabled", "true")],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        refused.error.to_string().contains("your own account"),
+        "{}",
+        refused.error
+    );
 
     create_rita(&admin).await;
     let rita_id = user_id(&admin, "rita").await.to_string();
-    admin.call::<()>("set_user_role", &[("user_id", &rita_id), ("role", "admin")]).await.unwrap();
-    admin.call::<()>("set_user_role", &[("user_id", &id), ("role", "member")]).await.unwrap();
+    admin
+        .call::<()>("set_user_role", &[("user_id", &rita_id), ("role", "admin")])
+        .await
+        .unwrap();
+    admin
+        .call::<()>("set_user_role", &[("user_id", &id), ("role", "member")])
+        .await
+        .unwrap();
     let me: Option<CurrentUser> = admin.call("current_user", &[]).await.unwrap();
-    assert!(!me.unwrap().is_admin(), "the role change applies to the running session");
-    let refused = admin.call::<Vec<UserSummary>>("list_users", &[]).await.unwrap_err();
+    assert!(
+        !me.unwrap().is_admin(),
+        "the role change applies to the running session"
+    );
+    let refused = admin
+        .call::<Vec<UserSummary>>("list_users", &[])
+        .await
+        .unwrap_err();
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     app.stop().await;
 }
@@ -312,49 +530,121 @@ async fn password_links_work_once(backend: Backend) {
     let app = TestApp::start(backend).await;
     let admin = app.admin().await;
     let link: OneTimeLink = admin
-        .call("create_user", &[("username", "sam"), ("display_name", "Sam"), ("email", ""), ("role", "member"), ("password", "")])
+        .call(
+            "create_user",
+            &[
+                ("username", "sam"),
+                ("display_name", "Sam"),
+                ("email", ""),
+                ("role", "member"),
+                ("password", ""),
+            ],
+        )
         .await
         .unwrap();
     let url = link.url.expect("no password given, so a link");
-    assert!(url.starts_with(&format!("{}/password?token=", app.url)), "{url}");
+    assert!(
+        url.starts_with(&format!("{}/password?token=", app.url)),
+        "{url}"
+    );
     let token = url.split("token=").nth(1).unwrap();
 
     let sam = app.client();
-    assert!(sam.login("sam", "anything at all here").await.is_err(), "no password yet");
-    let weak = sam.call::<()>("set_password", &[("token", token), ("password", "short"), ("confirm", "short")]).await.unwrap_err();
-    assert!(weak.error.for_field("password").is_some());
-    sam.call::<()>("set_password", &[("token", token), ("password", "a brand new passphrase"), ("confirm", "a brand new passphrase")])
+    assert!(
+        sam.login("sam", "anything at all here").await.is_err(),
+        "no password yet"
+    );
+    let weak = sam
+        .call::<()>(
+            "set_password",
+            &[
+                ("token", token),
+                ("password", "short"),
+                ("confirm", "short"),
+            ],
+        )
         .await
-        .unwrap();
+        .unwrap_err();
+    assert!(weak.error.for_field("password").is_some());
+    sam.call::<()>(
+        "set_password",
+        &[
+            ("token", token),
+            ("password", "a brand new passphrase"),
+            ("confirm", "a brand new passphrase"),
+        ],
+    )
+    .await
+    .unwrap();
     sam.login("sam", "a brand new passphrase").await.unwrap();
     let reused = sam
-        .call::<()>("set_password", &[("token", token), ("password", "another passphrase"), ("confirm", "another passphrase")])
+        .call::<()>(
+            "set_password",
+            &[
+                ("token", token),
+                ("password", "another passphrase"),
+                ("confirm", "another passphrase"),
+            ],
+        )
         .await
         .unwrap_err();
     assert!(reused.error.to_string().contains("not valid"));
 
     // A reset link expires.
     let id = user_id(&admin, "sam").await.to_string();
-    let reset: OneTimeLink = admin.call("reset_password", &[("user_id", &id)]).await.unwrap();
-    let token = reset.url.unwrap().split("token=").nth(1).unwrap().to_owned();
+    let reset: OneTimeLink = admin
+        .call("reset_password", &[("user_id", &id)])
+        .await
+        .unwrap();
+    let token = reset
+        .url
+        .unwrap()
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .to_owned();
     app.clock.advance(Duration::hours(25));
     let expired = sam
-        .call::<()>("set_password", &[("token", &token), ("password", "another passphrase"), ("confirm", "another passphrase")])
+        .call::<()>(
+            "set_password",
+            &[
+                ("token", &token),
+                ("password", "another passphrase"),
+                ("confirm", "another passphrase"),
+            ],
+        )
         .await
         .unwrap_err();
     assert!(expired.error.to_string().contains("expired"));
 
     // Changing one's own password needs the current one and ends other sessions.
     let elsewhere = app.client();
-    elsewhere.login("sam", "a brand new passphrase").await.unwrap();
+    elsewhere
+        .login("sam", "a brand new passphrase")
+        .await
+        .unwrap();
     let wrong = sam
-        .call::<()>("change_password", &[("current", "nope"), ("password", "third passphrase ok"), ("confirm", "third passphrase ok")])
+        .call::<()>(
+            "change_password",
+            &[
+                ("current", "nope"),
+                ("password", "third passphrase ok"),
+                ("confirm", "third passphrase ok"),
+            ],
+        )
         .await
         .unwrap_err();
     assert!(wrong.error.for_field("current").is_some());
-    sam.call::<()>("change_password", &[("current", "a brand new passphrase"), ("password", "third passphrase ok"), ("confirm", "third passphrase ok")])
-        .await
-        .unwrap();
+    sam.call::<()>(
+        "change_password",
+        &[
+            ("current", "a brand new passphrase"),
+            ("password", "third passphrase ok"),
+            ("confirm", "third passphrase ok"),
+        ],
+    )
+    .await
+    .unwrap();
     let me: Option<CurrentUser> = sam.call("current_user", &[]).await.unwrap();
     assert!(me.is_some(), "the session that changed it stays");
     let me: Option<CurrentUser> = elsewhere.call("current_user", &[]).await.unwrap();
@@ -369,7 +659,13 @@ async fn health_and_request_ids(backend: Backend) {
     let ready = client.get("/readyz").await;
     assert_eq!(ready.status(), StatusCode::OK);
     assert!(ready.headers().get("x-request-id").is_some());
-    let echoed = client.http.get(format!("{}/readyz", app.url)).header("x-request-id", "trace-42").send().await.unwrap();
+    let echoed = client
+        .http
+        .get(format!("{}/readyz", app.url))
+        .header("x-request-id", "trace-42")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(echoed.headers()["x-request-id"], "trace-42");
 
     let missing = client.get("/no/such/page").await;
@@ -382,7 +678,17 @@ async fn health_and_request_ids(backend: Backend) {
         assert_eq!(wasm.headers()["content-type"], "application/wasm");
     }
     // Protected pages send visitors to the login page.
-    let dashboard = client.http.get(format!("{}/users", app.url)).header("accept", "text/html").send().await.unwrap();
-    assert!(dashboard.url().path().starts_with("/login"), "{}", dashboard.url());
+    let dashboard = client
+        .http
+        .get(format!("{}/users", app.url))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        dashboard.url().path().starts_with("/login"),
+        "{}",
+        dashboard.url()
+    );
     app.stop().await;
 }

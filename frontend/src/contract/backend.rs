@@ -31,8 +31,12 @@ pub trait Backend: Send + Sync + 'static {
     async fn logout(&self, req: &Parts) -> Result<()>;
     async fn change_password(&self, req: &Parts, current: String, new: String) -> Result<()>;
     /// Sets a password with a one-time link (reset or new account).
-    async fn redeem_password_link(&self, req: &Parts, token: String, password: String)
-    -> Result<()>;
+    async fn redeem_password_link(
+        &self,
+        req: &Parts,
+        token: String,
+        password: String,
+    ) -> Result<()>;
 
     async fn list_users(&self, req: &Parts) -> Result<Vec<UserSummary>>;
     #[allow(clippy::too_many_arguments)]

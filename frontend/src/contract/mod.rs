@@ -1,9 +1,9 @@
 //! What the UI needs from the server: data types, the error type and the backend trait.
 
-mod error;
-mod types;
 #[cfg(feature = "ssr")]
 mod backend;
+mod error;
+mod types;
 
 #[cfg(feature = "ssr")]
 pub use backend::Backend;

@@ -25,14 +25,21 @@ pub fn UsersPage() -> impl IntoView {
     );
     let create_error = last_error(create.value());
     let row_error = Signal::derive(move || {
-        [set_role.value().get().and_then(Result::err), set_disabled.value().get().and_then(Result::err)]
-            .into_iter()
-            .flatten()
-            .next()
-            .or_else(|| last_error(reset.value()).get())
+        [
+            set_role.value().get().and_then(Result::err),
+            set_disabled.value().get().and_then(Result::err),
+        ]
+        .into_iter()
+        .flatten()
+        .next()
+        .or_else(|| last_error(reset.value()).get())
     });
     let link = Signal::derive(move || {
-        create.value().get().and_then(Result::ok).or_else(|| reset.value().get().and_then(Result::ok))
+        create
+            .value()
+            .get()
+            .and_then(Result::ok)
+            .or_else(|| reset.value().get().and_then(Result::ok))
     });
 
     view! {
@@ -153,4 +160,3 @@ fn UsersTable(
         </table>
     }
 }
-

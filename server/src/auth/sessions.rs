@@ -50,7 +50,8 @@ fn key(id: &Id) -> String {
 }
 
 fn to_chrono(at: OffsetDateTime) -> DateTime<Utc> {
-    DateTime::from_timestamp(at.unix_timestamp(), at.nanosecond()).unwrap_or(DateTime::<Utc>::MIN_UTC)
+    DateTime::from_timestamp(at.unix_timestamp(), at.nanosecond())
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 fn to_time(at: DateTime<Utc>) -> session_store::Result<OffsetDateTime> {
@@ -63,8 +64,12 @@ fn backend(err: StoreError) -> session_store::Error {
 }
 
 fn encode(record: &Record) -> session_store::Result<(String, Option<i64>)> {
-    let data = serde_json::to_string(&record.data).map_err(|err| session_store::Error::Encode(err.to_string()))?;
-    Ok((data, record.data.get(USER_ID).and_then(serde_json::Value::as_i64)))
+    let data = serde_json::to_string(&record.data)
+        .map_err(|err| session_store::Error::Encode(err.to_string()))?;
+    Ok((
+        data,
+        record.data.get(USER_ID).and_then(serde_json::Value::as_i64),
+    ))
 }
 
 #[async_trait]
@@ -74,7 +79,12 @@ impl SessionStore for DbSessionStore {
         // Ids are 128 random bits; a collision is next to impossible but handled anyway.
         while !self
             .store
-            .insert_session(&key(&record.id), user_id, &data, to_chrono(record.expiry_date))
+            .insert_session(
+                &key(&record.id),
+                user_id,
+                &data,
+                to_chrono(record.expiry_date),
+            )
             .await
             .map_err(backend)?
         {
@@ -86,20 +96,32 @@ impl SessionStore for DbSessionStore {
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let (data, user_id) = encode(record)?;
         self.store
-            .upsert_session(&key(&record.id), user_id, &data, to_chrono(record.expiry_date))
+            .upsert_session(
+                &key(&record.id),
+                user_id,
+                &data,
+                to_chrono(record.expiry_date),
+            )
             .await
             .map_err(backend)
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let Some((data, expires_at)) =
-            self.store.load_session(&key(id), self.clock.now()).await.map_err(backend)?
+        let Some((data, expires_at)) = self
+            .store
+            .load_session(&key(id), self.clock.now())
+            .await
+            .map_err(backend)?
         else {
             return Ok(None);
         };
-        let data: HashMap<String, serde_json::Value> =
-            serde_json::from_str(&data).map_err(|err| session_store::Error::Decode(err.to_string()))?;
-        Ok(Some(Record { id: *id, data, expiry_date: to_time(expires_at)? }))
+        let data: HashMap<String, serde_json::Value> = serde_json::from_str(&data)
+            .map_err(|err| session_store::Error::Decode(err.to_string()))?;
+        Ok(Some(Record {
+            id: *id,
+            data,
+            expiry_date: to_time(expires_at)?,
+        }))
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {

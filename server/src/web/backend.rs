@@ -8,7 +8,8 @@ use async_trait::async_trait;
 use axum::extract::ConnectInfo;
 use http::request::Parts;
 use steward_frontend::contract::{
-    AppError, AuditEntry, AuditQuery, Backend, CurrentUser, GlobalRole, OneTimeLink, Page, SetupStatus, UserSummary,
+    AppError, AuditEntry, AuditQuery, Backend, CurrentUser, GlobalRole, OneTimeLink, Page,
+    SetupStatus, UserSummary,
 };
 use tower_sessions::Session;
 
@@ -27,23 +28,35 @@ pub struct WebBackend {
 }
 
 impl WebBackend {
-    pub fn new(state: AppState) -> Arc<dyn Backend> {
+    pub fn shared(state: AppState) -> Arc<dyn Backend> {
         Arc::new(Self { state })
     }
 
     fn session(req: &Parts) -> Result<Session> {
-        req.extensions.get::<Session>().cloned().ok_or_else(|| internal("session layer missing"))
+        req.extensions
+            .get::<Session>()
+            .cloned()
+            .ok_or_else(|| internal("session layer missing"))
     }
 
     /// The client address: the TCP peer, or the first `X-Forwarded-For` hop behind a trusted proxy.
     fn client_addr(&self, req: &Parts) -> Option<String> {
         if self.state.config.server.trust_forwarded_for
-            && let Some(forwarded) = req.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok())
-            && let Some(first) = forwarded.split(',').next().map(str::trim).filter(|s| !s.is_empty())
+            && let Some(forwarded) = req
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+            && let Some(first) = forwarded
+                .split(',')
+                .next()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
         {
             return Some(first.to_owned());
         }
-        req.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string())
+        req.extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string())
     }
 
     fn actor(&self, req: &Parts, user: Option<&UserRow>) -> Actor {
@@ -59,9 +72,18 @@ impl WebBackend {
     async fn caller(&self, req: &Parts) -> Result<Option<UserRow>> {
         let session = Self::session(req)?;
         let user_id: Option<i64> = session.get(USER_ID).await.map_err(internal)?;
-        let Some(user_id) = user_id else { return Ok(None) };
+        let Some(user_id) = user_id else {
+            return Ok(None);
+        };
         let auth_at: i64 = session.get(AUTH_AT).await.map_err(internal)?.unwrap_or(0);
-        let max_age = i64::try_from(self.state.config.auth.session_absolute_hours.saturating_mul(3600)).unwrap_or(i64::MAX);
+        let max_age = i64::try_from(
+            self.state
+                .config
+                .auth
+                .session_absolute_hours
+                .saturating_mul(3600),
+        )
+        .unwrap_or(i64::MAX);
         let expired = self.state.clock.now().timestamp().saturating_sub(auth_at) > max_age;
         let user = match self.state.store.user_by_id(user_id).await {
             Ok(user) => Some(user),
@@ -83,7 +105,11 @@ impl WebBackend {
 
     async fn require_admin(&self, req: &Parts) -> Result<UserRow> {
         let user = self.require_user(req).await?;
-        if role_of(&user) == GlobalRole::Admin { Ok(user) } else { Err(AppError::Forbidden) }
+        if role_of(&user) == GlobalRole::Admin {
+            Ok(user)
+        } else {
+            Err(AppError::Forbidden)
+        }
     }
 
     /// Starts a fresh session for `user`: a new id (no fixation), the user and the login time.
@@ -91,7 +117,10 @@ impl WebBackend {
         let session = Self::session(req)?;
         session.cycle_id().await.map_err(internal)?;
         session.insert(USER_ID, user.id).await.map_err(internal)?;
-        session.insert(AUTH_AT, self.state.clock.now().timestamp()).await.map_err(internal)?;
+        session
+            .insert(AUTH_AT, self.state.clock.now().timestamp())
+            .await
+            .map_err(internal)?;
         Ok(current(user))
     }
 
@@ -120,19 +149,35 @@ impl Backend for WebBackend {
     }
 
     async fn setup_status(&self) -> Result<SetupStatus> {
-        Ok(SetupStatus { needs_setup: self.state.accounts.needs_setup().await? })
+        Ok(SetupStatus {
+            needs_setup: self.state.accounts.needs_setup().await?,
+        })
     }
 
-    async fn complete_setup(&self, req: &Parts, token: String, username: String, password: String) -> Result<()> {
+    async fn complete_setup(
+        &self,
+        req: &Parts,
+        token: String,
+        username: String,
+        password: String,
+    ) -> Result<()> {
         let actor = self.actor(req, None);
-        let user = self.state.accounts.complete_setup(&actor, &token, &username, password).await?;
+        let user = self
+            .state
+            .accounts
+            .complete_setup(&actor, &token, &username, password)
+            .await?;
         self.sign_in(req, &user).await?;
         Ok(())
     }
 
     async fn login(&self, req: &Parts, username: String, password: String) -> Result<CurrentUser> {
         let actor = self.actor(req, None);
-        let user = self.state.accounts.authenticate(&actor, &username, password).await?;
+        let user = self
+            .state
+            .accounts
+            .authenticate(&actor, &username, password)
+            .await?;
         self.sign_in(req, &user).await
     }
 
@@ -141,29 +186,60 @@ impl Backend for WebBackend {
         Self::session(req)?.flush().await.map_err(internal)?;
         if let Some(user) = user {
             let actor = self.actor(req, Some(&user));
-            self.state.audit.record(&actor, "user.logout", &format!("user {}", user.username), "").await;
+            self.state
+                .audit
+                .record(
+                    &actor,
+                    "user.logout",
+                    &format!("user {}", user.username),
+                    "",
+                )
+                .await;
         }
         Ok(())
     }
 
-    async fn change_password(&self, req: &Parts, current_password: String, new: String) -> Result<()> {
+    async fn change_password(
+        &self,
+        req: &Parts,
+        current_password: String,
+        new: String,
+    ) -> Result<()> {
         let user = self.require_user(req).await?;
         let actor = self.actor(req, Some(&user));
-        self.state.accounts.change_password(&actor, &user, current_password, new).await?;
+        self.state
+            .accounts
+            .change_password(&actor, &user, current_password, new)
+            .await?;
         // Every session of the user ended with the change; this one carries on under a new id.
         self.sign_in(req, &user).await?;
         Ok(())
     }
 
-    async fn redeem_password_link(&self, req: &Parts, token: String, password: String) -> Result<()> {
+    async fn redeem_password_link(
+        &self,
+        req: &Parts,
+        token: String,
+        password: String,
+    ) -> Result<()> {
         let actor = self.actor(req, None);
-        self.state.accounts.redeem_password_link(&actor, &token, password).await?;
+        self.state
+            .accounts
+            .redeem_password_link(&actor, &token, password)
+            .await?;
         Ok(())
     }
 
     async fn list_users(&self, req: &Parts) -> Result<Vec<UserSummary>> {
         self.require_admin(req).await?;
-        Ok(self.state.accounts.list().await?.iter().map(summary).collect())
+        Ok(self
+            .state
+            .accounts
+            .list()
+            .await?
+            .iter()
+            .map(summary)
+            .collect())
     }
 
     async fn create_user(
@@ -177,26 +253,39 @@ impl Backend for WebBackend {
     ) -> Result<OneTimeLink> {
         let admin = self.require_admin(req).await?;
         let actor = self.actor(req, Some(&admin));
-        let (user, link) =
-            self.state.accounts.create_user(&actor, &username, &display_name, &email, role, password).await?;
+        let (user, link) = self
+            .state
+            .accounts
+            .create_user(&actor, &username, &display_name, &email, role, password)
+            .await?;
         Ok(Self::one_time(&user, link))
     }
 
     async fn set_user_role(&self, req: &Parts, user_id: i64, role: GlobalRole) -> Result<()> {
         let admin = self.require_admin(req).await?;
-        self.state.accounts.set_role(&self.actor(req, Some(&admin)), user_id, role).await?;
+        self.state
+            .accounts
+            .set_role(&self.actor(req, Some(&admin)), user_id, role)
+            .await?;
         Ok(())
     }
 
     async fn set_user_disabled(&self, req: &Parts, user_id: i64, disabled: bool) -> Result<()> {
         let admin = self.require_admin(req).await?;
-        self.state.accounts.set_disabled(&self.actor(req, Some(&admin)), user_id, disabled).await?;
+        self.state
+            .accounts
+            .set_disabled(&self.actor(req, Some(&admin)), user_id, disabled)
+            .await?;
         Ok(())
     }
 
     async fn reset_password(&self, req: &Parts, user_id: i64) -> Result<OneTimeLink> {
         let admin = self.require_admin(req).await?;
-        let (user, link) = self.state.accounts.reset_password(&self.actor(req, Some(&admin)), user_id).await?;
+        let (user, link) = self
+            .state
+            .accounts
+            .reset_password(&self.actor(req, Some(&admin)), user_id)
+            .await?;
         Ok(Self::one_time(&user, Some(link)))
     }
 

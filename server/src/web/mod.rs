@@ -23,13 +23,17 @@ use crate::store::Store;
 
 /// Leptos settings for the embedded bundle: `/pkg/steward.js` and `/pkg/steward_bg.wasm`.
 fn leptos_options() -> LeptosOptions {
-    LeptosOptions::builder().output_name("steward").site_pkg_dir("pkg").site_root("site").build()
+    LeptosOptions::builder()
+        .output_name("steward")
+        .site_pkg_dir("pkg")
+        .site_root("site")
+        .build()
 }
 
 pub fn router(state: &AppState) -> Router {
     let options = leptos_options();
     let routes = generate_route_list(App);
-    let backend = backend::WebBackend::new(state.clone());
+    let backend = backend::WebBackend::shared(state.clone());
     let context = move || provide_context(backend.clone());
     let shell_options = options.clone();
     let app_shell = move || shell(shell_options.clone());
@@ -38,7 +42,9 @@ pub fn router(state: &AppState) -> Router {
 
     let sessions = DbSessionStore::new(state.store.clone(), state.clock.clone())
         .layer(config.uses_https(), config.auth.session_idle_minutes);
-    let allowed = AllowedOrigin { base: config.server.base_url.as_str().into() };
+    let allowed = AllowedOrigin {
+        base: config.server.base_url.as_str().into(),
+    };
 
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -46,7 +52,9 @@ pub fn router(state: &AppState) -> Router {
         .route("/pkg/{*file}", get(assets::pkg))
         .route("/assets/{*file}", get(assets::asset))
         .leptos_routes_with_context(&options, routes, context.clone(), app_shell.clone())
-        .fallback(leptos_axum::render_app_to_stream_with_context(context, app_shell))
+        .fallback(leptos_axum::render_app_to_stream_with_context(
+            context, app_shell,
+        ))
         .with_state(options)
         .layer(middleware::from_fn_with_state(allowed, csrf::protect))
         .layer(sessions)
@@ -57,7 +65,10 @@ pub fn router(state: &AppState) -> Router {
         .layer(middleware::from_fn(request_id::assign))
 }
 
-fn header_layer(name: header::HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+fn header_layer(
+    name: header::HeaderName,
+    value: &'static str,
+) -> SetResponseHeaderLayer<HeaderValue> {
     SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
 }
 

@@ -1,0 +1,257 @@
+//! The `steward` binary as an operator meets it: configuration errors, `config check`, the
+//! SQLite single-process guard, user commands, the setup link, and a clean SIGTERM.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::zombie_processes
+)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_steward");
+
+fn steward(data_dir: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("STEWARD_STORAGE__DATA_DIR", data_dir);
+    command
+}
+
+fn run(command: &mut Command) -> (Output, String, String) {
+    let output = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output, stdout, stderr)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `steward serve` and waits for it to listen; returns it with its stdout lines so far.
+fn serve(data_dir: &Path, port: u16) -> (Child, Vec<String>) {
+    let mut child = steward(data_dir)
+        .arg("serve")
+        .env("STEWARD_SERVER__BIND", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut lines = Vec::new();
+    while Instant::now() < deadline {
+        while let Ok(line) = rx.try_recv() {
+            lines.push(line);
+        }
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            std::thread::sleep(Duration::from_millis(200));
+            while let Ok(line) = rx.try_recv() {
+                lines.push(line);
+            }
+            return (child, lines);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+            panic!("steward exited with {status}: {err}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("steward did not listen on {port}");
+}
+
+fn one_error_line(stderr: &str) -> &str {
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(lines.len(), 1, "expected one error line in {stderr:?}");
+    lines[0]
+}
+
+#[test]
+fn version_is_printed() {
+    let (output, stdout, _) = run(Command::new(BIN).arg("--version"));
+    assert!(output.status.success());
+    assert!(stdout.starts_with("steward "), "{stdout}");
+}
+
+#[test]
+fn config_check_shows_effective_config_without_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("steward.toml");
+    std::fs::write(
+        &file,
+        "[server]\nbase_url = \"https://steward.example.org/\"\n",
+    )
+    .unwrap();
+    let (output, stdout, stderr) = run(steward(dir.path())
+        .args(["config", "check", "--config"])
+        .arg(&file)
+        .env(
+            "STEWARD_DATABASE__URL",
+            "postgres://steward:hunter2-canary@db.internal/steward",
+        )
+        .env("STEWARD_LOG__LEVEL", "debug")
+        .env("STEWARD_UNKNOWN_THING", "1"));
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("base_url = \"https://steward.example.org\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("url = \"postgres://steward:[redacted]@db.internal/steward\""),
+        "{stdout}"
+    );
+    assert!(stdout.contains("level = \"debug\""), "{stdout}");
+    assert!(
+        !stdout.contains("hunter2-canary") && !stderr.contains("hunter2-canary"),
+        "secret printed"
+    );
+    assert!(
+        stderr.contains("ignoring unknown environment variable STEWARD_UNKNOWN_THING"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn bad_settings_stop_start_up_with_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (output, _, stderr) = run(steward(dir.path())
+        .arg("serve")
+        .env("STEWARD_DATABASE__URL", "mysql://localhost/steward"));
+    assert_eq!(output.status.code(), Some(2));
+    let line = one_error_line(&stderr);
+    assert!(
+        line.contains("database.url") && line.contains("mysql") && line.contains("sqlite://"),
+        "{line}"
+    );
+
+    let (output, _, stderr) =
+        run(steward(dir.path()).args(["serve", "--config", "/nonexistent/steward.toml"]));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        one_error_line(&stderr).contains("cannot read /nonexistent/steward.toml"),
+        "{stderr}"
+    );
+
+    let file = dir.path().join("readonly");
+    std::fs::write(&file, "").unwrap();
+    let (output, _, stderr) = run(steward(&file.join("data")).arg("serve"));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        one_error_line(&stderr).contains("storage.data_dir"),
+        "{stderr}"
+    );
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let (output, _, stderr) = run(steward(dir.path())
+        .arg("serve")
+        .env("STEWARD_SERVER__BIND", addr.to_string()));
+    assert_eq!(output.status.code(), Some(2));
+    let line = one_error_line(&stderr);
+    assert!(
+        line.contains("server.bind") && line.contains("already in use"),
+        "{line}"
+    );
+}
+
+#[test]
+fn serve_prints_a_setup_link_refuses_a_twin_and_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (mut child, lines) = serve(dir.path(), port);
+    let link = lines
+        .iter()
+        .find(|l| l.contains("/setup?token="))
+        .unwrap_or_else(|| panic!("no setup link in {lines:?}"));
+    assert!(
+        link.trim()
+            .starts_with(&format!("http://127.0.0.1:{port}/setup?token=")),
+        "{link}"
+    );
+
+    // A second server on the same SQLite file is refused.
+    let (output, _, stderr) = run(steward(dir.path())
+        .arg("serve")
+        .env("STEWARD_SERVER__BIND", format!("127.0.0.1:{}", free_port())));
+    assert_eq!(output.status.code(), Some(2));
+    let line = one_error_line(&stderr);
+    assert!(
+        line.contains("another Steward process is already using"),
+        "{line}"
+    );
+
+    // Short commands may run beside the server.
+    let (output, stdout, stderr) = run(steward(dir.path()).args([
+        "user", "create", "Alice", "--role", "admin", "--name", "Alice A",
+    ]));
+    assert!(output.status.success(), "{stderr}");
+    assert!(stdout.contains("created alice (admin)"), "{stdout}");
+    assert!(
+        stdout.contains("http://127.0.0.1:8080/password?token="),
+        "{stdout}"
+    );
+    let (output, stdout, _) = run(steward(dir.path()).args(["user", "list"]));
+    assert!(output.status.success());
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("alice") && l.contains("admin") && l.contains("never")),
+        "{stdout}"
+    );
+    let (output, _, stderr) = run(steward(dir.path()).args(["user", "reset-password", "nobody"]));
+    assert!(!output.status.success());
+    assert!(stderr.contains("User nobody was not found"), "{stderr}");
+    let (output, _, stderr) =
+        run(steward(dir.path()).args(["user", "create", "bob", "--role", "root"]));
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("--role") && stderr.contains("admin or member"),
+        "{stderr}"
+    );
+
+    let (output, stdout, _) = run(steward(dir.path())
+        .arg("healthcheck")
+        .env("STEWARD_SERVER__BIND", format!("127.0.0.1:{port}")));
+    assert!(output.status.success(), "{stdout}");
+
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "steward did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status}");
+}
+
+#[test]
+fn migrate_creates_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let (output, stdout, stderr) = run(steward(dir.path()).arg("migrate"));
+    assert!(output.status.success(), "{stderr}");
+    assert!(stdout.contains("database is up to date"));
+    assert!(dir.path().join("steward.db").exists());
+}
