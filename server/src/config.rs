@@ -385,7 +385,13 @@ fn merge(base: &mut toml::Value, over: toml::Value) {
 impl Config {
     fn fill_derived(&mut self) {
         if self.server.base_url.is_empty() {
-            self.server.base_url = format!("http://{}", self.server.bind);
+            // Links to 0.0.0.0 open nowhere; name the machine itself instead.
+            self.server.base_url = match self.server.bind.parse::<SocketAddr>() {
+                Ok(addr) if addr.ip().is_unspecified() => {
+                    format!("http://localhost:{}", addr.port())
+                }
+                _ => format!("http://{}", self.server.bind),
+            };
         }
         self.server.base_url = self.server.base_url.trim_end_matches('/').to_owned();
         if self.database.url.is_empty() {
