@@ -677,6 +677,7 @@ async fn health_and_request_ids(backend: Backend) {
     if steward::web::assets::HYDRATES {
         assert_eq!(wasm.headers()["content-type"], "application/wasm");
     }
+    assert!(!wasm.bytes().await.unwrap().is_empty());
     // Protected pages send visitors to the login page.
     let dashboard = client
         .http
