@@ -13,13 +13,11 @@ use std::{env, fs};
 fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
     let workspace = manifest.parent().map(Path::to_path_buf).unwrap_or_default();
-    let site = env::var("STEWARD_SITE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            env::var("CARGO_TARGET_DIR")
-                .map(|dir| PathBuf::from(dir).join("site"))
-                .unwrap_or_else(|_| workspace.join("target").join("site"))
-        });
+    let site = env::var("STEWARD_SITE_DIR").map(PathBuf::from).unwrap_or_else(|_| {
+        env::var("CARGO_TARGET_DIR")
+            .map(|dir| PathBuf::from(dir).join("site"))
+            .unwrap_or_else(|_| workspace.join("target").join("site"))
+    });
     println!("cargo:rerun-if-env-changed=STEWARD_SITE_DIR");
     println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");
 
@@ -34,12 +32,7 @@ fn main() {
         .map(|dir| {
             dir.filter_map(Result::ok)
                 .map(|entry| entry.path())
-                .filter(|path| {
-                    matches!(
-                        path.extension().and_then(|e| e.to_str()),
-                        Some("js" | "wasm")
-                    )
-                })
+                .filter(|path| matches!(path.extension().and_then(|e| e.to_str()), Some("js" | "wasm")))
                 .filter_map(|path| Some((format!("pkg/{}", path.file_name()?.to_str()?), path)))
                 .collect()
         })
@@ -47,10 +40,7 @@ fn main() {
     bundle.sort();
     let hydrates = bundle.iter().any(|(name, _)| name.ends_with(".wasm"));
     if !hydrates {
-        println!(
-            "cargo:warning=no browser bundle in {}: pages will not hydrate (run scripts/build.sh)",
-            pkg.display()
-        );
+        println!("cargo:warning=no browser bundle in {}: pages will not hydrate (run scripts/build.sh)", pkg.display());
     }
     files.extend(bundle);
 

@@ -21,25 +21,17 @@ pub enum Request {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "kebab-case")]
 pub enum Response {
-    Hello {
-        protocol: u32,
-        agent_version: String,
-    },
-    Error {
-        message: String,
-    },
+    Hello { protocol: u32, agent_version: String },
+    Error { message: String },
 }
 
 /// Answers one request line; malformed input is an error response, never a crash.
 pub fn handle_line(line: &str) -> Response {
     match serde_json::from_str::<Request>(line) {
-        Ok(Request::Hello) => Response::Hello {
-            protocol: PROTOCOL_VERSION,
-            agent_version: env!("CARGO_PKG_VERSION").to_owned(),
-        },
-        Err(err) => Response::Error {
-            message: format!("malformed request: {err}"),
-        },
+        Ok(Request::Hello) => {
+            Response::Hello { protocol: PROTOCOL_VERSION, agent_version: env!("CARGO_PKG_VERSION").to_owned() }
+        }
+        Err(err) => Response::Error { message: format!("malformed request: {err}") },
     }
 }
 
@@ -50,13 +42,7 @@ mod tests {
     #[test]
     fn hello_names_the_protocol_version() {
         let reply = handle_line(r#"{"op":"hello"}"#);
-        assert!(matches!(
-            reply,
-            Response::Hello {
-                protocol: PROTOCOL_VERSION,
-                ..
-            }
-        ));
+        assert!(matches!(reply, Response::Hello { protocol: PROTOCOL_VERSION, .. }));
     }
 
     #[test]

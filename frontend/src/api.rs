@@ -1,11 +1,14 @@
-//! Server functions: the UI's calls to the server. Each one is thin: it hands the request to
-//! the [`Backend`](crate::contract::Backend) and returns what it says. Endpoints are stable
-//! (`/api/<name>`) so tests and scripts can call them too.
+//! Server functions: the UI's calls to the server. Each one is thin: it names the access it
+//! needs and what it is about, and hands over to the [`Backend`](crate::contract::Backend),
+//! which checks the access first. Endpoints are stable (`/api/<name>`) so tests and scripts can
+//! call them too.
 
 use leptos::prelude::*;
 
-use crate::contract::{AppError, AuditEntry, AuditQuery, CurrentUser, GlobalRole, OneTimeLink};
-use crate::contract::{Page, SetupStatus, UserSummary};
+use crate::contract::{AppError, AuditEntry, AuditQuery, CredentialKind, CredentialSummary, CurrentUser};
+use crate::contract::{DeletionPreview, GlobalRole, HostInput, HostSummary, InstanceDetail, InstanceInput};
+use crate::contract::{InstanceQuery, InstanceSummary, NamedRef, OneTimeLink, Page, SetupStatus};
+use crate::contract::{StudyDetail, StudyRole, StudySummary, UserSummary};
 
 #[cfg(feature = "ssr")]
 mod glue {
@@ -15,21 +18,20 @@ mod glue {
     use http::request::Parts;
     use leptos::prelude::*;
 
-    use crate::contract::{AppError, Backend};
+    pub use crate::contract::Permission::*;
+    pub use crate::contract::{Access, Scope};
+    use crate::contract::{AppError, Backend, Caller};
 
-    /// Runs `call` with the backend and the request parts, and gives the HTTP response the
-    /// status of the error, if any.
-    pub async fn with_backend<T, F, Fut>(call: F) -> Result<T, AppError>
+    /// Checks `access` on `scope`, then runs `call`; gives the HTTP response the status of the
+    /// error, if any.
+    pub async fn run<T, F, Fut>(access: Access, scope: Scope, call: F) -> Result<T, AppError>
     where
-        F: FnOnce(Arc<dyn Backend>, Parts) -> Fut,
+        F: FnOnce(Arc<dyn Backend>, Parts, Caller) -> Fut,
         Fut: Future<Output = Result<T, AppError>>,
     {
-        let backend = use_context::<Arc<dyn Backend>>().ok_or_else(|| AppError::Internal {
-            request_id: "no-backend".into(),
-        })?;
-        let parts = use_context::<Parts>().ok_or_else(|| AppError::Internal {
-            request_id: "no-request".into(),
-        })?;
+        let backend =
+            use_context::<Arc<dyn Backend>>().ok_or_else(|| AppError::Internal { request_id: "no-backend".into() })?;
+        let parts = use_context::<Parts>().ok_or_else(|| AppError::Internal { request_id: "no-request".into() })?;
         // A plain form post (before the wasm loads) is answered with a redirect back to the
         // form; only calls from the browser bundle or scripts get the error's status.
         let plain_form = parts
@@ -37,7 +39,10 @@ mod glue {
             .get(http::header::ACCEPT)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("text/html"));
-        let result = call(backend, parts).await;
+        let result = match backend.authorize(&parts, access, scope).await {
+            Ok(caller) => call(backend, parts, caller).await,
+            Err(err) => Err(err),
+        };
         if let Err(err) = &result
             && !plain_form
             && let Some(options) = use_context::<leptos_axum::ResponseOptions>()
@@ -56,36 +61,29 @@ mod glue {
     /// Only same-site paths are followed after login, never another origin.
     pub fn safe_next(next: Option<String>) -> String {
         match next {
-            Some(path)
-                if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') =>
-            {
-                path
-            }
+            Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path,
             _ => "/".to_owned(),
         }
+    }
+
+    pub fn require_same(password: &str, confirm: &str) -> Result<(), AppError> {
+        if password == confirm { Ok(()) } else { Err(AppError::invalid("confirm", "The two passwords do not match")) }
     }
 }
 
 #[cfg(feature = "ssr")]
-fn require_same(password: &str, confirm: &str) -> Result<(), AppError> {
-    if password == confirm {
-        Ok(())
-    } else {
-        Err(AppError::invalid(
-            "confirm",
-            "The two passwords do not match",
-        ))
-    }
-}
+use glue::*;
+
+// --- accounts ------------------------------------------------------------------------------
 
 #[server(prefix = "/api", endpoint = "current_user")]
 pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
-    glue::with_backend(|b, req| async move { b.current_user(&req).await }).await
+    run(Access::Public, Scope::Global, |_, _, caller| async move { Ok(caller.user) }).await
 }
 
 #[server(prefix = "/api", endpoint = "setup_status")]
 pub async fn get_setup_status() -> Result<SetupStatus, AppError> {
-    glue::with_backend(|b, _req| async move { b.setup_status().await }).await
+    run(Access::Public, Scope::Global, |b, _, _| async move { b.setup_status().await }).await
 }
 
 #[server(prefix = "/api", endpoint = "complete_setup")]
@@ -96,60 +94,59 @@ pub async fn complete_setup(
     confirm: String,
 ) -> Result<(), AppError> {
     require_same(&password, &confirm)?;
-    glue::with_backend(
-        |b, req| async move { b.complete_setup(&req, token, username, password).await },
-    )
+    run(Access::Public, Scope::Global, |b, req, caller| async move {
+        b.complete_setup(&req, &caller, token, username, password).await
+    })
     .await?;
     leptos_axum::redirect("/");
     Ok(())
 }
 
 #[server(prefix = "/api", endpoint = "login")]
-pub async fn login(
-    username: String,
-    password: String,
-    next: Option<String>,
-) -> Result<CurrentUser, AppError> {
+pub async fn login(username: String, password: String, next: Option<String>) -> Result<CurrentUser, AppError> {
     let user =
-        glue::with_backend(|b, req| async move { b.login(&req, username, password).await }).await?;
-    leptos_axum::redirect(&glue::safe_next(next));
+        run(
+            Access::Public,
+            Scope::Global,
+            |b, req, caller| async move { b.login(&req, &caller, username, password).await },
+        )
+        .await?;
+    leptos_axum::redirect(&safe_next(next));
     Ok(user)
 }
 
 #[server(prefix = "/api", endpoint = "logout")]
 pub async fn logout() -> Result<(), AppError> {
-    glue::with_backend(|b, req| async move { b.logout(&req).await }).await?;
+    run(Access::Public, Scope::Global, |b, req, caller| async move { b.logout(&req, &caller).await }).await?;
     leptos_axum::redirect("/login");
     Ok(())
 }
 
 #[server(prefix = "/api", endpoint = "change_password")]
-pub async fn change_password(
-    current: String,
-    password: String,
-    confirm: String,
-) -> Result<(), AppError> {
+pub async fn change_password(current: String, password: String, confirm: String) -> Result<(), AppError> {
     require_same(&password, &confirm)?;
-    glue::with_backend(|b, req| async move { b.change_password(&req, current, password).await })
-        .await
+    run(Access::SignedIn, Scope::Global, |b, req, caller| async move {
+        b.change_password(&req, &caller, current, password).await
+    })
+    .await
 }
 
 #[server(prefix = "/api", endpoint = "set_password")]
-pub async fn set_password(
-    token: String,
-    password: String,
-    confirm: String,
-) -> Result<(), AppError> {
+pub async fn set_password(token: String, password: String, confirm: String) -> Result<(), AppError> {
     require_same(&password, &confirm)?;
-    glue::with_backend(|b, req| async move { b.redeem_password_link(&req, token, password).await })
-        .await?;
+    run(
+        Access::Public,
+        Scope::Global,
+        |b, _, caller| async move { b.redeem_password_link(&caller, token, password).await },
+    )
+    .await?;
     leptos_axum::redirect("/login?password_set=1");
     Ok(())
 }
 
 #[server(prefix = "/api", endpoint = "list_users")]
 pub async fn list_users() -> Result<Vec<UserSummary>, AppError> {
-    glue::with_backend(|b, req| async move { b.list_users(&req).await }).await
+    run(Access::Admin, Scope::Global, |b, _, caller| async move { b.list_users(&caller).await }).await
 }
 
 #[server(prefix = "/api", endpoint = "create_user")]
@@ -161,30 +158,214 @@ pub async fn create_user(
     password: String,
 ) -> Result<OneTimeLink, AppError> {
     let password = Some(password).filter(|p| !p.is_empty());
-    glue::with_backend(|b, req| async move {
-        b.create_user(&req, username, display_name, email, role, password)
-            .await
+    run(Access::Admin, Scope::Global, |b, _, caller| async move {
+        b.create_user(&caller, username, display_name, email, role, password).await
     })
     .await
 }
 
 #[server(prefix = "/api", endpoint = "set_user_role")]
 pub async fn set_user_role(user_id: i64, role: GlobalRole) -> Result<(), AppError> {
-    glue::with_backend(|b, req| async move { b.set_user_role(&req, user_id, role).await }).await
+    run(Access::Admin, Scope::Global, |b, _, caller| async move { b.set_user_role(&caller, user_id, role).await }).await
 }
 
 #[server(prefix = "/api", endpoint = "set_user_disabled")]
 pub async fn set_user_disabled(user_id: i64, disabled: bool) -> Result<(), AppError> {
-    glue::with_backend(|b, req| async move { b.set_user_disabled(&req, user_id, disabled).await })
-        .await
+    run(
+        Access::Admin,
+        Scope::Global,
+        |b, _, caller| async move { b.set_user_disabled(&caller, user_id, disabled).await },
+    )
+    .await
 }
 
 #[server(prefix = "/api", endpoint = "reset_password")]
 pub async fn reset_password(user_id: i64) -> Result<OneTimeLink, AppError> {
-    glue::with_backend(|b, req| async move { b.reset_password(&req, user_id).await }).await
+    run(Access::Admin, Scope::Global, |b, _, caller| async move { b.reset_password(&caller, user_id).await }).await
 }
 
 #[server(prefix = "/api", endpoint = "audit_log")]
 pub async fn audit_log(query: AuditQuery) -> Result<Page<AuditEntry>, AppError> {
-    glue::with_backend(|b, req| async move { b.audit_log(&req, query).await }).await
+    run(Access::Admin, Scope::Global, |b, _, caller| async move { b.audit_log(&caller, query).await }).await
+}
+
+// --- studies -------------------------------------------------------------------------------
+
+#[server(prefix = "/api", endpoint = "list_studies")]
+pub async fn list_studies() -> Result<Vec<StudySummary>, AppError> {
+    run(Access::SignedIn, Scope::Global, |b, _, caller| async move { b.list_studies(&caller).await }).await
+}
+
+#[server(prefix = "/api", endpoint = "create_study")]
+pub async fn create_study(name: String, description: String, contact: String) -> Result<StudySummary, AppError> {
+    run(Access::Admin, Scope::Global, |b, _, caller| async move {
+        b.create_study(&caller, name, description, contact).await
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "get_study")]
+pub async fn get_study(study_id: i64) -> Result<StudyDetail, AppError> {
+    run(Access::Study(SeeStudy), Scope::Study(study_id), |b, _, caller| async move { b.study(&caller).await }).await
+}
+
+#[server(prefix = "/api", endpoint = "update_study")]
+pub async fn update_study(study_id: i64, name: String, description: String, contact: String) -> Result<(), AppError> {
+    run(Access::Study(ManageStudy), Scope::Study(study_id), |b, _, caller| async move {
+        b.update_study(&caller, name, description, contact).await
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "study_deletion")]
+pub async fn study_deletion(study_id: i64) -> Result<DeletionPreview, AppError> {
+    run(
+        Access::Study(ManageStudy),
+        Scope::Study(study_id),
+        |b, _, caller| async move { b.study_deletion(&caller).await },
+    )
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "delete_study")]
+pub async fn delete_study(study_id: i64, confirm: String) -> Result<(), AppError> {
+    run(Access::Study(ManageStudy), Scope::Study(study_id), |b, _, caller| async move {
+        b.delete_study(&caller, confirm).await
+    })
+    .await?;
+    leptos_axum::redirect("/studies");
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "set_member")]
+pub async fn set_member(study_id: i64, username: String, role: StudyRole) -> Result<(), AppError> {
+    run(Access::Study(ManageMembers), Scope::Study(study_id), |b, _, caller| async move {
+        b.set_member(&caller, username, role).await
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "remove_member")]
+pub async fn remove_member(study_id: i64, user_id: i64) -> Result<(), AppError> {
+    run(Access::Study(ManageMembers), Scope::Study(study_id), |b, _, caller| async move {
+        b.remove_member(&caller, user_id).await
+    })
+    .await
+}
+
+// --- instances and hosts -------------------------------------------------------------------
+
+#[server(prefix = "/api", endpoint = "list_instances")]
+pub async fn list_instances(query: InstanceQuery) -> Result<Page<InstanceSummary>, AppError> {
+    run(Access::SignedIn, Scope::Global, |b, _, caller| async move { b.list_instances(&caller, query).await }).await
+}
+
+#[server(prefix = "/api", endpoint = "create_instance")]
+pub async fn create_instance(study_id: i64, input: InstanceInput) -> Result<InstanceSummary, AppError> {
+    run(Access::Study(ManageInventory), Scope::Study(study_id), |b, _, caller| async move {
+        b.create_instance(&caller, input).await
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "get_instance")]
+pub async fn get_instance(instance_id: i64) -> Result<InstanceDetail, AppError> {
+    run(Access::Study(ViewInventory), Scope::Instance(instance_id), |b, _, caller| async move {
+        b.instance(&caller, instance_id).await
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "update_instance")]
+pub async fn update_instance(instance_id: i64, input: InstanceInput) -> Result<(), AppError> {
+    run(Access::Study(ManageInventory), Scope::Instance(instance_id), |b, _, caller| async move {
+        b.update_instance(&caller, instance_id, input).await
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "instance_deletion")]
+pub async fn instance_deletion(instance_id: i64) -> Result<DeletionPreview, AppError> {
+    run(Access::Study(ManageInventory), Scope::Instance(instance_id), |b, _, caller| async move {
+        b.instance_deletion(&caller, instance_id).await
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "delete_instance")]
+pub async fn delete_instance(instance_id: i64, confirm: String) -> Result<(), AppError> {
+    run(Access::Study(ManageInventory), Scope::Instance(instance_id), |b, _, caller| async move {
+        b.delete_instance(&caller, instance_id, confirm).await
+    })
+    .await?;
+    leptos_axum::redirect("/instances");
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "add_host")]
+pub async fn add_host(instance_id: i64, input: HostInput) -> Result<HostSummary, AppError> {
+    run(Access::Study(ManageInventory), Scope::Instance(instance_id), |b, _, caller| async move {
+        b.add_host(&caller, instance_id, input).await
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "update_host")]
+pub async fn update_host(host_id: i64, input: HostInput) -> Result<HostSummary, AppError> {
+    run(Access::Study(ManageInventory), Scope::Host(host_id), |b, _, caller| async move {
+        b.update_host(&caller, host_id, input).await
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "delete_host")]
+pub async fn delete_host(host_id: i64) -> Result<(), AppError> {
+    run(Access::Study(ManageInventory), Scope::Host(host_id), |b, _, caller| async move {
+        b.delete_host(&caller, host_id).await
+    })
+    .await
+}
+
+// --- vault ---------------------------------------------------------------------------------
+
+#[server(prefix = "/api", endpoint = "list_credentials")]
+pub async fn list_credentials() -> Result<Vec<CredentialSummary>, AppError> {
+    run(Access::Admin, Scope::Global, |b, _, caller| async move { b.list_credentials(&caller).await }).await
+}
+
+#[server(prefix = "/api", endpoint = "ssh_key_choices")]
+pub async fn ssh_key_choices(instance_id: i64) -> Result<Vec<NamedRef>, AppError> {
+    run(Access::Study(ManageInventory), Scope::Instance(instance_id), |b, _, caller| async move {
+        b.ssh_key_choices(&caller).await
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "generate_ssh_key")]
+pub async fn generate_ssh_key(name: String) -> Result<CredentialSummary, AppError> {
+    run(Access::Admin, Scope::Global, |b, _, caller| async move { b.generate_ssh_key(&caller, name).await }).await
+}
+
+#[server(prefix = "/api", endpoint = "import_ssh_key")]
+pub async fn import_ssh_key(
+    name: String,
+    private_key: String,
+    passphrase: String,
+) -> Result<CredentialSummary, AppError> {
+    run(Access::Admin, Scope::Global, |b, _, caller| async move {
+        b.import_ssh_key(&caller, name, private_key, passphrase).await
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "store_secret")]
+pub async fn store_secret(name: String, kind: CredentialKind, secret: String) -> Result<CredentialSummary, AppError> {
+    run(Access::Admin, Scope::Global, |b, _, caller| async move { b.store_secret(&caller, name, kind, secret).await })
+        .await
+}
+
+#[server(prefix = "/api", endpoint = "delete_credential")]
+pub async fn delete_credential(credential_id: i64) -> Result<(), AppError> {
+    run(Access::Admin, Scope::Global, |b, _, caller| async move { b.delete_credential(&caller, credential_id).await })
+        .await
 }

@@ -53,6 +53,11 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=SignedInLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=pages::Dashboard />
                     <Route path=path!("account") view=pages::AccountPage />
+                    <Route path=path!("studies") view=pages::StudiesPage />
+                    <Route path=path!("studies/:id") view=pages::StudyPage />
+                    <Route path=path!("instances") view=pages::InstancesPage />
+                    <Route path=path!("instances/:id") view=pages::InstancePage />
+                    <Route path=path!("credentials") view=pages::CredentialsPage />
                     <Route path=path!("users") view=pages::UsersPage />
                     <Route path=path!("audit") view=pages::AuditPage />
                 </ParentRoute>
@@ -99,8 +104,11 @@ fn Navigation(user: CurrentUser) -> impl IntoView {
             <A href="/" attr:class="brand">"Steward"</A>
             <ul class="nav-links">
                 <li><A href="/" exact=true>"Dashboard"</A></li>
+                <li><A href="/studies">"Studies"</A></li>
+                <li><A href="/instances">"Instances"</A></li>
                 <Show when=move || is_admin>
                     <li class="nav-section">"Administration"</li>
+                    <li><A href="/credentials">"Credentials"</A></li>
                     <li><A href="/users">"Users"</A></li>
                     <li><A href="/audit">"Audit log"</A></li>
                 </Show>

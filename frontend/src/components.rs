@@ -16,10 +16,7 @@ where
 
 /// Title on the left, the page's primary action on the right.
 #[component]
-pub fn PageHeader(
-    title: &'static str,
-    #[prop(optional)] children: Option<Children>,
-) -> impl IntoView {
+pub fn PageHeader(title: &'static str, #[prop(optional)] children: Option<Children>) -> impl IntoView {
     view! {
         <leptos_meta::Title text=title />
         <header class="page-header">
@@ -38,29 +35,30 @@ pub fn ErrorBanner(error: AppError) -> impl IntoView {
 /// The form-level error of an action (errors tied to a field show next to that field).
 #[component]
 pub fn FormError(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView {
-    move || {
-        error
-            .get()
-            .filter(|err| !err.is_field_error())
-            .map(|err| view! { <ErrorBanner error=err /> })
+    move || error.get().filter(|err| !err.is_field_error()).map(|err| view! { <ErrorBanner error=err /> })
+}
+
+/// The field an error names for a form input: `input[address]` → `address`.
+pub fn error_key(name: &str) -> &str {
+    match (name.find('['), name.strip_suffix(']')) {
+        (Some(open), Some(inner)) => &inner[open + 1..],
+        _ => name,
     }
+}
+
+/// The element id for a form input: `input[address]` → `input-address`.
+pub fn input_id(name: &str) -> String {
+    name.replace('[', "-").replace(']', "")
 }
 
 /// The message for one field, shown under it and announced to screen readers.
 #[component]
-pub fn FieldError(
-    #[prop(into)] error: Signal<Option<AppError>>,
-    field: &'static str,
-) -> impl IntoView {
+pub fn FieldError(#[prop(into)] error: Signal<Option<AppError>>, field: &'static str) -> impl IntoView {
+    let id = format!("{}-error", input_id(field));
     move || {
-        error
-            .get()
-            .and_then(|err| err.for_field(field))
-            .map(|message| {
-                view! {
-                    <p class="field-error" role="alert" id=format!("{field}-error")>{message}</p>
-                }
-            })
+        error.get().and_then(|err| err.for_field(error_key(field))).map(|message| {
+            view! { <p class="field-error" role="alert" id=id.clone()>{message}</p> }
+        })
     }
 }
 
@@ -75,19 +73,40 @@ pub fn Field(
     #[prop(optional)] hint: Option<&'static str>,
     #[prop(into)] error: Signal<Option<AppError>>,
 ) -> impl IntoView {
-    let invalid = move || error.get().and_then(|err| err.for_field(name)).is_some();
+    let invalid = move || error.get().and_then(|err| err.for_field(error_key(name))).is_some();
+    let id = input_id(name);
     view! {
         <div class="field">
-            <label for=name>{label}</label>
+            <label for=id.clone()>{label}</label>
             <input
-                id=name
+                id=id.clone()
                 name=name
                 type=kind.unwrap_or("text")
                 autocomplete=autocomplete.unwrap_or("off")
                 required=required
                 aria-invalid=move || invalid().to_string()
-                aria-describedby=format!("{name}-error")
+                aria-describedby=format!("{id}-error")
             />
+            {hint.map(|hint| view! { <p class="hint">{hint}</p> })}
+            <FieldError error field=name />
+        </div>
+    }
+}
+
+/// A labelled multi-line input with its field error.
+#[component]
+pub fn TextArea(
+    label: &'static str,
+    name: &'static str,
+    #[prop(optional)] hint: Option<&'static str>,
+    #[prop(optional)] rows: Option<u32>,
+    #[prop(into)] error: Signal<Option<AppError>>,
+) -> impl IntoView {
+    let id = input_id(name);
+    view! {
+        <div class="field field-wide">
+            <label for=id.clone()>{label}</label>
+            <textarea id=id.clone() name=name rows=rows.unwrap_or(3) aria-describedby=format!("{id}-error")></textarea>
             {hint.map(|hint| view! { <p class="hint">{hint}</p> })}
             <FieldError error field=name />
         </div>
@@ -101,11 +120,7 @@ pub fn LocalTime(at: DateTime<Utc>) -> impl IntoView {
     let iso = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let text = RwSignal::new(at.format("%Y-%m-%d %H:%M UTC").to_string());
     Effect::new(move |_| {
-        text.set(
-            at.with_timezone(&chrono::Local)
-                .format("%Y-%m-%d %H:%M")
-                .to_string(),
-        );
+        text.set(at.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M").to_string());
     });
     view! { <time datetime=iso.clone() title=iso>{text}</time> }
 }

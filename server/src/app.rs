@@ -13,6 +13,8 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, ConfigError};
 use crate::services::accounts::Accounts;
 use crate::services::audit::Audit;
+use crate::services::inventory::Inventory;
+use crate::services::vault::Vault;
 use crate::store::Store;
 
 #[derive(Clone, Debug)]
@@ -22,6 +24,8 @@ pub struct AppState {
     pub clock: SharedClock,
     pub accounts: Accounts,
     pub audit: Audit,
+    pub inventory: Inventory,
+    pub vault: Vault,
 }
 
 impl AppState {
@@ -40,11 +44,7 @@ impl AppState {
         Self::assemble(config, clock, true).await
     }
 
-    async fn assemble(
-        config: Config,
-        clock: SharedClock,
-        exclusive: bool,
-    ) -> Result<Self, ConfigError> {
+    async fn assemble(config: Config, clock: SharedClock, exclusive: bool) -> Result<Self, ConfigError> {
         let config = Arc::new(config);
         let store = Store::connect(&config.database, exclusive).await?;
         store.migrate().await.map_err(|err| {
@@ -54,24 +54,13 @@ impl AppState {
                 "See the log above; restore the database from a backup if it was changed by hand.",
             )
         })?;
-        let hasher = PasswordHasher::new(config.auth.hashing_concurrency).map_err(|err| {
-            ConfigError::new("auth", err.to_string(), "This is a bug in Steward.")
-        })?;
+        let hasher = PasswordHasher::new(config.auth.hashing_concurrency)
+            .map_err(|err| ConfigError::new("auth", err.to_string(), "This is a bug in Steward."))?;
         let audit = Audit::new(store.clone(), clock.clone());
-        let accounts = Accounts::new(
-            store.clone(),
-            hasher,
-            clock.clone(),
-            config.clone(),
-            audit.clone(),
-        );
-        Ok(Self {
-            config,
-            store,
-            clock,
-            accounts,
-            audit,
-        })
+        let accounts = Accounts::new(store.clone(), hasher, clock.clone(), config.clone(), audit.clone());
+        let inventory = Inventory::new(store.clone(), clock.clone(), audit.clone());
+        let vault = Vault::open(store.clone(), config.master_key_file.as_ref(), clock.clone(), audit.clone()).await?;
+        Ok(Self { config, store, clock, accounts, audit, inventory, vault })
     }
 }
 
@@ -97,33 +86,20 @@ pub async fn bind(config: &Config) -> Result<TcpListener, ConfigError> {
     TcpListener::bind(addr).await.map_err(|err| {
         let fix = "Stop what uses it, or choose another with STEWARD_SERVER__BIND.";
         match err.kind() {
-            std::io::ErrorKind::AddrInUse => {
-                ConfigError::new("server.bind", format!("{addr} is already in use"), fix)
-            }
-            _ => ConfigError::new(
-                "server.bind",
-                format!("cannot listen on {addr}: {err}"),
-                fix,
-            ),
+            std::io::ErrorKind::AddrInUse => ConfigError::new("server.bind", format!("{addr} is already in use"), fix),
+            _ => ConfigError::new("server.bind", format!("cannot listen on {addr}: {err}"), fix),
         }
     })
 }
 
 /// Serves until `shutdown` fires, then lets in-flight requests finish within the grace period.
-pub async fn serve(
-    state: AppState,
-    listener: TcpListener,
-    shutdown: CancellationToken,
-) -> std::io::Result<()> {
+pub async fn serve(state: AppState, listener: TcpListener, shutdown: CancellationToken) -> std::io::Result<()> {
     let app = crate::web::router(&state);
     let sweeper = tokio::spawn(sweep_sessions(state.clone(), shutdown.clone()));
     let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
     let signal = shutdown.clone();
-    let server = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { signal.cancelled().await });
+    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move { signal.cancelled().await });
     let result = tokio::select! {
         result = server => result,
         () = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
@@ -143,7 +119,7 @@ async fn sweep_sessions(state: AppState, shutdown: CancellationToken) {
         tokio::select! {
             () = shutdown.cancelled() => return,
             _ = every.tick() => {
-                match state.store.delete_expired_sessions(state.clock.now()).await {
+                match state.store.delete_expired_sessions(chrono::Utc::now()).await {
                     Ok(0) => {}
                     Ok(n) => tracing::debug!(sessions = n, "deleted expired sessions"),
                     Err(err) => tracing::warn!(error = %err, "could not delete expired sessions"),

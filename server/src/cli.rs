@@ -18,11 +18,7 @@ use crate::services::audit::Actor;
 use crate::store::Store;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "steward",
-    version,
-    about = "Self-hosted control plane for the servers that research studies run on"
-)]
+#[command(name = "steward", version, about = "Self-hosted control plane for the servers that research studies run on")]
 struct Cli {
     /// TOML configuration file (settings in it are overridden by STEWARD_* variables).
     #[arg(long, global = true, env = "STEWARD_CONFIG", value_name = "FILE")]
@@ -43,6 +39,9 @@ enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Manage the vault of credentials.
+    #[command(subcommand)]
+    Vault(VaultCommand),
     /// Exit 0 when the local server answers /readyz (for container health checks).
     Healthcheck,
 }
@@ -65,6 +64,12 @@ enum UserCommand {
     ResetPassword { username: String },
     /// List users.
     List,
+}
+
+#[derive(Debug, Subcommand)]
+enum VaultCommand {
+    /// Re-encrypt every secret under a new master key (stop Steward first).
+    RotateKey,
 }
 
 #[derive(Debug, Subcommand)]
@@ -98,10 +103,7 @@ pub fn main() -> ExitCode {
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");
@@ -127,10 +129,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, CliError> {
         Command::Migrate => {
             app::prepare_data_dir(&config)?;
             let store = Store::connect(&config.database, true).await?;
-            store
-                .migrate()
-                .await
-                .map_err(|err| CliError::Other(format!("migration failed: {err}")))?;
+            store.migrate().await.map_err(|err| CliError::Other(format!("migration failed: {err}")))?;
             println!("database is up to date");
             Ok(ExitCode::SUCCESS)
         }
@@ -141,6 +140,17 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Healthcheck => healthcheck(&config),
+        Command::Vault(VaultCommand::RotateKey) => {
+            app::prepare_data_dir(&config)?;
+            // Exclusive: a running server would keep using the old key.
+            let state = AppState::build(config).await?;
+            let path = std::path::PathBuf::from(&state.config.master_key_file);
+            let old = state.vault.key_id().to_owned();
+            let (new, count) = state.vault.rotate_key(&path, &Actor::cli()).await?;
+            println!("master key rotated: {old} -> {new}; {count} secret(s) re-encrypted");
+            println!("keep a copy of {} apart from your database backups", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -166,9 +176,7 @@ async fn serve(config: Config) -> Result<ExitCode, CliError> {
         hydration = crate::web::assets::HYDRATES,
         "Steward is listening"
     );
-    app::serve(state, listener, shutdown)
-        .await
-        .map_err(|err| CliError::Other(format!("server failed: {err}")))?;
+    app::serve(state, listener, shutdown).await.map_err(|err| CliError::Other(format!("server failed: {err}")))?;
     tracing::info!("Steward stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -177,10 +185,7 @@ async fn stop_on_signal(shutdown: CancellationToken) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) else {
+        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
             tracing::error!("cannot listen for SIGTERM/SIGINT");
             return;
         };
@@ -199,21 +204,10 @@ async fn user(command: UserCommand, config: Config) -> Result<ExitCode, CliError
     let state = AppState::build_for_cli(config).await?;
     let actor = Actor::cli();
     match command {
-        UserCommand::Create {
-            username,
-            role,
-            name,
-            email,
-        } => {
-            let role = GlobalRole::parse(&role).ok_or_else(|| {
-                CliError::Other(format!(
-                    "--role: {role:?} is not a role; use admin or member"
-                ))
-            })?;
-            let (user, link) = state
-                .accounts
-                .create_user(&actor, &username, &name, &email, role, None)
-                .await?;
+        UserCommand::Create { username, role, name, email } => {
+            let role = GlobalRole::parse(&role)
+                .ok_or_else(|| CliError::Other(format!("--role: {role:?} is not a role; use admin or member")))?;
+            let (user, link) = state.accounts.create_user(&actor, &username, &name, &email, role, None).await?;
             println!("created {} ({role})", user.username);
             if let Some(link) = link {
                 println!(
@@ -234,22 +228,11 @@ async fn user(command: UserCommand, config: Config) -> Result<ExitCode, CliError
             );
         }
         UserCommand::List => {
-            println!(
-                "{:<24} {:<8} {:<9} LAST LOGIN",
-                "USERNAME", "ROLE", "STATUS"
-            );
+            println!("{:<24} {:<8} {:<9} LAST LOGIN", "USERNAME", "ROLE", "STATUS");
             for user in state.accounts.list().await?.iter().map(summary) {
                 let status = if user.disabled { "disabled" } else { "active" };
-                let last = user
-                    .last_login_at
-                    .map_or_else(|| "never".to_owned(), |at| at.to_rfc3339());
-                println!(
-                    "{:<24} {:<8} {:<9} {}",
-                    user.username,
-                    user.role.as_str(),
-                    status,
-                    last
-                );
+                let last = user.last_login_at.map_or_else(|| "never".to_owned(), |at| at.to_rfc3339());
+                println!("{:<24} {:<8} {:<9} {}", user.username, user.role.as_str(), status, last);
             }
         }
     }
@@ -260,11 +243,7 @@ async fn user(command: UserCommand, config: Config) -> Result<ExitCode, CliError
 fn healthcheck(config: &Config) -> Result<ExitCode, CliError> {
     let mut addr: SocketAddr = config.bind_addr()?;
     if addr.ip().is_unspecified() {
-        addr.set_ip(if addr.is_ipv4() {
-            [127, 0, 0, 1].into()
-        } else {
-            std::net::Ipv6Addr::LOCALHOST.into()
-        });
+        addr.set_ip(if addr.is_ipv4() { [127, 0, 0, 1].into() } else { std::net::Ipv6Addr::LOCALHOST.into() });
     }
     let check = || -> std::io::Result<String> {
         let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(3))?;

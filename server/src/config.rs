@@ -18,6 +18,9 @@ const NOT_SETTINGS: &[&str] = &["STEWARD_CONFIG"];
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    /// File holding the vault's master key (created on first start, mode 0600); defaults to
+    /// `master.key` in the data directory. Keep a copy apart from the database backups.
+    pub master_key_file: String,
     pub server: ServerConfig,
     pub database: DatabaseConfig,
     pub storage: StorageConfig,
@@ -61,11 +64,7 @@ pub struct DatabaseConfig {
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        Self {
-            url: DatabaseUrl(String::new()),
-            max_connections: 10,
-            connect_timeout_secs: 10,
-        }
+        Self { url: DatabaseUrl(String::new()), max_connections: 10, connect_timeout_secs: 10 }
     }
 }
 
@@ -78,9 +77,7 @@ pub struct StorageConfig {
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        Self {
-            data_dir: PathBuf::from("./data"),
-        }
+        Self { data_dir: PathBuf::from("./data") }
     }
 }
 
@@ -102,10 +99,7 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self {
-            format: LogFormat::Text,
-            level: "info".into(),
-        }
+        Self { format: LogFormat::Text, level: "info".into() }
     }
 }
 
@@ -200,16 +194,8 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    pub fn new(
-        setting: impl Into<String>,
-        problem: impl Into<String>,
-        fix: impl Into<String>,
-    ) -> Self {
-        Self {
-            setting: setting.into(),
-            problem: problem.into(),
-            fix: fix.into(),
-        }
+    pub fn new(setting: impl Into<String>, problem: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self { setting: setting.into(), problem: problem.into(), fix: fix.into() }
     }
 }
 
@@ -223,9 +209,8 @@ pub struct Loaded {
 
 /// Loads defaults, then `file` (if given), then the `STEWARD_*` variables of `env`.
 pub fn load(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Loaded, ConfigError> {
-    let defaults = toml::Value::try_from(Config::default()).map_err(|err| {
-        ConfigError::new("defaults", err.to_string(), "This is a bug in Steward.")
-    })?;
+    let defaults = toml::Value::try_from(Config::default())
+        .map_err(|err| ConfigError::new("defaults", err.to_string(), "This is a bug in Steward."))?;
     let mut merged = defaults.clone();
     let mut warnings = Vec::new();
 
@@ -270,16 +255,8 @@ pub fn load(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Loade
 }
 
 /// Sets one `STEWARD_A__B` variable; false when it names no setting.
-fn apply_env(
-    defaults: &toml::Value,
-    merged: &mut toml::Value,
-    name: &str,
-    text: &str,
-) -> Result<bool, ConfigError> {
-    let path: Vec<String> = name["STEWARD_".len()..]
-        .split("__")
-        .map(str::to_ascii_lowercase)
-        .collect();
+fn apply_env(defaults: &toml::Value, merged: &mut toml::Value, name: &str, text: &str) -> Result<bool, ConfigError> {
+    let path: Vec<String> = name["STEWARD_".len()..].split("__").map(str::to_ascii_lowercase).collect();
     if let Some(template) = lookup(defaults, &path) {
         let value = typed(template, text).ok_or_else(|| {
             ConfigError::new(
@@ -293,10 +270,7 @@ fn apply_env(
     }
     // NAME_FILE: the value is the content of that file (for secrets).
     let mut path = path;
-    let Some(last) = path
-        .last_mut()
-        .and_then(|l| l.strip_suffix("_file").map(str::to_owned))
-    else {
+    let Some(last) = path.last_mut().and_then(|l| l.strip_suffix("_file").map(str::to_owned)) else {
         return Ok(false);
     };
     if let Some(p) = path.last_mut() {
@@ -305,21 +279,13 @@ fn apply_env(
     let Some(template) = lookup(defaults, &path) else {
         return Ok(false);
     };
-    let content = std::fs::read_to_string(text).map_err(|err| {
-        ConfigError::new(
-            name,
-            format!("cannot read {text}: {err}"),
-            "Point it at a readable file.",
-        )
-    })?;
+    let content = std::fs::read_to_string(text)
+        .map_err(|err| ConfigError::new(name, format!("cannot read {text}: {err}"), "Point it at a readable file."))?;
     let content = content.trim_end_matches(['\n', '\r']);
     let value = typed(template, content).ok_or_else(|| {
         ConfigError::new(
             name,
-            format!(
-                "the file {text} does not hold a valid {}",
-                template.type_str()
-            ),
+            format!("the file {text} does not hold a valid {}", template.type_str()),
             "Fix the file's content.",
         )
     })?;
@@ -328,9 +294,7 @@ fn apply_env(
 }
 
 fn lookup<'a>(value: &'a toml::Value, path: &[String]) -> Option<&'a toml::Value> {
-    path.iter()
-        .try_fold(value, |v, key| v.as_table()?.get(key))
-        .filter(|v| !v.is_table())
+    path.iter().try_fold(value, |v, key| v.as_table()?.get(key)).filter(|v| !v.is_table())
 }
 
 fn set(value: &mut toml::Value, path: &[String], new: toml::Value) {
@@ -342,9 +306,7 @@ fn set(value: &mut toml::Value, path: &[String], new: toml::Value) {
         let Some(table) = at.as_table_mut() else {
             return;
         };
-        at = table
-            .entry(key.clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        at = table.entry(key.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
     }
     if let Some(table) = at.as_table_mut() {
         table.insert(last.clone(), new);
@@ -394,6 +356,9 @@ impl Config {
             };
         }
         self.server.base_url = self.server.base_url.trim_end_matches('/').to_owned();
+        if self.master_key_file.is_empty() {
+            self.master_key_file = self.storage.data_dir.join("master.key").display().to_string();
+        }
         if self.database.url.is_empty() {
             let path = self.storage.data_dir.join("steward.db");
             self.database.url = DatabaseUrl(format!("sqlite://{}", path.display()));
@@ -404,10 +369,7 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.bind_addr()?;
         let url = self.database.url.expose();
-        if !(url.starts_with("sqlite:")
-            || url.starts_with("postgres://")
-            || url.starts_with("postgresql://"))
-        {
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             let scheme = url.split(':').next().unwrap_or_default();
             return Err(ConfigError::new(
                 "database.url",
@@ -416,9 +378,7 @@ impl Config {
             ));
         }
         let base = &self.server.base_url;
-        let host = base
-            .strip_prefix("https://")
-            .or_else(|| base.strip_prefix("http://"));
+        let host = base.strip_prefix("https://").or_else(|| base.strip_prefix("http://"));
         if host.is_none_or(|h| h.is_empty() || h.contains('/')) {
             return Err(ConfigError::new(
                 "server.base_url",
@@ -434,11 +394,7 @@ impl Config {
             )
         })?;
         if self.database.max_connections == 0 {
-            return Err(ConfigError::new(
-                "database.max_connections",
-                "must be at least 1",
-                "Set it to 1 or more.",
-            ));
+            return Err(ConfigError::new("database.max_connections", "must be at least 1", "Set it to 1 or more."));
         }
         if self.auth.min_password_length < 8 {
             return Err(ConfigError::new(
@@ -476,19 +432,13 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
     #[test]
     fn defaults_give_sqlite_in_the_data_dir_on_localhost() {
         let loaded = load(None, &env(&[])).unwrap();
-        assert_eq!(
-            loaded.config.database.url.expose(),
-            "sqlite://./data/steward.db"
-        );
+        assert_eq!(loaded.config.database.url.expose(), "sqlite://./data/steward.db");
         assert_eq!(loaded.config.server.base_url, "http://127.0.0.1:8080");
         assert!(loaded.warnings.is_empty());
     }
@@ -497,17 +447,10 @@ mod tests {
     fn file_then_environment_win_over_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("steward.toml");
-        std::fs::write(
-            &file,
-            "[server]\nbind = \"127.0.0.1:9000\"\n[log]\nformat = \"json\"\n",
-        )
-        .unwrap();
+        std::fs::write(&file, "[server]\nbind = \"127.0.0.1:9000\"\n[log]\nformat = \"json\"\n").unwrap();
         let loaded = load(
             Some(&file),
-            &env(&[
-                ("STEWARD_SERVER__BIND", "127.0.0.1:9100"),
-                ("STEWARD_AUTH__MIN_PASSWORD_LENGTH", "16"),
-            ]),
+            &env(&[("STEWARD_SERVER__BIND", "127.0.0.1:9100"), ("STEWARD_AUTH__MIN_PASSWORD_LENGTH", "16")]),
         )
         .unwrap();
         assert_eq!(loaded.config.server.bind, "127.0.0.1:9100");
@@ -520,15 +463,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let secret = dir.path().join("db-url");
         std::fs::write(&secret, "postgres://steward:s3cret@db.internal/steward\n").unwrap();
-        let loaded = load(
-            None,
-            &env(&[("STEWARD_DATABASE__URL_FILE", secret.to_str().unwrap())]),
-        )
-        .unwrap();
-        assert_eq!(
-            loaded.config.database.url.expose(),
-            "postgres://steward:s3cret@db.internal/steward"
-        );
+        let loaded = load(None, &env(&[("STEWARD_DATABASE__URL_FILE", secret.to_str().unwrap())])).unwrap();
+        assert_eq!(loaded.config.database.url.expose(), "postgres://steward:s3cret@db.internal/steward");
         let shown = format!("{:?} {}", loaded.config, loaded.config.to_redacted_toml());
         assert!(!shown.contains("s3cret"), "secret leaked: {shown}");
         assert!(shown.contains("postgres://steward:[redacted]@db.internal/steward"));
@@ -537,21 +473,11 @@ mod tests {
     #[test]
     fn unknown_variables_warn_and_bad_values_name_the_setting() {
         let loaded = load(None, &env(&[("STEWARD_SERVR__BIND", "x")])).unwrap();
-        assert_eq!(
-            loaded.warnings,
-            vec!["ignoring unknown environment variable STEWARD_SERVR__BIND"]
-        );
+        assert_eq!(loaded.warnings, vec!["ignoring unknown environment variable STEWARD_SERVR__BIND"]);
 
-        let err = load(
-            None,
-            &env(&[("STEWARD_DATABASE__URL", "mysql://localhost/x")]),
-        )
-        .unwrap_err();
+        let err = load(None, &env(&[("STEWARD_DATABASE__URL", "mysql://localhost/x")])).unwrap_err();
         assert_eq!(err.setting, "database.url");
-        assert!(
-            err.to_string().contains("unknown scheme \"mysql\""),
-            "{err}"
-        );
+        assert!(err.to_string().contains("unknown scheme \"mysql\""), "{err}");
 
         let err = load(None, &env(&[("STEWARD_DATABASE__MAX_CONNECTIONS", "many")])).unwrap_err();
         assert_eq!(err.setting, "STEWARD_DATABASE__MAX_CONNECTIONS");

@@ -8,9 +8,7 @@ use chrono::Duration;
 use common::{ADMIN_PASSWORD, Backend, Client, TestApp};
 use reqwest::StatusCode;
 use serde_json::Value;
-use steward_frontend::contract::{
-    AppError, AuditEntry, CurrentUser, OneTimeLink, Page, SetupStatus, UserSummary,
-};
+use steward_frontend::contract::{AppError, AuditEntry, CurrentUser, OneTimeLink, Page, SetupStatus, UserSummary};
 
 on_both_backends!(
     first_admin_then_users_then_audit,
@@ -50,14 +48,7 @@ async fn user_id(admin: &Client, username: &str) -> i64 {
 
 async fn audit(admin: &Client, action: &str) -> Vec<AuditEntry> {
     let page: Page<AuditEntry> = admin
-        .call(
-            "audit_log",
-            &[
-                ("query[actor]", ""),
-                ("query[action]", action),
-                ("query[page]", "0"),
-            ],
-        )
+        .call("audit_log", &[("query[actor]", ""), ("query[action]", action), ("query[page]", "0")])
         .await
         .unwrap();
     page.items
@@ -81,33 +72,18 @@ async fn first_admin_then_users_then_audit(backend: Backend) {
     let duplicate = admin
         .call::<OneTimeLink>(
             "create_user",
-            &[
-                ("username", "rita"),
-                ("display_name", ""),
-                ("email", ""),
-                ("role", "member"),
-                ("password", ""),
-            ],
+            &[("username", "rita"), ("display_name", ""), ("email", ""), ("role", "member"), ("password", "")],
         )
         .await
         .unwrap_err();
     assert_eq!(duplicate.status, StatusCode::CONFLICT);
-    assert_eq!(
-        duplicate.error.for_field("username").as_deref(),
-        Some("A user named rita already exists")
-    );
+    assert_eq!(duplicate.error.for_field("username").as_deref(), Some("A user named rita already exists"));
 
     // Names with shell and HTML metacharacters are refused with a field error, not stored.
     let hostile = admin
         .call::<OneTimeLink>(
             "create_user",
-            &[
-                ("username", "x$(reboot)"),
-                ("display_name", ""),
-                ("email", ""),
-                ("role", "member"),
-                ("password", ""),
-            ],
+            &[("username", "x$(reboot)"), ("display_name", ""), ("email", ""), ("role", "member"), ("password", "")],
         )
         .await
         .unwrap_err();
@@ -117,25 +93,12 @@ async fn first_admin_then_users_then_audit(backend: Backend) {
     admin
         .call::<OneTimeLink>(
             "create_user",
-            &[
-                ("username", "obrien"),
-                ("display_name", odd_name),
-                ("email", ""),
-                ("role", "member"),
-                ("password", ""),
-            ],
+            &[("username", "obrien"), ("display_name", odd_name), ("email", ""), ("role", "member"), ("password", "")],
         )
         .await
         .unwrap();
     let users: Vec<UserSummary> = admin.call("list_users", &[]).await.unwrap();
-    assert_eq!(
-        users
-            .iter()
-            .find(|u| u.username == "obrien")
-            .unwrap()
-            .display_name,
-        odd_name
-    );
+    assert_eq!(users.iter().find(|u| u.username == "obrien").unwrap().display_name, odd_name);
     let page = admin.get("/users").await.text().await.unwrap();
     assert!(
         page.contains("O&#x27;Brien &lt;b&gt;") || page.contains("O'Brien &lt;b&gt;"),
@@ -145,37 +108,21 @@ async fn first_admin_then_users_then_audit(backend: Backend) {
     let rita = app.client();
     let me: Value = rita.login("rita", RITA_PASSWORD).await.unwrap();
     assert_eq!(me["username"], "rita");
-    let refused = rita
-        .call::<Vec<UserSummary>>("list_users", &[])
-        .await
-        .unwrap_err();
+    let refused = rita.call::<Vec<UserSummary>>("list_users", &[]).await.unwrap_err();
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert_eq!(refused.error, AppError::Forbidden);
-    let refused = rita
-        .call::<Page<AuditEntry>>("audit_log", &[("query[page]", "0")])
-        .await
-        .unwrap_err();
+    let refused = rita.call::<Page<AuditEntry>>("audit_log", &[("query[page]", "0")]).await.unwrap_err();
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     rita.call::<()>("logout", &[]).await.unwrap();
     let me: Option<CurrentUser> = rita.call("current_user", &[]).await.unwrap();
     assert_eq!(me, None);
-    let refused = rita
-        .call::<Vec<UserSummary>>("list_users", &[])
-        .await
-        .unwrap_err();
+    let refused = rita.call::<Vec<UserSummary>>("list_users", &[]).await.unwrap_err();
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
 
     let events: Vec<String> = audit(&admin, "")
         .await
         .iter()
-        .map(|e| {
-            format!(
-                "{} {} {}",
-                e.actor.as_deref().unwrap_or("-"),
-                e.action,
-                e.target
-            )
-        })
+        .map(|e| format!("{} {} {}", e.actor.as_deref().unwrap_or("-"), e.action, e.target))
         .collect();
     for expected in [
         "admin setup.completed user admin",
@@ -183,17 +130,10 @@ async fn first_admin_then_users_then_audit(backend: Backend) {
         "rita user.login user rita",
         "rita user.logout user rita",
     ] {
-        assert!(
-            events.contains(&expected.to_owned()),
-            "{expected:?} missing from {events:#?}"
-        );
+        assert!(events.contains(&expected.to_owned()), "{expected:?} missing from {events:#?}");
     }
     let logins = audit(&admin, "user.login").await;
-    assert!(
-        logins
-            .iter()
-            .all(|e| e.client_addr.as_deref() == Some("127.0.0.1"))
-    );
+    assert!(logins.iter().all(|e| e.client_addr.as_deref() == Some("127.0.0.1")));
     app.stop().await;
 }
 
@@ -203,12 +143,7 @@ async fn setup_link_is_single_use_and_checked(backend: Backend) {
     let wrong = client
         .call::<()>(
             "complete_setup",
-            &[
-                ("token", "guessed"),
-                ("username", "admin"),
-                ("password", ADMIN_PASSWORD),
-                ("confirm", ADMIN_PASSWORD),
-            ],
+            &[("token", "guessed"), ("username", "admin"), ("password", ADMIN_PASSWORD), ("confirm", ADMIN_PASSWORD)],
         )
         .await
         .unwrap_err();
@@ -218,28 +153,15 @@ async fn setup_link_is_single_use_and_checked(backend: Backend) {
     let short = client
         .call::<()>(
             "complete_setup",
-            &[
-                ("token", &app.setup_token()),
-                ("username", "admin"),
-                ("password", "short"),
-                ("confirm", "short"),
-            ],
+            &[("token", &app.setup_token()), ("username", "admin"), ("password", "short"), ("confirm", "short")],
         )
         .await
         .unwrap_err();
-    assert_eq!(
-        short.error.for_field("password").as_deref(),
-        Some("Use at least 12 characters")
-    );
+    assert_eq!(short.error.for_field("password").as_deref(), Some("Use at least 12 characters"));
     let mismatch = client
         .call::<()>(
             "complete_setup",
-            &[
-                ("token", &app.setup_token()),
-                ("username", "admin"),
-                ("password", ADMIN_PASSWORD),
-                ("confirm", "other"),
-            ],
+            &[("token", &app.setup_token()), ("username", "admin"), ("password", ADMIN_PASSWORD), ("confirm", "other")],
         )
         .await
         .unwrap_err();
@@ -262,15 +184,7 @@ async fn setup_link_is_single_use_and_checked(backend: Backend) {
         .unwrap_err();
     assert_eq!(again.status, StatusCode::BAD_REQUEST);
     assert_eq!(app.state.store.count_users().await.unwrap(), 1);
-    assert!(
-        app.state
-            .accounts
-            .issue_setup_link()
-            .await
-            .unwrap()
-            .is_none(),
-        "no new setup link once set up"
-    );
+    assert!(app.state.accounts.issue_setup_link().await.unwrap().is_none(), "no new setup link once set up");
     app.stop().await;
 }
 
@@ -325,19 +239,10 @@ async fn sessions_rotate_at_login_and_end_at_logout(backend: Backend) {
         .send()
         .await
         .unwrap();
-    let set_cookie = response
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let set_cookie = response.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
     assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
     assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
-    assert!(
-        !set_cookie.contains("Secure"),
-        "plain http base URL: {set_cookie}"
-    );
+    assert!(!set_cookie.contains("Secure"), "plain http base URL: {set_cookie}");
 
     // The absolute timeout ends even a busy session.
     let busy = app.client();
@@ -355,16 +260,10 @@ async fn login_failures_are_uniform_and_throttled(backend: Backend) {
     let client = app.client();
 
     let wrong_password = client.login("rita", "not the password").await.unwrap_err();
-    let unknown_user = client
-        .login("nobody", "not the password")
-        .await
-        .unwrap_err();
+    let unknown_user = client.login("nobody", "not the password").await.unwrap_err();
     assert_eq!(wrong_password.status, unknown_user.status);
     assert_eq!(wrong_password.error, unknown_user.error);
-    assert_eq!(
-        wrong_password.error.to_string(),
-        "Wrong username or password"
-    );
+    assert_eq!(wrong_password.error.to_string(), "Wrong username or password");
 
     for _ in 0..4 {
         client.login("rita", "not the password").await.unwrap_err();
@@ -381,12 +280,7 @@ async fn login_failures_are_uniform_and_throttled(backend: Backend) {
     app.clock.advance(Duration::seconds(2));
     client.login("rita", "still wrong").await.unwrap_err();
     let throttled = client.login("rita", RITA_PASSWORD).await.unwrap_err();
-    assert_eq!(
-        throttled.error,
-        AppError::TooManyAttempts {
-            retry_after_secs: 2
-        }
-    );
+    assert_eq!(throttled.error, AppError::TooManyAttempts { retry_after_secs: 2 });
     app.clock.advance(Duration::seconds(3));
     client.login("rita", RITA_PASSWORD).await.unwrap();
     app.stop().await;
@@ -395,35 +289,19 @@ async fn login_failures_are_uniform_and_throttled(backend: Backend) {
 async fn cross_site_requests_are_refused(backend: Backend) {
     let app = TestApp::start(backend).await;
     let admin = app.admin().await;
-    for (header, value) in [
-        ("origin", "https://evil.example"),
-        ("sec-fetch-site", "cross-site"),
-    ] {
+    for (header, value) in [("origin", "https://evil.example"), ("sec-fetch-site", "cross-site")] {
         let response = admin
             .http
             .post(format!("{}/api/create_user", app.url))
             .header(header, value)
-            .form(&[
-                ("username", "mallory"),
-                ("display_name", ""),
-                ("email", ""),
-                ("role", "admin"),
-                ("password", ""),
-            ])
+            .form(&[("username", "mallory"), ("display_name", ""), ("email", ""), ("role", "admin"), ("password", "")])
             .send()
             .await
             .unwrap();
-        assert_eq!(
-            response.status(),
-            StatusCode::FORBIDDEN,
-            "{header}: {value}"
-        );
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{header}: {value}");
     }
     let users: Vec<UserSummary> = admin.call("list_users", &[]).await.unwrap();
-    assert!(
-        users.iter().all(|u| u.username != "mallory"),
-        "a cross-site request changed state"
-    );
+    assert!(users.iter().all(|u| u.username != "mallory"), "a cross-site request changed state");
 
     // The same request from Steward's own origin goes through.
     let response = admin
@@ -445,35 +323,14 @@ async fn disabling_a_user_ends_their_sessions(backend: Backend) {
     let rita = app.client();
     rita.login("rita", RITA_PASSWORD).await.unwrap();
     let id = user_id(&admin, "rita").await.to_string();
-    admin
-        .call::<()>(
-            "set_user_disabled",
-            &[("user_id", &id), ("disabled", "true")],
-        )
-        .await
-        .unwrap();
+    admin.call::<()>("set_user_disabled", &[("user_id", &id), ("disabled", "true")]).await.unwrap();
     let me: Option<CurrentUser> = rita.call("current_user", &[]).await.unwrap();
     assert_eq!(me, None);
     let refused = rita.login("rita", RITA_PASSWORD).await.unwrap_err();
-    assert_eq!(
-        refused.error.to_string(),
-        "Wrong username or password",
-        "no hint that the account exists"
-    );
-    admin
-        .call::<()>(
-            "set_user_disabled",
-            &[("user_id", &id), ("disabled", "false")],
-        )
-        .await
-        .unwrap();
+    assert_eq!(refused.error.to_string(), "Wrong username or password", "no hint that the account exists");
+    admin.call::<()>("set_user_disabled", &[("user_id", &id), ("disabled", "false")]).await.unwrap();
     rita.login("rita", RITA_PASSWORD).await.unwrap();
-    assert!(
-        audit(&admin, "user.disabled")
-            .await
-            .iter()
-            .any(|e| e.target == "user rita")
-    );
+    assert!(audit(&admin, "user.disabled").await.iter().any(|e| e.target == "user rita"));
     app.stop().await;
 }
 
@@ -481,47 +338,18 @@ async fn steward_keeps_an_admin(backend: Backend) {
     let app = TestApp::start(backend).await;
     let admin = app.admin().await;
     let id = user_id(&admin, "admin").await.to_string();
-    let refused = admin
-        .call::<()>("set_user_role", &[("user_id", &id), ("role", "member")])
-        .await
-        .unwrap_err();
-    assert!(
-        refused.error.to_string().contains("last active admin"),
-        "{}",
-        refused.error
-    );
-    let refused = admin
-        .call::<()>(
-            "set_user_disabled",
-            &[("user_id", &id), ("disabled", "true")],
-        )
-        .await
-        .unwrap_err();
-    assert!(
-        refused.error.to_string().contains("your own account"),
-        "{}",
-        refused.error
-    );
+    let refused = admin.call::<()>("set_user_role", &[("user_id", &id), ("role", "member")]).await.unwrap_err();
+    assert!(refused.error.to_string().contains("last active admin"), "{}", refused.error);
+    let refused = admin.call::<()>("set_user_disabled", &[("user_id", &id), ("disabled", "true")]).await.unwrap_err();
+    assert!(refused.error.to_string().contains("your own account"), "{}", refused.error);
 
     create_rita(&admin).await;
     let rita_id = user_id(&admin, "rita").await.to_string();
-    admin
-        .call::<()>("set_user_role", &[("user_id", &rita_id), ("role", "admin")])
-        .await
-        .unwrap();
-    admin
-        .call::<()>("set_user_role", &[("user_id", &id), ("role", "member")])
-        .await
-        .unwrap();
+    admin.call::<()>("set_user_role", &[("user_id", &rita_id), ("role", "admin")]).await.unwrap();
+    admin.call::<()>("set_user_role", &[("user_id", &id), ("role", "member")]).await.unwrap();
     let me: Option<CurrentUser> = admin.call("current_user", &[]).await.unwrap();
-    assert!(
-        !me.unwrap().is_admin(),
-        "the role change applies to the running session"
-    );
-    let refused = admin
-        .call::<Vec<UserSummary>>("list_users", &[])
-        .await
-        .unwrap_err();
+    assert!(!me.unwrap().is_admin(), "the role change applies to the running session");
+    let refused = admin.call::<Vec<UserSummary>>("list_users", &[]).await.unwrap_err();
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     app.stop().await;
 }
@@ -532,47 +360,24 @@ async fn password_links_work_once(backend: Backend) {
     let link: OneTimeLink = admin
         .call(
             "create_user",
-            &[
-                ("username", "sam"),
-                ("display_name", "Sam"),
-                ("email", ""),
-                ("role", "member"),
-                ("password", ""),
-            ],
+            &[("username", "sam"), ("display_name", "Sam"), ("email", ""), ("role", "member"), ("password", "")],
         )
         .await
         .unwrap();
     let url = link.url.expect("no password given, so a link");
-    assert!(
-        url.starts_with(&format!("{}/password?token=", app.url)),
-        "{url}"
-    );
+    assert!(url.starts_with(&format!("{}/password?token=", app.url)), "{url}");
     let token = url.split("token=").nth(1).unwrap();
 
     let sam = app.client();
-    assert!(
-        sam.login("sam", "anything at all here").await.is_err(),
-        "no password yet"
-    );
+    assert!(sam.login("sam", "anything at all here").await.is_err(), "no password yet");
     let weak = sam
-        .call::<()>(
-            "set_password",
-            &[
-                ("token", token),
-                ("password", "short"),
-                ("confirm", "short"),
-            ],
-        )
+        .call::<()>("set_password", &[("token", token), ("password", "short"), ("confirm", "short")])
         .await
         .unwrap_err();
     assert!(weak.error.for_field("password").is_some());
     sam.call::<()>(
         "set_password",
-        &[
-            ("token", token),
-            ("password", "a brand new passphrase"),
-            ("confirm", "a brand new passphrase"),
-        ],
+        &[("token", token), ("password", "a brand new passphrase"), ("confirm", "a brand new passphrase")],
     )
     .await
     .unwrap();
@@ -580,11 +385,7 @@ async fn password_links_work_once(backend: Backend) {
     let reused = sam
         .call::<()>(
             "set_password",
-            &[
-                ("token", token),
-                ("password", "another passphrase"),
-                ("confirm", "another passphrase"),
-            ],
+            &[("token", token), ("password", "another passphrase"), ("confirm", "another passphrase")],
         )
         .await
         .unwrap_err();
@@ -592,26 +393,13 @@ async fn password_links_work_once(backend: Backend) {
 
     // A reset link expires.
     let id = user_id(&admin, "sam").await.to_string();
-    let reset: OneTimeLink = admin
-        .call("reset_password", &[("user_id", &id)])
-        .await
-        .unwrap();
-    let token = reset
-        .url
-        .unwrap()
-        .split("token=")
-        .nth(1)
-        .unwrap()
-        .to_owned();
+    let reset: OneTimeLink = admin.call("reset_password", &[("user_id", &id)]).await.unwrap();
+    let token = reset.url.unwrap().split("token=").nth(1).unwrap().to_owned();
     app.clock.advance(Duration::hours(25));
     let expired = sam
         .call::<()>(
             "set_password",
-            &[
-                ("token", &token),
-                ("password", "another passphrase"),
-                ("confirm", "another passphrase"),
-            ],
+            &[("token", &token), ("password", "another passphrase"), ("confirm", "another passphrase")],
         )
         .await
         .unwrap_err();
@@ -619,18 +407,11 @@ async fn password_links_work_once(backend: Backend) {
 
     // Changing one's own password needs the current one and ends other sessions.
     let elsewhere = app.client();
-    elsewhere
-        .login("sam", "a brand new passphrase")
-        .await
-        .unwrap();
+    elsewhere.login("sam", "a brand new passphrase").await.unwrap();
     let wrong = sam
         .call::<()>(
             "change_password",
-            &[
-                ("current", "nope"),
-                ("password", "third passphrase ok"),
-                ("confirm", "third passphrase ok"),
-            ],
+            &[("current", "nope"), ("password", "third passphrase ok"), ("confirm", "third passphrase ok")],
         )
         .await
         .unwrap_err();
@@ -659,13 +440,8 @@ async fn health_and_request_ids(backend: Backend) {
     let ready = client.get("/readyz").await;
     assert_eq!(ready.status(), StatusCode::OK);
     assert!(ready.headers().get("x-request-id").is_some());
-    let echoed = client
-        .http
-        .get(format!("{}/readyz", app.url))
-        .header("x-request-id", "trace-42")
-        .send()
-        .await
-        .unwrap();
+    let echoed =
+        client.http.get(format!("{}/readyz", app.url)).header("x-request-id", "trace-42").send().await.unwrap();
     assert_eq!(echoed.headers()["x-request-id"], "trace-42");
 
     let missing = client.get("/no/such/page").await;
@@ -679,17 +455,7 @@ async fn health_and_request_ids(backend: Backend) {
     }
     assert!(!wasm.bytes().await.unwrap().is_empty());
     // Protected pages send visitors to the login page.
-    let dashboard = client
-        .http
-        .get(format!("{}/users", app.url))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        dashboard.url().path().starts_with("/login"),
-        "{}",
-        dashboard.url()
-    );
+    let dashboard = client.http.get(format!("{}/users", app.url)).header("accept", "text/html").send().await.unwrap();
+    assert!(dashboard.url().path().starts_with("/login"), "{}", dashboard.url());
     app.stop().await;
 }

@@ -1,12 +1,7 @@
 //! The `steward` binary as an operator meets it: configuration errors, `config check`, the
 //! SQLite single-process guard, user commands, the setup link, and a clean SIGTERM.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::zombie_processes
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::zombie_processes)]
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -32,11 +27,7 @@ fn run(command: &mut Command) -> (Output, String, String) {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Starts `steward serve` and waits for it to listen; returns it with its stdout lines so far.
@@ -95,81 +86,46 @@ fn version_is_printed() {
 fn config_check_shows_effective_config_without_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("steward.toml");
-    std::fs::write(
-        &file,
-        "[server]\nbase_url = \"https://steward.example.org/\"\n",
-    )
-    .unwrap();
+    std::fs::write(&file, "[server]\nbase_url = \"https://steward.example.org/\"\n").unwrap();
     let (output, stdout, stderr) = run(steward(dir.path())
         .args(["config", "check", "--config"])
         .arg(&file)
-        .env(
-            "STEWARD_DATABASE__URL",
-            "postgres://steward:hunter2-canary@db.internal/steward",
-        )
+        .env("STEWARD_DATABASE__URL", "postgres://steward:hunter2-canary@db.internal/steward")
         .env("STEWARD_LOG__LEVEL", "debug")
         .env("STEWARD_UNKNOWN_THING", "1"));
     assert!(output.status.success(), "{stderr}");
-    assert!(
-        stdout.contains("base_url = \"https://steward.example.org\""),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("url = \"postgres://steward:[redacted]@db.internal/steward\""),
-        "{stdout}"
-    );
+    assert!(stdout.contains("base_url = \"https://steward.example.org\""), "{stdout}");
+    assert!(stdout.contains("url = \"postgres://steward:[redacted]@db.internal/steward\""), "{stdout}");
     assert!(stdout.contains("level = \"debug\""), "{stdout}");
-    assert!(
-        !stdout.contains("hunter2-canary") && !stderr.contains("hunter2-canary"),
-        "secret printed"
-    );
-    assert!(
-        stderr.contains("ignoring unknown environment variable STEWARD_UNKNOWN_THING"),
-        "{stderr}"
-    );
+    assert!(!stdout.contains("hunter2-canary") && !stderr.contains("hunter2-canary"), "secret printed");
+    assert!(stderr.contains("ignoring unknown environment variable STEWARD_UNKNOWN_THING"), "{stderr}");
 }
 
 #[test]
 fn bad_settings_stop_start_up_with_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
-    let (output, _, stderr) = run(steward(dir.path())
-        .arg("serve")
-        .env("STEWARD_DATABASE__URL", "mysql://localhost/steward"));
+    let (output, _, stderr) =
+        run(steward(dir.path()).arg("serve").env("STEWARD_DATABASE__URL", "mysql://localhost/steward"));
     assert_eq!(output.status.code(), Some(2));
     let line = one_error_line(&stderr);
-    assert!(
-        line.contains("database.url") && line.contains("mysql") && line.contains("sqlite://"),
-        "{line}"
-    );
+    assert!(line.contains("database.url") && line.contains("mysql") && line.contains("sqlite://"), "{line}");
 
-    let (output, _, stderr) =
-        run(steward(dir.path()).args(["serve", "--config", "/nonexistent/steward.toml"]));
+    let (output, _, stderr) = run(steward(dir.path()).args(["serve", "--config", "/nonexistent/steward.toml"]));
     assert_eq!(output.status.code(), Some(2));
-    assert!(
-        one_error_line(&stderr).contains("cannot read /nonexistent/steward.toml"),
-        "{stderr}"
-    );
+    assert!(one_error_line(&stderr).contains("cannot read /nonexistent/steward.toml"), "{stderr}");
 
     let file = dir.path().join("readonly");
     std::fs::write(&file, "").unwrap();
     let (output, _, stderr) = run(steward(&file.join("data")).arg("serve"));
     assert_eq!(output.status.code(), Some(2));
-    assert!(
-        one_error_line(&stderr).contains("storage.data_dir"),
-        "{stderr}"
-    );
+    assert!(one_error_line(&stderr).contains("storage.data_dir"), "{stderr}");
 
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap();
-    let (output, _, stderr) = run(steward(dir.path())
-        .arg("serve")
-        .env("STEWARD_SERVER__BIND", addr.to_string()));
+    let (output, _, stderr) = run(steward(dir.path()).arg("serve").env("STEWARD_SERVER__BIND", addr.to_string()));
     assert_eq!(output.status.code(), Some(2));
     let line = one_error_line(&stderr);
-    assert!(
-        line.contains("server.bind") && line.contains("already in use"),
-        "{line}"
-    );
+    assert!(line.contains("server.bind") && line.contains("already in use"), "{line}");
 }
 
 #[test]
@@ -177,65 +133,38 @@ fn serve_prints_a_setup_link_refuses_a_twin_and_stops_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let (mut child, lines) = serve(dir.path(), port);
-    let link = lines
-        .iter()
-        .find(|l| l.contains("/setup?token="))
-        .unwrap_or_else(|| panic!("no setup link in {lines:?}"));
-    assert!(
-        link.trim()
-            .starts_with(&format!("http://127.0.0.1:{port}/setup?token=")),
-        "{link}"
-    );
+    let link =
+        lines.iter().find(|l| l.contains("/setup?token=")).unwrap_or_else(|| panic!("no setup link in {lines:?}"));
+    assert!(link.trim().starts_with(&format!("http://127.0.0.1:{port}/setup?token=")), "{link}");
 
     // A second server on the same SQLite file is refused.
-    let (output, _, stderr) = run(steward(dir.path())
-        .arg("serve")
-        .env("STEWARD_SERVER__BIND", format!("127.0.0.1:{}", free_port())));
+    let (output, _, stderr) =
+        run(steward(dir.path()).arg("serve").env("STEWARD_SERVER__BIND", format!("127.0.0.1:{}", free_port())));
     assert_eq!(output.status.code(), Some(2));
     let line = one_error_line(&stderr);
-    assert!(
-        line.contains("another Steward process is already using"),
-        "{line}"
-    );
+    assert!(line.contains("another Steward process is already using"), "{line}");
 
     // Short commands may run beside the server.
-    let (output, stdout, stderr) = run(steward(dir.path()).args([
-        "user", "create", "Alice", "--role", "admin", "--name", "Alice A",
-    ]));
+    let (output, stdout, stderr) =
+        run(steward(dir.path()).args(["user", "create", "Alice", "--role", "admin", "--name", "Alice A"]));
     assert!(output.status.success(), "{stderr}");
     assert!(stdout.contains("created alice (admin)"), "{stdout}");
-    assert!(
-        stdout.contains("http://127.0.0.1:8080/password?token="),
-        "{stdout}"
-    );
+    assert!(stdout.contains("http://127.0.0.1:8080/password?token="), "{stdout}");
     let (output, stdout, _) = run(steward(dir.path()).args(["user", "list"]));
     assert!(output.status.success());
-    assert!(
-        stdout
-            .lines()
-            .any(|l| l.starts_with("alice") && l.contains("admin") && l.contains("never")),
-        "{stdout}"
-    );
+    assert!(stdout.lines().any(|l| l.starts_with("alice") && l.contains("admin") && l.contains("never")), "{stdout}");
     let (output, _, stderr) = run(steward(dir.path()).args(["user", "reset-password", "nobody"]));
     assert!(!output.status.success());
     assert!(stderr.contains("User nobody was not found"), "{stderr}");
-    let (output, _, stderr) =
-        run(steward(dir.path()).args(["user", "create", "bob", "--role", "root"]));
+    let (output, _, stderr) = run(steward(dir.path()).args(["user", "create", "bob", "--role", "root"]));
     assert!(!output.status.success());
-    assert!(
-        stderr.contains("--role") && stderr.contains("admin or member"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("--role") && stderr.contains("admin or member"), "{stderr}");
 
-    let (output, stdout, _) = run(steward(dir.path())
-        .arg("healthcheck")
-        .env("STEWARD_SERVER__BIND", format!("127.0.0.1:{port}")));
+    let (output, stdout, _) =
+        run(steward(dir.path()).arg("healthcheck").env("STEWARD_SERVER__BIND", format!("127.0.0.1:{port}")));
     assert!(output.status.success(), "{stdout}");
 
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     let deadline = Instant::now() + Duration::from_secs(15);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {

@@ -1,57 +1,120 @@
 //! The trait the server crate implements so that server functions stay thin: each server
-//! function extracts the request parts, calls one method here and returns its result.
-//!
-//! Every method takes the request's [`Parts`]; the implementation finds the session, the caller
-//! and the client address there and checks permissions itself.
+//! function names the [`Access`] it needs and the [`Scope`] it is about, the server checks them
+//! in [`Backend::authorize`] (the one place where permissions are enforced), and the function
+//! then calls one method with the resulting [`Caller`].
 
 use async_trait::async_trait;
 use http::request::Parts;
 
-use super::{AppError, AuditEntry, AuditQuery, CurrentUser, GlobalRole, OneTimeLink, Page};
-use super::{SetupStatus, UserSummary};
+use super::{Access, AppError, AuditEntry, AuditQuery, CredentialKind, CredentialSummary, CurrentUser};
+use super::{DeletionPreview, GlobalRole, HostInput, HostSummary, InstanceDetail, InstanceQuery};
+use super::{InstanceInput, StudySummary, UserSummary};
+use super::{InstanceSummary, NamedRef, OneTimeLink, Page, SetupStatus, StudyDetail, StudyRole};
 
 pub type Result<T> = std::result::Result<T, AppError>;
 
+/// What a request is about, for study permissions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Global,
+    Study(i64),
+    Instance(i64),
+    Host(i64),
+}
+
+/// The checked caller of a server function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub user: Option<CurrentUser>,
+    /// The study the scope resolved to, and the caller's role in it.
+    pub study: Option<(i64, Option<StudyRole>)>,
+    pub client_addr: Option<String>,
+}
+
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
-    /// The signed-in user of this request, if any.
-    async fn current_user(&self, req: &Parts) -> Result<Option<CurrentUser>>;
+    /// Checks `access` for this request's caller on `scope`; the only permission check.
+    async fn authorize(&self, req: &Parts, access: Access, scope: Scope) -> Result<Caller>;
 
+    // --- accounts -------------------------------------------------------------------------
     async fn setup_status(&self) -> Result<SetupStatus>;
     /// Creates the first admin with a one-time setup token and signs them in.
     async fn complete_setup(
         &self,
         req: &Parts,
+        caller: &Caller,
         token: String,
         username: String,
         password: String,
     ) -> Result<()>;
-
-    async fn login(&self, req: &Parts, username: String, password: String) -> Result<CurrentUser>;
-    async fn logout(&self, req: &Parts) -> Result<()>;
-    async fn change_password(&self, req: &Parts, current: String, new: String) -> Result<()>;
+    async fn login(&self, req: &Parts, caller: &Caller, username: String, password: String) -> Result<CurrentUser>;
+    async fn logout(&self, req: &Parts, caller: &Caller) -> Result<()>;
+    async fn change_password(&self, req: &Parts, caller: &Caller, current: String, new: String) -> Result<()>;
     /// Sets a password with a one-time link (reset or new account).
-    async fn redeem_password_link(
-        &self,
-        req: &Parts,
-        token: String,
-        password: String,
-    ) -> Result<()>;
-
-    async fn list_users(&self, req: &Parts) -> Result<Vec<UserSummary>>;
-    #[allow(clippy::too_many_arguments)]
+    async fn redeem_password_link(&self, caller: &Caller, token: String, password: String) -> Result<()>;
+    async fn list_users(&self, caller: &Caller) -> Result<Vec<UserSummary>>;
     async fn create_user(
         &self,
-        req: &Parts,
+        caller: &Caller,
         username: String,
         display_name: String,
         email: String,
         role: GlobalRole,
         password: Option<String>,
     ) -> Result<OneTimeLink>;
-    async fn set_user_role(&self, req: &Parts, user_id: i64, role: GlobalRole) -> Result<()>;
-    async fn set_user_disabled(&self, req: &Parts, user_id: i64, disabled: bool) -> Result<()>;
-    async fn reset_password(&self, req: &Parts, user_id: i64) -> Result<OneTimeLink>;
+    async fn set_user_role(&self, caller: &Caller, user_id: i64, role: GlobalRole) -> Result<()>;
+    async fn set_user_disabled(&self, caller: &Caller, user_id: i64, disabled: bool) -> Result<()>;
+    async fn reset_password(&self, caller: &Caller, user_id: i64) -> Result<OneTimeLink>;
+    async fn audit_log(&self, caller: &Caller, query: AuditQuery) -> Result<Page<AuditEntry>>;
 
-    async fn audit_log(&self, req: &Parts, query: AuditQuery) -> Result<Page<AuditEntry>>;
+    // --- studies ----------------------------------------------------------------------------
+    /// The studies the caller belongs to (all of them for admins).
+    async fn list_studies(&self, caller: &Caller) -> Result<Vec<StudySummary>>;
+    async fn create_study(
+        &self,
+        caller: &Caller,
+        name: String,
+        description: String,
+        contact: String,
+    ) -> Result<StudySummary>;
+    async fn study(&self, caller: &Caller) -> Result<StudyDetail>;
+    async fn update_study(&self, caller: &Caller, name: String, description: String, contact: String) -> Result<()>;
+    async fn study_deletion(&self, caller: &Caller) -> Result<DeletionPreview>;
+    /// Deletes the study with everything in it; `confirm` must repeat its name.
+    async fn delete_study(&self, caller: &Caller, confirm: String) -> Result<()>;
+    async fn set_member(&self, caller: &Caller, username: String, role: StudyRole) -> Result<()>;
+    async fn remove_member(&self, caller: &Caller, user_id: i64) -> Result<()>;
+
+    // --- instances and hosts -------------------------------------------------------------
+    /// Instances of the studies where the caller may view the inventory.
+    async fn list_instances(&self, caller: &Caller, query: InstanceQuery) -> Result<Page<InstanceSummary>>;
+    async fn create_instance(&self, caller: &Caller, input: InstanceInput) -> Result<InstanceSummary>;
+    async fn instance(&self, caller: &Caller, instance_id: i64) -> Result<InstanceDetail>;
+    async fn update_instance(&self, caller: &Caller, instance_id: i64, input: InstanceInput) -> Result<()>;
+    async fn instance_deletion(&self, caller: &Caller, instance_id: i64) -> Result<DeletionPreview>;
+    async fn delete_instance(&self, caller: &Caller, instance_id: i64, confirm: String) -> Result<()>;
+    async fn add_host(&self, caller: &Caller, instance_id: i64, input: HostInput) -> Result<HostSummary>;
+    async fn update_host(&self, caller: &Caller, host_id: i64, input: HostInput) -> Result<HostSummary>;
+    async fn delete_host(&self, caller: &Caller, host_id: i64) -> Result<()>;
+
+    // --- vault ------------------------------------------------------------------------------
+    async fn list_credentials(&self, caller: &Caller) -> Result<Vec<CredentialSummary>>;
+    /// Names of SSH keys, for host forms.
+    async fn ssh_key_choices(&self, caller: &Caller) -> Result<Vec<NamedRef>>;
+    async fn generate_ssh_key(&self, caller: &Caller, name: String) -> Result<CredentialSummary>;
+    async fn import_ssh_key(
+        &self,
+        caller: &Caller,
+        name: String,
+        private_key: String,
+        passphrase: String,
+    ) -> Result<CredentialSummary>;
+    async fn store_secret(
+        &self,
+        caller: &Caller,
+        name: String,
+        kind: CredentialKind,
+        secret: String,
+    ) -> Result<CredentialSummary>;
+    async fn delete_credential(&self, caller: &Caller, credential_id: i64) -> Result<()>;
 }

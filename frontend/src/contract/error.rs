@@ -9,16 +9,10 @@ use serde::{Deserialize, Serialize};
 pub enum AppError {
     /// Bad input; `field` names the form field it belongs to, when there is one.
     #[error("{message}")]
-    Invalid {
-        field: Option<String>,
-        message: String,
-    },
+    Invalid { field: Option<String>, message: String },
     /// Something with the same unique name already exists.
     #[error("{message}")]
-    Conflict {
-        field: Option<String>,
-        message: String,
-    },
+    Conflict { field: Option<String>, message: String },
     #[error("{what} was not found")]
     NotFound { what: String },
     #[error("Please log in")]
@@ -39,17 +33,11 @@ pub enum AppError {
 
 impl AppError {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Invalid {
-            field: Some(field.into()),
-            message: message.into(),
-        }
+        Self::Invalid { field: Some(field.into()), message: message.into() }
     }
 
     pub fn conflict(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Conflict {
-            field: Some(field.into()),
-            message: message.into(),
-        }
+        Self::Conflict { field: Some(field.into()), message: message.into() }
     }
 
     pub fn not_found(what: impl Into<String>) -> Self {
@@ -59,24 +47,16 @@ impl AppError {
     /// The message to show next to `field`, if this error belongs to it.
     pub fn for_field(&self, name: &str) -> Option<String> {
         match self {
-            Self::Invalid {
-                field: Some(f),
-                message,
+            Self::Invalid { field: Some(f), message } | Self::Conflict { field: Some(f), message } if f == name => {
+                Some(message.clone())
             }
-            | Self::Conflict {
-                field: Some(f),
-                message,
-            } if f == name => Some(message.clone()),
             _ => None,
         }
     }
 
     /// True when the error belongs to a field and is shown there rather than in a banner.
     pub fn is_field_error(&self) -> bool {
-        matches!(
-            self,
-            Self::Invalid { field: Some(_), .. } | Self::Conflict { field: Some(_), .. }
-        )
+        matches!(self, Self::Invalid { field: Some(_), .. } | Self::Conflict { field: Some(_), .. })
     }
 
     /// The HTTP status for this error: the one table used by pages, server functions and the API.
@@ -100,10 +80,7 @@ impl FromServerFnError for AppError {
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {
             ServerFnErrorErr::Args(message) | ServerFnErrorErr::MissingArg(message) => {
-                Self::Invalid {
-                    field: None,
-                    message: format!("Bad request: {message}"),
-                }
+                Self::Invalid { field: None, message: format!("Bad request: {message}") }
             }
             other => Self::Transport(other.to_string()),
         }
@@ -117,23 +94,15 @@ mod tests {
     #[test]
     fn field_errors_find_their_field() {
         let err = AppError::invalid("username", "Username is required");
-        assert_eq!(
-            err.for_field("username").as_deref(),
-            Some("Username is required")
-        );
+        assert_eq!(err.for_field("username").as_deref(), Some("Username is required"));
         assert_eq!(err.for_field("password"), None);
         assert!(err.is_field_error());
     }
 
     #[test]
     fn internal_errors_show_only_the_request_id() {
-        let err = AppError::Internal {
-            request_id: "r-1".into(),
-        };
-        assert_eq!(
-            err.to_string(),
-            "Something went wrong on the server (request r-1)"
-        );
+        let err = AppError::Internal { request_id: "r-1".into() };
+        assert_eq!(err.to_string(), "Something went wrong on the server (request r-1)");
         assert_eq!(err.status_code(), 500);
     }
 }

@@ -1,11 +1,17 @@
 //! What the UI needs from the server: data types, the error type and the backend trait.
 
+mod access;
 #[cfg(feature = "ssr")]
 mod backend;
 mod error;
+mod inputs;
+mod inventory;
 mod types;
 
+pub use access::{Access, Permission, StudyRole};
 #[cfg(feature = "ssr")]
-pub use backend::Backend;
+pub use backend::{Backend, Caller, Scope};
 pub use error::AppError;
+pub use inputs::InstanceInput;
+pub use inventory::*;
 pub use types::*;

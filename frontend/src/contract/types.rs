@@ -113,9 +113,7 @@ pub struct Page<T> {
 impl<T> Page<T> {
     pub fn page_count(&self) -> u32 {
         let per_page = u64::from(self.per_page.max(1));
-        u32::try_from(self.total.div_ceil(per_page))
-            .unwrap_or(u32::MAX)
-            .max(1)
+        u32::try_from(self.total.div_ceil(per_page)).unwrap_or(u32::MAX).max(1)
     }
 }
 
@@ -133,12 +131,7 @@ mod tests {
 
     #[test]
     fn page_count_rounds_up_and_is_never_zero() {
-        let page = |total| Page::<()> {
-            items: vec![],
-            total,
-            page: 0,
-            per_page: 50,
-        };
+        let page = |total| Page::<()> { items: vec![], total, page: 0, per_page: 50 };
         assert_eq!(page(0).page_count(), 1);
         assert_eq!(page(50).page_count(), 1);
         assert_eq!(page(51).page_count(), 2);

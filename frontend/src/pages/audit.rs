@@ -52,13 +52,8 @@ fn AuditTable(page: Page<AuditEntry>, query: AuditQuery) -> impl IntoView {
         return view! { <p class="empty">"No audit events match these filters."</p> }.into_any();
     }
     let page_count = page.page_count();
-    let link = move |to: u32| {
-        format!(
-            "/audit?actor={}&action={}&page={to}",
-            encode(&query.actor),
-            encode(&query.action)
-        )
-    };
+    let link =
+        move |to: u32| format!("/audit?actor={}&action={}&page={to}", encode(&query.actor), encode(&query.action));
     let (current, total) = (page.page, page.total);
     view! {
         <table class="table" data-test="audit-table">
@@ -98,9 +93,7 @@ fn AuditTable(page: Page<AuditEntry>, query: AuditQuery) -> impl IntoView {
 fn encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
             _ => format!("%{b:02X}"),
         })
         .collect()

@@ -8,10 +8,7 @@ use crate::contract::CurrentUser;
 #[component]
 pub fn Dashboard() -> impl IntoView {
     let user = use_context::<CurrentUser>();
-    let name = user
-        .as_ref()
-        .map(|u| u.display_name.clone())
-        .unwrap_or_default();
+    let name = user.as_ref().map(|u| u.display_name.clone()).unwrap_or_default();
     let is_admin = user.is_some_and(|u| u.is_admin());
     view! {
         <PageHeader title="Dashboard" />

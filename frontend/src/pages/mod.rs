@@ -3,13 +3,19 @@
 mod account;
 mod audit;
 mod auth;
+mod credentials;
 mod dashboard;
+mod instances;
+mod studies;
 mod users;
 
 pub use account::AccountPage;
 pub use audit::AuditPage;
 pub use auth::{LoginPage, SetPasswordPage, SetupPage};
+pub use credentials::CredentialsPage;
 pub use dashboard::Dashboard;
+pub use instances::{InstancePage, InstancesPage};
+pub use studies::{StudiesPage, StudyPage};
 pub use users::UsersPage;
 
 use leptos::prelude::*;

@@ -13,33 +13,19 @@ pub fn UsersPage() -> impl IntoView {
     let set_disabled = ServerAction::<SetUserDisabled>::new();
     let reset = ServerAction::<ResetPassword>::new();
     let users = Resource::new(
-        move || {
-            (
-                create.version().get(),
-                set_role.version().get(),
-                set_disabled.version().get(),
-                reset.version().get(),
-            )
-        },
+        move || (create.version().get(), set_role.version().get(), set_disabled.version().get(), reset.version().get()),
         |_| list_users(),
     );
     let create_error = last_error(create.value());
     let row_error = Signal::derive(move || {
-        [
-            set_role.value().get().and_then(Result::err),
-            set_disabled.value().get().and_then(Result::err),
-        ]
-        .into_iter()
-        .flatten()
-        .next()
-        .or_else(|| last_error(reset.value()).get())
+        [set_role.value().get().and_then(Result::err), set_disabled.value().get().and_then(Result::err)]
+            .into_iter()
+            .flatten()
+            .next()
+            .or_else(|| last_error(reset.value()).get())
     });
     let link = Signal::derive(move || {
-        create
-            .value()
-            .get()
-            .and_then(Result::ok)
-            .or_else(|| reset.value().get().and_then(Result::ok))
+        create.value().get().and_then(Result::ok).or_else(|| reset.value().get().and_then(Result::ok))
     });
 
     view! {

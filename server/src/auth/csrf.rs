@@ -22,15 +22,8 @@ pub struct AllowedOrigin {
     pub base: Arc<str>,
 }
 
-pub async fn protect(
-    State(allowed): State<AllowedOrigin>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
-    ) {
+pub async fn protect(State(allowed): State<AllowedOrigin>, request: Request, next: Next) -> Response {
+    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE) {
         return next.run(request).await;
     }
     if let Err(reason) = check(&allowed, request.headers()) {
@@ -41,11 +34,7 @@ pub async fn protect(
 }
 
 fn check(allowed: &AllowedOrigin, headers: &http::HeaderMap) -> Result<(), &'static str> {
-    let text = |name| {
-        headers
-            .get(name)
-            .and_then(|v: &http::HeaderValue| v.to_str().ok())
-    };
+    let text = |name| headers.get(name).and_then(|v: &http::HeaderValue| v.to_str().ok());
     if let Some(site) = text(header::HeaderName::from_static("sec-fetch-site"))
         && !matches!(site, "same-origin" | "none")
     {
@@ -53,10 +42,7 @@ fn check(allowed: &AllowedOrigin, headers: &http::HeaderMap) -> Result<(), &'sta
     }
     if let Some(origin) = text(header::ORIGIN) {
         let host = text(header::HOST).unwrap_or_default();
-        let same_host = origin
-            .strip_prefix("http://")
-            .or_else(|| origin.strip_prefix("https://"))
-            == Some(host);
+        let same_host = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host);
         if origin != &*allowed.base && !same_host {
             return Err("Origin is another site");
         }
@@ -69,53 +55,19 @@ mod tests {
     use super::*;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> http::HeaderMap {
-        pairs
-            .iter()
-            .map(|(k, v)| {
-                (
-                    header::HeaderName::from_static(k),
-                    http::HeaderValue::from_static(v),
-                )
-            })
-            .collect()
+        pairs.iter().map(|(k, v)| (header::HeaderName::from_static(k), http::HeaderValue::from_static(v))).collect()
     }
 
     #[test]
     fn same_origin_passes_and_other_sites_do_not() {
-        let allowed = AllowedOrigin {
-            base: "https://steward.example.org".into(),
-        };
-        assert!(
-            check(
-                &allowed,
-                &headers(&[("origin", "https://steward.example.org")])
-            )
-            .is_ok()
-        );
-        assert!(
-            check(
-                &allowed,
-                &headers(&[
-                    ("origin", "http://127.0.0.1:8080"),
-                    ("host", "127.0.0.1:8080")
-                ])
-            )
-            .is_ok()
-        );
+        let allowed = AllowedOrigin { base: "https://steward.example.org".into() };
+        assert!(check(&allowed, &headers(&[("origin", "https://steward.example.org")])).is_ok());
+        assert!(check(&allowed, &headers(&[("origin", "http://127.0.0.1:8080"), ("host", "127.0.0.1:8080")])).is_ok());
         assert!(check(&allowed, &headers(&[("sec-fetch-site", "same-origin")])).is_ok());
-        assert!(
-            check(&allowed, &headers(&[])).is_ok(),
-            "non-browser clients send neither header"
-        );
+        assert!(check(&allowed, &headers(&[])).is_ok(), "non-browser clients send neither header");
         assert!(check(&allowed, &headers(&[("origin", "https://evil.example")])).is_err());
         assert!(check(&allowed, &headers(&[("sec-fetch-site", "cross-site")])).is_err());
         assert!(check(&allowed, &headers(&[("sec-fetch-site", "same-site")])).is_err());
-        assert!(
-            check(
-                &allowed,
-                &headers(&[("origin", "null"), ("host", "steward.example.org")])
-            )
-            .is_err()
-        );
+        assert!(check(&allowed, &headers(&[("origin", "null"), ("host", "steward.example.org")])).is_err());
     }
 }

@@ -12,7 +12,6 @@ use tower_sessions::session_store::{self, SessionStore};
 use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::auth::tokens::hash_token;
-use crate::clock::SharedClock;
 use crate::store::{Store, StoreError};
 
 /// Session key holding the signed-in user's id.
@@ -21,15 +20,15 @@ pub const USER_ID: &str = "user_id";
 pub const AUTH_AT: &str = "auth_at";
 pub const COOKIE_NAME: &str = "steward_session";
 
+/// Expiry times come from tower-sessions, which reads the system clock; so does this store.
 #[derive(Debug, Clone)]
 pub struct DbSessionStore {
     store: Store,
-    clock: SharedClock,
 }
 
 impl DbSessionStore {
-    pub fn new(store: Store, clock: SharedClock) -> Self {
-        Self { store, clock }
+    pub fn new(store: Store) -> Self {
+        Self { store }
     }
 
     /// The session layer: HttpOnly, SameSite=Lax, Secure over https, idle timeout.
@@ -50,13 +49,11 @@ fn key(id: &Id) -> String {
 }
 
 fn to_chrono(at: OffsetDateTime) -> DateTime<Utc> {
-    DateTime::from_timestamp(at.unix_timestamp(), at.nanosecond())
-        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    DateTime::from_timestamp(at.unix_timestamp(), at.nanosecond()).unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 fn to_time(at: DateTime<Utc>) -> session_store::Result<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp(at.timestamp())
-        .map_err(|err| session_store::Error::Decode(err.to_string()))
+    OffsetDateTime::from_unix_timestamp(at.timestamp()).map_err(|err| session_store::Error::Decode(err.to_string()))
 }
 
 fn backend(err: StoreError) -> session_store::Error {
@@ -64,12 +61,8 @@ fn backend(err: StoreError) -> session_store::Error {
 }
 
 fn encode(record: &Record) -> session_store::Result<(String, Option<i64>)> {
-    let data = serde_json::to_string(&record.data)
-        .map_err(|err| session_store::Error::Encode(err.to_string()))?;
-    Ok((
-        data,
-        record.data.get(USER_ID).and_then(serde_json::Value::as_i64),
-    ))
+    let data = serde_json::to_string(&record.data).map_err(|err| session_store::Error::Encode(err.to_string()))?;
+    Ok((data, record.data.get(USER_ID).and_then(serde_json::Value::as_i64)))
 }
 
 #[async_trait]
@@ -79,12 +72,7 @@ impl SessionStore for DbSessionStore {
         // Ids are 128 random bits; a collision is next to impossible but handled anyway.
         while !self
             .store
-            .insert_session(
-                &key(&record.id),
-                user_id,
-                &data,
-                to_chrono(record.expiry_date),
-            )
+            .insert_session(&key(&record.id), user_id, &data, to_chrono(record.expiry_date))
             .await
             .map_err(backend)?
         {
@@ -96,32 +84,18 @@ impl SessionStore for DbSessionStore {
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let (data, user_id) = encode(record)?;
         self.store
-            .upsert_session(
-                &key(&record.id),
-                user_id,
-                &data,
-                to_chrono(record.expiry_date),
-            )
+            .upsert_session(&key(&record.id), user_id, &data, to_chrono(record.expiry_date))
             .await
             .map_err(backend)
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let Some((data, expires_at)) = self
-            .store
-            .load_session(&key(id), self.clock.now())
-            .await
-            .map_err(backend)?
-        else {
+        let Some((data, expires_at)) = self.store.load_session(&key(id), Utc::now()).await.map_err(backend)? else {
             return Ok(None);
         };
-        let data: HashMap<String, serde_json::Value> = serde_json::from_str(&data)
-            .map_err(|err| session_store::Error::Decode(err.to_string()))?;
-        Ok(Some(Record {
-            id: *id,
-            data,
-            expiry_date: to_time(expires_at)?,
-        }))
+        let data: HashMap<String, serde_json::Value> =
+            serde_json::from_str(&data).map_err(|err| session_store::Error::Decode(err.to_string()))?;
+        Ok(Some(Record { id: *id, data, expiry_date: to_time(expires_at)? }))
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {

@@ -16,11 +16,7 @@ pub struct Actor {
 impl Actor {
     /// Steward's own command line, run by whoever has a shell on the server.
     pub fn cli() -> Self {
-        Self {
-            user_id: None,
-            username: Some("cli".into()),
-            client_addr: Some("local".into()),
-        }
+        Self { user_id: None, username: Some("cli".into()), client_addr: Some("local".into()) }
     }
 }
 
@@ -56,10 +52,7 @@ impl Audit {
 
     pub async fn page(&self, query: &AuditQuery) -> Result<Page<AuditEntry>, StoreError> {
         let offset = u64::from(query.page) * u64::from(PAGE_SIZE);
-        let (rows, total) = self
-            .store
-            .audit_page(query.actor.trim(), query.action.trim(), PAGE_SIZE, offset)
-            .await?;
+        let (rows, total) = self.store.audit_page(query.actor.trim(), query.action.trim(), PAGE_SIZE, offset).await?;
         Ok(Page {
             items: rows
                 .into_iter()

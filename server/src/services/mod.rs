@@ -2,3 +2,5 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod inventory;
+pub mod vault;

@@ -48,7 +48,8 @@ const USER_COLUMNS: &str =
 
 impl Store {
     pub async fn count_users(&self) -> Result<i64> {
-        let count: i64 = on_pool!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(pool).await)?;
+        let count: i64 =
+            on_pool!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(pool).await)?;
         Ok(count)
     }
 
@@ -71,16 +72,12 @@ impl Store {
 
     pub async fn user_by_id(&self, id: i64) -> Result<UserRow> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-        Ok(
-            on_pool!(self, pool => sqlx::query_as::<_, UserRow>(&sql).bind(id).fetch_one(pool).await)?,
-        )
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, UserRow>(&sql).bind(id).fetch_one(pool).await)?)
     }
 
     pub async fn user_by_name(&self, username: &str) -> Result<Option<UserRow>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1");
-        Ok(
-            on_pool!(self, pool => sqlx::query_as::<_, UserRow>(&sql).bind(username).fetch_optional(pool).await)?,
-        )
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, UserRow>(&sql).bind(username).fetch_optional(pool).await)?)
     }
 
     pub async fn list_users(&self) -> Result<Vec<UserRow>> {
@@ -162,12 +159,7 @@ impl Store {
     }
 
     /// The user a valid, unused link belongs to, without using it up.
-    pub async fn peek_token(
-        &self,
-        purpose: TokenPurpose,
-        token_hash: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Option<i64>> {
+    pub async fn peek_token(&self, purpose: TokenPurpose, token_hash: &str, now: DateTime<Utc>) -> Result<Option<i64>> {
         let row: Option<(Option<i64>,)> = on_pool!(self, pool => sqlx::query_as(
             "SELECT user_id FROM one_time_tokens
              WHERE purpose = $1 AND token_hash = $2 AND used_at IS NULL AND expires_at > $3")
@@ -176,10 +168,7 @@ impl Store {
     }
 
     /// Failures recorded for a throttle key, and until when it is blocked.
-    pub async fn throttle_state(
-        &self,
-        key: &str,
-    ) -> Result<Option<(i32, DateTime<Utc>, Option<DateTime<Utc>>)>> {
+    pub async fn throttle_state(&self, key: &str) -> Result<Option<(i32, DateTime<Utc>, Option<DateTime<Utc>>)>> {
         Ok(on_pool!(self, pool => sqlx::query_as(
             "SELECT failures, last_failure_at, blocked_until FROM login_throttle WHERE key = $1")
             .bind(key).fetch_optional(pool).await)?)
@@ -206,9 +195,5 @@ impl Store {
 }
 
 fn found(rows: u64) -> Result<()> {
-    if rows == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
-    }
+    if rows == 0 { Err(StoreError::NotFound) } else { Ok(()) }
 }

@@ -6,7 +6,9 @@
 
 mod accounts;
 mod audit;
+mod inventory;
 mod sessions;
+mod vault;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -15,12 +17,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 pub use accounts::{NewUser, TokenPurpose, UserRow};
 pub use audit::AuditRecord;
+pub use inventory::{
+    HostFields, HostRow, InstanceFields, InstanceFilter, InstanceRow, InstanceSort, MemberRow, StudyRow, Viewer,
+};
+pub use vault::{CredentialRow, KeyCheckRow, NewCredential, SealedRow};
 
 use crate::config::{ConfigError, DatabaseConfig};
 
@@ -50,13 +54,10 @@ impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
         match err {
             sqlx::Error::RowNotFound => Self::NotFound,
-            sqlx::Error::Database(db) if db.is_unique_violation() => Self::Conflict(
-                db.constraint()
-                    .map_or_else(|| db.message().to_owned(), str::to_owned),
-            ),
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                Self::Unavailable(err)
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                Self::Conflict(db.constraint().map_or_else(|| db.message().to_owned(), str::to_owned))
             }
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => Self::Unavailable(err),
             other => Self::Internal(other),
         }
     }
@@ -96,9 +97,7 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
-            .field("backend", &self.kind())
-            .finish()
+        f.debug_struct("Store").field("backend", &self.kind()).finish()
     }
 }
 
@@ -113,8 +112,7 @@ impl Store {
         if url.starts_with("sqlite:") {
             Self::connect_sqlite(url, config.max_connections, timeout, exclusive).await
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let options =
-                PgConnectOptions::from_str(url).map_err(|err| bad_url(&config.url, err))?;
+            let options = PgConnectOptions::from_str(url).map_err(|err| bad_url(&config.url, err))?;
             let pool = PgPoolOptions::new()
                 .max_connections(config.max_connections)
                 .acquire_timeout(timeout)
@@ -127,10 +125,7 @@ impl Store {
                         "Check that Postgres runs there and the user, password and database exist.",
                     )
                 })?;
-            Ok(Self {
-                pool: Pool::Postgres(pool),
-                _lock: None,
-            })
+            Ok(Self { pool: Pool::Postgres(pool), _lock: None })
         } else {
             Err(ConfigError::new(
                 "database.url",
@@ -140,12 +135,7 @@ impl Store {
         }
     }
 
-    async fn connect_sqlite(
-        url: &str,
-        max: u32,
-        timeout: Duration,
-        exclusive: bool,
-    ) -> Result<Self, ConfigError> {
+    async fn connect_sqlite(url: &str, max: u32, timeout: Duration, exclusive: bool) -> Result<Self, ConfigError> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|err| bad_url(&crate::config::DatabaseUrl::new(url), err))?
             .create_if_missing(true)
@@ -163,27 +153,20 @@ impl Store {
                 )
             })?;
         }
-        let lock = if exclusive {
-            Some(Arc::new(lock_sqlite(&path)?))
-        } else {
-            None
-        };
+        let lock = if exclusive { Some(Arc::new(lock_sqlite(&path)?)) } else { None };
         let pool = SqlitePoolOptions::new()
             .max_connections(max)
             .acquire_timeout(timeout)
             .connect_with(options)
             .await
             .map_err(|err| {
-                ConfigError::new(
-                    "database.url",
-                    format!("cannot open {}: {err}", path.display()),
-                    "Check the path and its permissions.",
-                )
-            })?;
-        Ok(Self {
-            pool: Pool::Sqlite(pool),
-            _lock: lock,
-        })
+            ConfigError::new(
+                "database.url",
+                format!("cannot open {}: {err}", path.display()),
+                "Check the path and its permissions.",
+            )
+        })?;
+        Ok(Self { pool: Pool::Sqlite(pool), _lock: lock })
     }
 
     pub fn kind(&self) -> BackendKind {
@@ -214,28 +197,19 @@ impl Store {
 }
 
 fn bad_url(url: &crate::config::DatabaseUrl, err: sqlx::Error) -> ConfigError {
-    ConfigError::new(
-        "database.url",
-        format!("{url} is not a valid database URL: {err}"),
-        "Fix the URL.",
-    )
+    ConfigError::new("database.url", format!("{url} is not a valid database URL: {err}"), "Fix the URL.")
 }
 
 /// Takes an exclusive lock beside the SQLite file; a second process gets a clear refusal.
 fn lock_sqlite(db: &Path) -> Result<File, ConfigError> {
     let lock_path = PathBuf::from(format!("{}.lock", db.display()));
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|err| {
-            ConfigError::new(
-                "database.url",
-                format!("cannot create the lock file {}: {err}", lock_path.display()),
-                "Make the data directory writable for Steward's user.",
-            )
-        })?;
+    let file = File::options().create(true).truncate(false).write(true).open(&lock_path).map_err(|err| {
+        ConfigError::new(
+            "database.url",
+            format!("cannot create the lock file {}: {err}", lock_path.display()),
+            "Make the data directory writable for Steward's user.",
+        )
+    })?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => Err(ConfigError::new(

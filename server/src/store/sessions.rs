@@ -36,11 +36,7 @@ impl Store {
     }
 
     /// The session's data and expiry, if it exists and has not expired.
-    pub async fn load_session(
-        &self,
-        id_hash: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Option<(String, DateTime<Utc>)>> {
+    pub async fn load_session(&self, id_hash: &str, now: DateTime<Utc>) -> Result<Option<(String, DateTime<Utc>)>> {
         Ok(on_pool!(self, pool => sqlx::query_as(
             "SELECT data, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2")
             .bind(id_hash).bind(now).fetch_optional(pool).await)?)

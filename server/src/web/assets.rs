@@ -26,20 +26,9 @@ fn serve(path: &str, headers: &HeaderMap) -> Response {
         return StatusCode::NOT_FOUND.into_response();
     };
     // File names are fixed, so browsers revalidate every time; an unchanged file costs a 304.
-    let cache = [
-        (header::CACHE_CONTROL, "no-cache"),
-        (header::ETAG, asset.etag),
-    ];
-    if headers
-        .get(header::IF_NONE_MATCH)
-        .is_some_and(|v| v.as_bytes() == asset.etag.as_bytes())
-    {
+    let cache = [(header::CACHE_CONTROL, "no-cache"), (header::ETAG, asset.etag)];
+    if headers.get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == asset.etag.as_bytes()) {
         return (StatusCode::NOT_MODIFIED, cache).into_response();
     }
-    (
-        [(header::CONTENT_TYPE, asset.content_type)],
-        cache,
-        asset.body,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, asset.content_type)], cache, asset.body).into_response()
 }

@@ -1,5 +1,6 @@
-//! The UI contract's [`Backend`], implemented over Steward's services. Every method finds the
-//! caller from the session and checks what they may do before anything else.
+//! The UI contract's [`Backend`], implemented over Steward's services. [`Backend::authorize`]
+//! is the single place where access is checked: every server function calls it first with the
+//! access it needs, and the other methods trust the [`Caller`] it returns.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,8 +9,9 @@ use async_trait::async_trait;
 use axum::extract::ConnectInfo;
 use http::request::Parts;
 use steward_frontend::contract::{
-    AppError, AuditEntry, AuditQuery, Backend, CurrentUser, GlobalRole, OneTimeLink, Page,
-    SetupStatus, UserSummary,
+    Access, AppError, AuditEntry, AuditQuery, Backend, Caller, CredentialKind, CredentialSummary, CurrentUser,
+    DeletionPreview, GlobalRole, HostInput, HostSummary, InstanceDetail, InstanceInput, InstanceQuery, InstanceSummary,
+    NamedRef, OneTimeLink, Page, Permission, Scope, SetupStatus, StudyDetail, StudyRole, StudySummary, UserSummary,
 };
 use tower_sessions::Session;
 
@@ -17,7 +19,7 @@ use crate::app::AppState;
 use crate::auth::sessions::{AUTH_AT, USER_ID};
 use crate::services::accounts::{Link, role_of, summary};
 use crate::services::audit::Actor;
-use crate::store::UserRow;
+use crate::store::{StoreError, UserRow, Viewer};
 use crate::web::error::{from_store, internal};
 
 type Result<T> = std::result::Result<T, AppError>;
@@ -33,61 +35,33 @@ impl WebBackend {
     }
 
     fn session(req: &Parts) -> Result<Session> {
-        req.extensions
-            .get::<Session>()
-            .cloned()
-            .ok_or_else(|| internal("session layer missing"))
+        req.extensions.get::<Session>().cloned().ok_or_else(|| internal("session layer missing"))
     }
 
     /// The client address: the TCP peer, or the first `X-Forwarded-For` hop behind a trusted proxy.
     fn client_addr(&self, req: &Parts) -> Option<String> {
         if self.state.config.server.trust_forwarded_for
-            && let Some(forwarded) = req
-                .headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-            && let Some(first) = forwarded
-                .split(',')
-                .next()
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
+            && let Some(forwarded) = req.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok())
+            && let Some(first) = forwarded.split(',').next().map(str::trim).filter(|s| !s.is_empty())
         {
             return Some(first.to_owned());
         }
-        req.extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string())
-    }
-
-    fn actor(&self, req: &Parts, user: Option<&UserRow>) -> Actor {
-        Actor {
-            user_id: user.map(|u| u.id),
-            username: user.map(|u| u.username.clone()),
-            client_addr: self.client_addr(req),
-        }
+        req.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string())
     }
 
     /// The signed-in, enabled user of this request. Sessions past the absolute timeout, or of
     /// a user who was disabled or removed, are ended here.
-    async fn caller(&self, req: &Parts) -> Result<Option<UserRow>> {
+    async fn session_user(&self, req: &Parts) -> Result<Option<UserRow>> {
         let session = Self::session(req)?;
         let user_id: Option<i64> = session.get(USER_ID).await.map_err(internal)?;
-        let Some(user_id) = user_id else {
-            return Ok(None);
-        };
+        let Some(user_id) = user_id else { return Ok(None) };
         let auth_at: i64 = session.get(AUTH_AT).await.map_err(internal)?.unwrap_or(0);
-        let max_age = i64::try_from(
-            self.state
-                .config
-                .auth
-                .session_absolute_hours
-                .saturating_mul(3600),
-        )
-        .unwrap_or(i64::MAX);
+        let max_age =
+            i64::try_from(self.state.config.auth.session_absolute_hours.saturating_mul(3600)).unwrap_or(i64::MAX);
         let expired = self.state.clock.now().timestamp().saturating_sub(auth_at) > max_age;
         let user = match self.state.store.user_by_id(user_id).await {
             Ok(user) => Some(user),
-            Err(crate::store::StoreError::NotFound) => None,
+            Err(StoreError::NotFound) => None,
             Err(err) => return Err(from_store(err)),
         };
         match user {
@@ -99,29 +73,32 @@ impl WebBackend {
         }
     }
 
-    async fn require_user(&self, req: &Parts) -> Result<UserRow> {
-        self.caller(req).await?.ok_or(AppError::Unauthenticated)
-    }
-
-    async fn require_admin(&self, req: &Parts) -> Result<UserRow> {
-        let user = self.require_user(req).await?;
-        if role_of(&user) == GlobalRole::Admin {
-            Ok(user)
-        } else {
-            Err(AppError::Forbidden)
-        }
-    }
-
     /// Starts a fresh session for `user`: a new id (no fixation), the user and the login time.
     async fn sign_in(&self, req: &Parts, user: &UserRow) -> Result<CurrentUser> {
         let session = Self::session(req)?;
         session.cycle_id().await.map_err(internal)?;
         session.insert(USER_ID, user.id).await.map_err(internal)?;
-        session
-            .insert(AUTH_AT, self.state.clock.now().timestamp())
-            .await
-            .map_err(internal)?;
+        session.insert(AUTH_AT, self.state.clock.now().timestamp()).await.map_err(internal)?;
         Ok(current(user))
+    }
+
+    async fn study_of(&self, scope: Scope) -> Result<i64> {
+        let (result, what) = match scope {
+            Scope::Study(id) => {
+                return if self.state.store.study_exists(id).await.map_err(from_store)? {
+                    Ok(id)
+                } else {
+                    Err(AppError::not_found("The study"))
+                };
+            }
+            Scope::Instance(id) => (self.state.store.study_of_instance(id).await, "The instance"),
+            Scope::Host(id) => (self.state.store.study_of_host(id).await, "The host"),
+            Scope::Global => return Err(internal("a study permission needs a study scope")),
+        };
+        result.map_err(|err| match err {
+            StoreError::NotFound => AppError::not_found(what),
+            other => from_store(other),
+        })
     }
 
     fn one_time(user: &UserRow, link: Option<Link>) -> OneTimeLink {
@@ -142,155 +119,288 @@ fn current(user: &UserRow) -> CurrentUser {
     }
 }
 
+fn actor(caller: &Caller) -> Actor {
+    Actor {
+        user_id: caller.user.as_ref().map(|u| u.id),
+        username: caller.user.as_ref().map(|u| u.username.clone()),
+        client_addr: caller.client_addr.clone(),
+    }
+}
+
+fn viewer(caller: &Caller) -> Result<Viewer> {
+    let user = caller.user.as_ref().ok_or(AppError::Unauthenticated)?;
+    Ok(Viewer { user_id: user.id, is_admin: user.is_admin() })
+}
+
+fn study_id(caller: &Caller) -> Result<i64> {
+    caller.study.map(|(id, _)| id).ok_or_else(|| internal("study scope missing"))
+}
+
+/// Whether the caller holds `permission` in the study they were authorized for.
+fn may(caller: &Caller, permission: Permission) -> bool {
+    caller.user.as_ref().is_some_and(CurrentUser::is_admin)
+        || caller.study.and_then(|(_, role)| role).is_some_and(|role| role.allows(permission))
+}
+
 #[async_trait]
 impl Backend for WebBackend {
-    async fn current_user(&self, req: &Parts) -> Result<Option<CurrentUser>> {
-        Ok(self.caller(req).await?.as_ref().map(current))
+    async fn authorize(&self, req: &Parts, access: Access, scope: Scope) -> Result<Caller> {
+        let user = self.session_user(req).await?;
+        let mut caller = Caller { user: user.as_ref().map(current), study: None, client_addr: self.client_addr(req) };
+        let signed_in = || caller.user.clone().ok_or(AppError::Unauthenticated);
+        match access {
+            Access::Public => {}
+            Access::SignedIn => {
+                signed_in()?;
+            }
+            Access::Admin => {
+                if !signed_in()?.is_admin() {
+                    return Err(AppError::Forbidden);
+                }
+            }
+            Access::Study(permission) => {
+                let user = signed_in()?;
+                let study = self.study_of(scope).await?;
+                let role = self.state.store.study_role(study, user.id).await.map_err(from_store)?;
+                let role = role.as_deref().and_then(StudyRole::parse);
+                if !(user.is_admin() || role.is_some_and(|r| r.allows(permission))) {
+                    return Err(AppError::Forbidden);
+                }
+                caller.study = Some((study, role));
+            }
+        }
+        Ok(caller)
     }
 
+    // --- accounts -------------------------------------------------------------------------
+
     async fn setup_status(&self) -> Result<SetupStatus> {
-        Ok(SetupStatus {
-            needs_setup: self.state.accounts.needs_setup().await?,
-        })
+        Ok(SetupStatus { needs_setup: self.state.accounts.needs_setup().await? })
     }
 
     async fn complete_setup(
         &self,
         req: &Parts,
+        caller: &Caller,
         token: String,
         username: String,
         password: String,
     ) -> Result<()> {
-        let actor = self.actor(req, None);
-        let user = self
-            .state
-            .accounts
-            .complete_setup(&actor, &token, &username, password)
-            .await?;
+        let user = self.state.accounts.complete_setup(&actor(caller), &token, &username, password).await?;
         self.sign_in(req, &user).await?;
         Ok(())
     }
 
-    async fn login(&self, req: &Parts, username: String, password: String) -> Result<CurrentUser> {
-        let actor = self.actor(req, None);
-        let user = self
-            .state
-            .accounts
-            .authenticate(&actor, &username, password)
-            .await?;
+    async fn login(&self, req: &Parts, caller: &Caller, username: String, password: String) -> Result<CurrentUser> {
+        let user = self.state.accounts.authenticate(&actor(caller), &username, password).await?;
         self.sign_in(req, &user).await
     }
 
-    async fn logout(&self, req: &Parts) -> Result<()> {
-        let user = self.caller(req).await?;
+    async fn logout(&self, req: &Parts, caller: &Caller) -> Result<()> {
         Self::session(req)?.flush().await.map_err(internal)?;
-        if let Some(user) = user {
-            let actor = self.actor(req, Some(&user));
-            self.state
-                .audit
-                .record(
-                    &actor,
-                    "user.logout",
-                    &format!("user {}", user.username),
-                    "",
-                )
-                .await;
+        if let Some(user) = &caller.user {
+            self.state.audit.record(&actor(caller), "user.logout", &format!("user {}", user.username), "").await;
         }
         Ok(())
     }
 
-    async fn change_password(
-        &self,
-        req: &Parts,
-        current_password: String,
-        new: String,
-    ) -> Result<()> {
-        let user = self.require_user(req).await?;
-        let actor = self.actor(req, Some(&user));
-        self.state
-            .accounts
-            .change_password(&actor, &user, current_password, new)
-            .await?;
+    async fn change_password(&self, req: &Parts, caller: &Caller, current_password: String, new: String) -> Result<()> {
+        let user = self.state.accounts.user(viewer(caller)?.user_id).await?;
+        self.state.accounts.change_password(&actor(caller), &user, current_password, new).await?;
         // Every session of the user ended with the change; this one carries on under a new id.
         self.sign_in(req, &user).await?;
         Ok(())
     }
 
-    async fn redeem_password_link(
-        &self,
-        req: &Parts,
-        token: String,
-        password: String,
-    ) -> Result<()> {
-        let actor = self.actor(req, None);
-        self.state
-            .accounts
-            .redeem_password_link(&actor, &token, password)
-            .await?;
+    async fn redeem_password_link(&self, caller: &Caller, token: String, password: String) -> Result<()> {
+        self.state.accounts.redeem_password_link(&actor(caller), &token, password).await?;
         Ok(())
     }
 
-    async fn list_users(&self, req: &Parts) -> Result<Vec<UserSummary>> {
-        self.require_admin(req).await?;
-        Ok(self
-            .state
-            .accounts
-            .list()
-            .await?
-            .iter()
-            .map(summary)
-            .collect())
+    async fn list_users(&self, _caller: &Caller) -> Result<Vec<UserSummary>> {
+        Ok(self.state.accounts.list().await?.iter().map(summary).collect())
     }
 
     async fn create_user(
         &self,
-        req: &Parts,
+        caller: &Caller,
         username: String,
         display_name: String,
         email: String,
         role: GlobalRole,
         password: Option<String>,
     ) -> Result<OneTimeLink> {
-        let admin = self.require_admin(req).await?;
-        let actor = self.actor(req, Some(&admin));
-        let (user, link) = self
-            .state
-            .accounts
-            .create_user(&actor, &username, &display_name, &email, role, password)
-            .await?;
+        let (user, link) =
+            self.state.accounts.create_user(&actor(caller), &username, &display_name, &email, role, password).await?;
         Ok(Self::one_time(&user, link))
     }
 
-    async fn set_user_role(&self, req: &Parts, user_id: i64, role: GlobalRole) -> Result<()> {
-        let admin = self.require_admin(req).await?;
-        self.state
-            .accounts
-            .set_role(&self.actor(req, Some(&admin)), user_id, role)
-            .await?;
+    async fn set_user_role(&self, caller: &Caller, user_id: i64, role: GlobalRole) -> Result<()> {
+        self.state.accounts.set_role(&actor(caller), user_id, role).await?;
         Ok(())
     }
 
-    async fn set_user_disabled(&self, req: &Parts, user_id: i64, disabled: bool) -> Result<()> {
-        let admin = self.require_admin(req).await?;
-        self.state
-            .accounts
-            .set_disabled(&self.actor(req, Some(&admin)), user_id, disabled)
-            .await?;
+    async fn set_user_disabled(&self, caller: &Caller, user_id: i64, disabled: bool) -> Result<()> {
+        self.state.accounts.set_disabled(&actor(caller), user_id, disabled).await?;
         Ok(())
     }
 
-    async fn reset_password(&self, req: &Parts, user_id: i64) -> Result<OneTimeLink> {
-        let admin = self.require_admin(req).await?;
-        let (user, link) = self
-            .state
-            .accounts
-            .reset_password(&self.actor(req, Some(&admin)), user_id)
-            .await?;
+    async fn reset_password(&self, caller: &Caller, user_id: i64) -> Result<OneTimeLink> {
+        let (user, link) = self.state.accounts.reset_password(&actor(caller), user_id).await?;
         Ok(Self::one_time(&user, Some(link)))
     }
 
-    async fn audit_log(&self, req: &Parts, query: AuditQuery) -> Result<Page<AuditEntry>> {
-        self.require_admin(req).await?;
+    async fn audit_log(&self, _caller: &Caller, query: AuditQuery) -> Result<Page<AuditEntry>> {
         self.state.audit.page(&query).await.map_err(from_store)
+    }
+
+    // --- studies ----------------------------------------------------------------------------
+
+    async fn list_studies(&self, caller: &Caller) -> Result<Vec<StudySummary>> {
+        self.state.inventory.studies(viewer(caller)?).await
+    }
+
+    async fn create_study(
+        &self,
+        caller: &Caller,
+        name: String,
+        description: String,
+        contact: String,
+    ) -> Result<StudySummary> {
+        self.state.inventory.create_study(&actor(caller), &name, &description, &contact).await
+    }
+
+    async fn study(&self, caller: &Caller) -> Result<StudyDetail> {
+        let id = study_id(caller)?;
+        let study = self.state.inventory.study(id, viewer(caller)?.user_id).await?;
+        let sees_inventory = may(caller, Permission::ViewInventory);
+        Ok(StudyDetail {
+            members: if sees_inventory { self.state.inventory.members(id).await? } else { Vec::new() },
+            instances: if sees_inventory { self.state.inventory.instances_of_study(id).await? } else { Vec::new() },
+            can_manage: may(caller, Permission::ManageInventory),
+            study: if sees_inventory {
+                study
+            } else {
+                StudySummary {
+                    instance_count: 0,
+                    host_count: 0,
+                    description: String::new(),
+                    contact: String::new(),
+                    ..study
+                }
+            },
+        })
+    }
+
+    async fn update_study(&self, caller: &Caller, name: String, description: String, contact: String) -> Result<()> {
+        self.state.inventory.update_study(&actor(caller), study_id(caller)?, &name, &description, &contact).await
+    }
+
+    async fn study_deletion(&self, caller: &Caller) -> Result<DeletionPreview> {
+        self.state.inventory.study_deletion(study_id(caller)?).await
+    }
+
+    async fn delete_study(&self, caller: &Caller, confirm: String) -> Result<()> {
+        self.state.inventory.delete_study(&actor(caller), study_id(caller)?, &confirm).await
+    }
+
+    async fn set_member(&self, caller: &Caller, username: String, role: StudyRole) -> Result<()> {
+        let user = self.state.accounts.user_by_name(&username).await.map_err(|err| match err {
+            AppError::NotFound { .. } | AppError::Invalid { .. } => {
+                AppError::invalid("username", format!("There is no user named {:?}", username.trim()))
+            }
+            other => other,
+        })?;
+        self.state.inventory.set_member(&actor(caller), study_id(caller)?, user.id, &user.username, role).await
+    }
+
+    async fn remove_member(&self, caller: &Caller, user_id: i64) -> Result<()> {
+        self.state.inventory.remove_member(&actor(caller), study_id(caller)?, user_id).await
+    }
+
+    // --- instances and hosts -------------------------------------------------------------
+
+    async fn list_instances(&self, caller: &Caller, query: InstanceQuery) -> Result<Page<InstanceSummary>> {
+        self.state.inventory.instances(viewer(caller)?, &query).await
+    }
+
+    async fn create_instance(&self, caller: &Caller, input: InstanceInput) -> Result<InstanceSummary> {
+        self.state.inventory.create_instance(&actor(caller), study_id(caller)?, &input).await
+    }
+
+    async fn instance(&self, caller: &Caller, instance_id: i64) -> Result<InstanceDetail> {
+        let (instance, notes) = self.state.inventory.instance(instance_id).await?;
+        let hosts = self.state.inventory.hosts(instance_id).await?;
+        Ok(InstanceDetail { instance, notes, hosts, can_manage: may(caller, Permission::ManageInventory) })
+    }
+
+    async fn update_instance(&self, caller: &Caller, instance_id: i64, input: InstanceInput) -> Result<()> {
+        self.state.inventory.update_instance(&actor(caller), instance_id, &input).await
+    }
+
+    async fn instance_deletion(&self, _caller: &Caller, instance_id: i64) -> Result<DeletionPreview> {
+        self.state.inventory.instance_deletion(instance_id).await
+    }
+
+    async fn delete_instance(&self, caller: &Caller, instance_id: i64, confirm: String) -> Result<()> {
+        self.state.inventory.delete_instance(&actor(caller), instance_id, &confirm).await
+    }
+
+    async fn add_host(&self, caller: &Caller, instance_id: i64, input: HostInput) -> Result<HostSummary> {
+        self.state.inventory.add_host(&actor(caller), instance_id, &input).await
+    }
+
+    async fn update_host(&self, caller: &Caller, host_id: i64, input: HostInput) -> Result<HostSummary> {
+        self.state.inventory.update_host(&actor(caller), host_id, &input).await
+    }
+
+    async fn delete_host(&self, caller: &Caller, host_id: i64) -> Result<()> {
+        self.state.inventory.delete_host(&actor(caller), host_id).await
+    }
+
+    // --- vault ------------------------------------------------------------------------------
+
+    async fn list_credentials(&self, _caller: &Caller) -> Result<Vec<CredentialSummary>> {
+        self.state.vault.list().await
+    }
+
+    async fn ssh_key_choices(&self, _caller: &Caller) -> Result<Vec<NamedRef>> {
+        Ok(self
+            .state
+            .vault
+            .list()
+            .await?
+            .into_iter()
+            .filter(|c| c.kind == CredentialKind::SshKey)
+            .map(|c| NamedRef { id: c.id, name: c.name })
+            .collect())
+    }
+
+    async fn generate_ssh_key(&self, caller: &Caller, name: String) -> Result<CredentialSummary> {
+        self.state.vault.generate_ssh_key(&actor(caller), &name).await
+    }
+
+    async fn import_ssh_key(
+        &self,
+        caller: &Caller,
+        name: String,
+        private_key: String,
+        passphrase: String,
+    ) -> Result<CredentialSummary> {
+        self.state.vault.import_ssh_key(&actor(caller), &name, &private_key, &passphrase).await
+    }
+
+    async fn store_secret(
+        &self,
+        caller: &Caller,
+        name: String,
+        kind: CredentialKind,
+        secret: String,
+    ) -> Result<CredentialSummary> {
+        self.state.vault.store_secret(&actor(caller), &name, kind, &secret).await
+    }
+
+    async fn delete_credential(&self, caller: &Caller, credential_id: i64) -> Result<()> {
+        self.state.vault.delete(&actor(caller), credential_id).await
     }
 }

@@ -14,15 +14,13 @@ pub struct ApiError(pub AppError);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = http::StatusCode::from_u16(self.0.status_code())
-            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            http::StatusCode::from_u16(self.0.status_code()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, Json(&self.0)).into_response();
         if let AppError::TooManyAttempts { retry_after_secs } = self.0
             && let Ok(value) = http::HeaderValue::from_str(&retry_after_secs.to_string())
         {
-            response
-                .headers_mut()
-                .insert(http::header::RETRY_AFTER, value);
+            response.headers_mut().insert(http::header::RETRY_AFTER, value);
         }
         response
     }
@@ -46,10 +44,7 @@ pub fn internal(err: impl std::fmt::Display) -> AppError {
 pub fn from_store(err: StoreError) -> AppError {
     match err {
         StoreError::NotFound => AppError::not_found("The record"),
-        StoreError::Conflict(_) => AppError::Conflict {
-            field: None,
-            message: "It already exists".into(),
-        },
+        StoreError::Conflict(_) => AppError::Conflict { field: None, message: "It already exists".into() },
         StoreError::Unavailable(cause) => {
             tracing::warn!(request_id = request_id::current(), error = %cause, "database unavailable");
             AppError::Unavailable

@@ -23,11 +23,7 @@ use crate::store::Store;
 
 /// Leptos settings for the embedded bundle: `/pkg/steward.js` and `/pkg/steward_bg.wasm`.
 fn leptos_options() -> LeptosOptions {
-    LeptosOptions::builder()
-        .output_name("steward")
-        .site_pkg_dir("pkg")
-        .site_root("site")
-        .build()
+    LeptosOptions::builder().output_name("steward").site_pkg_dir("pkg").site_root("site").build()
 }
 
 pub fn router(state: &AppState) -> Router {
@@ -40,11 +36,9 @@ pub fn router(state: &AppState) -> Router {
     let store = state.store.clone();
     let config = &state.config;
 
-    let sessions = DbSessionStore::new(state.store.clone(), state.clock.clone())
-        .layer(config.uses_https(), config.auth.session_idle_minutes);
-    let allowed = AllowedOrigin {
-        base: config.server.base_url.as_str().into(),
-    };
+    let sessions =
+        DbSessionStore::new(state.store.clone()).layer(config.uses_https(), config.auth.session_idle_minutes);
+    let allowed = AllowedOrigin { base: config.server.base_url.as_str().into() };
 
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -52,9 +46,7 @@ pub fn router(state: &AppState) -> Router {
         .route("/pkg/{*file}", get(assets::pkg))
         .route("/assets/{*file}", get(assets::asset))
         .leptos_routes_with_context(&options, routes, context.clone(), app_shell.clone())
-        .fallback(leptos_axum::render_app_to_stream_with_context(
-            context, app_shell,
-        ))
+        .fallback(leptos_axum::render_app_to_stream_with_context(context, app_shell))
         .with_state(options)
         .layer(middleware::from_fn_with_state(allowed, csrf::protect))
         .layer(sessions)
@@ -65,10 +57,7 @@ pub fn router(state: &AppState) -> Router {
         .layer(middleware::from_fn(request_id::assign))
 }
 
-fn header_layer(
-    name: header::HeaderName,
-    value: &'static str,
-) -> SetResponseHeaderLayer<HeaderValue> {
+fn header_layer(name: header::HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
     SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
 }
 

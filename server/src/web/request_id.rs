@@ -14,9 +14,7 @@ tokio::task_local! {
 
 /// The current request's id, or a fresh one outside a request.
 pub fn current() -> String {
-    REQUEST_ID
-        .try_with(Clone::clone)
-        .unwrap_or_else(|_| new_id())
+    REQUEST_ID.try_with(Clone::clone).unwrap_or_else(|_| new_id())
 }
 
 fn new_id() -> String {
@@ -28,22 +26,14 @@ pub async fn assign(mut request: Request, next: Next) -> Response {
         .headers()
         .get(HEADER)
         .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            !v.is_empty()
-                && v.len() <= 64
-                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
         .map_or_else(new_id, str::to_owned);
     if let Ok(value) = HeaderValue::from_str(&id) {
         request.headers_mut().insert(HEADER, value);
     }
-    let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = request.uri().path());
-    let mut response = REQUEST_ID
-        .scope(
-            id.clone(),
-            tracing::Instrument::instrument(next.run(request), span),
-        )
-        .await;
+    let span =
+        tracing::info_span!("request", request_id = %id, method = %request.method(), path = request.uri().path());
+    let mut response = REQUEST_ID.scope(id.clone(), tracing::Instrument::instrument(next.run(request), span)).await;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(HEADER, value);
     }

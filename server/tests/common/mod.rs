@@ -22,8 +22,7 @@ pub enum Backend {
 
 /// Where the Postgres used by tests lives; each test gets its own database there.
 pub fn postgres_admin_url() -> String {
-    std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 pub struct TestApp {
@@ -49,8 +48,7 @@ impl TestApp {
         config.auth.hashing_concurrency = 4;
         let pg_database = match backend {
             Backend::Sqlite => {
-                config.database.url =
-                    DatabaseUrl::new(format!("sqlite://{}/steward.db", data_dir.path().display()));
+                config.database.url = DatabaseUrl::new(format!("sqlite://{}/steward.db", data_dir.path().display()));
                 None
             }
             Backend::Postgres => {
@@ -69,15 +67,8 @@ impl TestApp {
         tweak(&mut config);
 
         let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap());
-        let state = AppState::build_with_clock(config, Arc::new(clock.clone()))
-            .await
-            .unwrap();
-        let setup_link = state
-            .accounts
-            .issue_setup_link()
-            .await
-            .unwrap()
-            .map(|link| link.url);
+        let state = AppState::build_with_clock(config, Arc::new(clock.clone())).await.unwrap();
+        let setup_link = state.accounts.issue_setup_link().await.unwrap().map(|link| link.url);
         let shutdown = CancellationToken::new();
         let server = tokio::spawn({
             let (state, shutdown) = (state.clone(), shutdown.clone());
@@ -101,13 +92,7 @@ impl TestApp {
     }
 
     pub fn setup_token(&self) -> String {
-        self.setup_link
-            .as_ref()
-            .unwrap()
-            .split("token=")
-            .nth(1)
-            .unwrap()
-            .to_owned()
+        self.setup_link.as_ref().unwrap().split("token=").nth(1).unwrap().to_owned()
     }
 
     /// Sets up the first admin and returns a client logged in as them.
@@ -143,13 +128,9 @@ pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
 async fn admin_sql(sql: &str) {
     use sqlx::Connection;
     let url = postgres_admin_url();
-    let mut conn = sqlx::PgConnection::connect(&url)
-        .await
-        .unwrap_or_else(|err| {
-            panic!(
-                "Postgres at {url} is needed for the Postgres tests (set TEST_POSTGRES_URL): {err}"
-            )
-        });
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap_or_else(|err| {
+        panic!("Postgres at {url} is needed for the Postgres tests (set TEST_POSTGRES_URL): {err}")
+    });
     sqlx::Executor::execute(&mut conn, sql).await.unwrap();
 }
 
@@ -171,15 +152,8 @@ pub struct Failure {
 impl Client {
     pub fn new(base: &str) -> Self {
         let jar = Arc::new(reqwest::cookie::Jar::default());
-        let http = reqwest::Client::builder()
-            .cookie_provider(jar.clone())
-            .build()
-            .unwrap();
-        Self {
-            base: base.to_owned(),
-            http,
-            jar,
-        }
+        let http = reqwest::Client::builder().cookie_provider(jar.clone()).build().unwrap();
+        Self { base: base.to_owned(), http, jar }
     }
 
     /// A new client that presents `cookie` (e.g. one captured before a logout).
@@ -189,65 +163,32 @@ impl Client {
         client
     }
 
-    pub async fn call<T: DeserializeOwned>(
-        &self,
-        name: &str,
-        form: &[(&str, &str)],
-    ) -> Result<T, Failure> {
-        let response = self
-            .http
-            .post(format!("{}/api/{name}", self.base))
-            .form(form)
-            .send()
-            .await
-            .unwrap();
+    pub async fn call<T: DeserializeOwned>(&self, name: &str, form: &[(&str, &str)]) -> Result<T, Failure> {
+        let response = self.http.post(format!("{}/api/{name}", self.base)).form(form).send().await.unwrap();
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .map(|v| v.to_str().unwrap().to_owned());
+        let retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
         let body = response.text().await.unwrap();
         if status.is_success() {
-            Ok(serde_json::from_str(&body)
-                .unwrap_or_else(|err| panic!("{name}: cannot decode {body:?}: {err}")))
+            Ok(serde_json::from_str(&body).unwrap_or_else(|err| panic!("{name}: cannot decode {body:?}: {err}")))
         } else {
-            let error = serde_json::from_str(&body)
-                .unwrap_or_else(|err| panic!("{name}: {status} {body:?}: {err}"));
-            Err(Failure {
-                status,
-                error,
-                retry_after,
-            })
+            let error = serde_json::from_str(&body).unwrap_or_else(|err| panic!("{name}: {status} {body:?}: {err}"));
+            Err(Failure { status, error, retry_after })
         }
     }
 
-    pub async fn login(
-        &self,
-        username: &str,
-        password: &str,
-    ) -> Result<serde_json::Value, Failure> {
-        self.call("login", &[("username", username), ("password", password)])
-            .await
+    pub async fn login(&self, username: &str, password: &str) -> Result<serde_json::Value, Failure> {
+        self.call("login", &[("username", username), ("password", password)]).await
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap()
+        self.http.get(format!("{}{path}", self.base)).send().await.unwrap()
     }
 
     /// The session cookie this client holds, if any.
     pub fn session_cookie(&self) -> Option<String> {
         use reqwest::cookie::CookieStore as _;
         let header = self.jar.cookies(&self.base.parse().unwrap())?;
-        header
-            .to_str()
-            .unwrap()
-            .split("; ")
-            .find(|c| c.starts_with("steward_session="))
-            .map(str::to_owned)
+        header.to_str().unwrap().split("; ").find(|c| c.starts_with("steward_session=")).map(str::to_owned)
     }
 }
 

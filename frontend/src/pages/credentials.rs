@@ -1,0 +1,113 @@
+//! Admin page: the vault. Names, kinds, public keys and fingerprints only; secrets never come
+//! to the browser.
+
+use leptos::prelude::*;
+
+use crate::api::{DeleteCredential, GenerateSshKey, ImportSshKey, StoreSecret, list_credentials};
+use crate::components::{ErrorBanner, Field, FormError, LocalTime, PageHeader, TextArea, last_error};
+use crate::contract::{CredentialKind, CredentialSummary};
+
+#[component]
+pub fn CredentialsPage() -> impl IntoView {
+    let generate = ServerAction::<GenerateSshKey>::new();
+    let import = ServerAction::<ImportSshKey>::new();
+    let store = ServerAction::<StoreSecret>::new();
+    let delete = ServerAction::<DeleteCredential>::new();
+    let list = Resource::new(
+        move || (generate.version().get(), import.version().get(), store.version().get(), delete.version().get()),
+        |_| list_credentials(),
+    );
+    let generate_error = last_error(generate.value());
+    let import_error = last_error(import.value());
+    let store_error = last_error(store.value());
+    let delete_error = last_error(delete.value());
+    let new_key = Signal::derive(move || {
+        generate.value().get().and_then(Result::ok).or_else(|| import.value().get().and_then(Result::ok))
+    });
+    view! {
+        <PageHeader title="Credentials" />
+        <p class="lead">"Secrets are encrypted with the vault's master key and used only on the server. Here you see names, public keys and fingerprints."</p>
+        {move || new_key.get().map(|key: CredentialSummary| view! {
+            <div class="banner banner-success" role="status" data-test="new-key">
+                <p>{format!("SSH key {} is ready. Add this line to ~/.ssh/authorized_keys of the SSH user on each host:", key.name)}</p>
+                <code class="public-key">{key.public_key}</code>
+                <p>{format!("Fingerprint: {}", key.fingerprint)}</p>
+            </div>
+        })}
+        <FormError error=delete_error />
+        <section class="panel">
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match list.await {
+                        Ok(items) if items.is_empty() => view! { <p class="empty">"The vault is empty. Generate an SSH key for Steward below."</p> }.into_any(),
+                        Ok(items) => view! {
+                            <table class="table" data-test="credentials-table">
+                                <thead><tr>
+                                    <th scope="col">"Name"</th><th scope="col">"Kind"</th><th scope="col">"Public key / fingerprint"</th>
+                                    <th scope="col">"Used by"</th><th scope="col">"Added"</th><th scope="col"><span class="sr-only">"Actions"</span></th>
+                                </tr></thead>
+                                <tbody>
+                                    {items.into_iter().map(|c| view! {
+                                        <tr data-credential=c.name.clone()>
+                                            <td>{c.name.clone()}</td>
+                                            <td><span class="badge">{c.kind.as_str()}</span></td>
+                                            <td>
+                                                {(!c.public_key.is_empty()).then(|| view! { <code class="public-key">{c.public_key.clone()}</code> })}
+                                                {(!c.fingerprint.is_empty()).then(|| view! { <code>{c.fingerprint.clone()}</code> })}
+                                            </td>
+                                            <td>{format!("{} host(s)", c.used_by_hosts)}</td>
+                                            <td><LocalTime at=c.created_at /></td>
+                                            <td class="row-actions">
+                                                <ActionForm action=delete>
+                                                    <input type="hidden" name="credential_id" value=c.id.to_string() />
+                                                    <button type="submit" class="button button-small">"Delete"</button>
+                                                </ActionForm>
+                                            </td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any(),
+                        Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+        <section class="panel">
+            <h2>"Generate an SSH key"</h2>
+            <p class="muted">"An ed25519 key made here; only its public half is ever shown."</p>
+            <FormError error=generate_error />
+            <ActionForm action=generate attr:class="form form-inline" attr:data-test="generate-key">
+                <Field label="Name" name="name" required=true error=generate_error />
+                <button type="submit" class="button button-primary">"Generate"</button>
+            </ActionForm>
+        </section>
+        <section class="panel">
+            <h2>"Import an SSH key"</h2>
+            <FormError error=import_error />
+            <ActionForm action=import attr:class="form form-grid" attr:data-test="import-key">
+                <Field label="Name" name="name" required=true error=import_error />
+                <Field label="Passphrase" name="passphrase" kind="password" autocomplete="off" error=import_error hint="If the key has one." />
+                <TextArea label="Private key (OpenSSH format)" name="private_key" rows=6 error=import_error />
+                <div class="form-actions"><button type="submit" class="button">"Import"</button></div>
+            </ActionForm>
+        </section>
+        <section class="panel">
+            <h2>"Store a password or API key"</h2>
+            <FormError error=store_error />
+            <ActionForm action=store attr:class="form form-grid" attr:data-test="store-secret">
+                <Field label="Name" name="name" required=true error=store_error />
+                <div class="field">
+                    <label for="kind">"Kind"</label>
+                    <select id="kind" name="kind">
+                        {CredentialKind::ALL.iter().filter(|k| **k != CredentialKind::SshKey).map(|k| view! {
+                            <option value=k.as_str()>{k.as_str()}</option>
+                        }).collect_view()}
+                    </select>
+                </div>
+                <Field label="Secret" name="secret" kind="password" autocomplete="new-password" required=true error=store_error />
+                <div class="form-actions"><button type="submit" class="button">"Store"</button></div>
+            </ActionForm>
+        </section>
+    }
+}

@@ -1,0 +1,288 @@
+//! Instances: the filterable list across studies and one instance with its hosts.
+
+use leptos::prelude::*;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use crate::api::{AddHost, DeleteHost, DeleteInstance, get_instance, list_instances, ssh_key_choices};
+use crate::components::{ErrorBanner, Field, FormError, PageHeader, last_error};
+use crate::contract::{InstanceDetail, InstanceQuery, InstanceSummary, Page, Stack};
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn query_link(query: &InstanceQuery) -> String {
+    let pairs = [
+        ("study", &query.study),
+        ("stack", &query.stack),
+        ("environment", &query.environment),
+        ("tag", &query.tag),
+        ("status", &query.status),
+        ("search", &query.search),
+        ("sort", &query.sort),
+    ];
+    let mut link = String::from("/instances?");
+    for (key, value) in pairs.into_iter().filter(|(_, v)| !v.is_empty()) {
+        link.push_str(&format!("{key}={}&", encode(value)));
+    }
+    link.push_str(&format!("page={}", query.page));
+    link
+}
+
+#[component]
+pub fn InstancesPage() -> impl IntoView {
+    let query_map = use_query_map();
+    let query = Memo::new(move |_| {
+        let map = query_map.read();
+        let get = |key: &str| map.get(key).unwrap_or_default();
+        InstanceQuery {
+            study: get("study"),
+            stack: get("stack"),
+            environment: get("environment"),
+            tag: get("tag"),
+            status: get("status"),
+            search: get("search"),
+            sort: get("sort"),
+            page: get("page").parse().unwrap_or(0),
+        }
+    });
+    let instances = Resource::new(move || query.get(), list_instances);
+    view! {
+        <PageHeader title="Instances" />
+        <form method="get" action="/instances" class="filters" role="search">
+            <div class="field"><label for="f-search">"Name"</label>
+                <input id="f-search" name="search" value=move || query.get().search /></div>
+            <div class="field"><label for="f-study">"Study"</label>
+                <input id="f-study" name="study" value=move || query.get().study /></div>
+            <div class="field"><label for="f-stack">"Stack"</label>
+                <select id="f-stack" name="stack">
+                    <option value="">"any"</option>
+                    {Stack::ALL.iter().map(|s| view! {
+                        <option value=s.as_str() selected=move || query.get().stack == s.as_str()>{s.as_str()}</option>
+                    }).collect_view()}
+                </select></div>
+            <div class="field"><label for="f-environment">"Environment"</label>
+                <input id="f-environment" name="environment" value=move || query.get().environment /></div>
+            <div class="field"><label for="f-tag">"Tag"</label>
+                <input id="f-tag" name="tag" value=move || query.get().tag /></div>
+            <div class="field"><label for="f-status">"Status"</label>
+                <input id="f-status" name="status" value=move || query.get().status /></div>
+            <input type="hidden" name="sort" value=move || query.get().sort />
+            <button type="submit" class="button">"Filter"</button>
+        </form>
+        <section class="panel">
+            <Transition fallback=|| view! { <p class="loading">"Loading instances…"</p> }>
+                {move || Suspend::new(async move {
+                    match instances.await {
+                        Ok(page) => view! { <InstancesTable page query=query.get_untracked() /> }.into_any(),
+                        Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn InstancesTable(page: Page<InstanceSummary>, query: InstanceQuery) -> impl IntoView {
+    if page.items.is_empty() {
+        let filtered = query != InstanceQuery { page: query.page, sort: query.sort.clone(), ..Default::default() };
+        let text = if filtered {
+            "No instance matches these filters."
+        } else {
+            "No instances yet. Open a study to add its first instance."
+        };
+        return view! { <p class="empty">{text}</p> }.into_any();
+    }
+    let header = |key: &'static str, label: &'static str| {
+        let descending = query.sort == key;
+        let sort = if descending { format!("-{key}") } else { key.to_owned() };
+        let marker = match query.sort.as_str() {
+            s if s == key => " ▲",
+            s if s.strip_prefix('-') == Some(key) => " ▼",
+            _ => "",
+        };
+        let link = query_link(&InstanceQuery { sort, page: 0, ..query.clone() });
+        view! { <th scope="col"><a href=link>{label}{marker}</a></th> }
+    };
+    let page_count = page.page_count();
+    let (current, total) = (page.page, page.total);
+    let nav = |to: u32| query_link(&InstanceQuery { page: to, ..query.clone() });
+    view! {
+        <table class="table" data-test="instances-table">
+            <thead><tr>
+                {header("name", "Instance")}
+                {header("study", "Study")}
+                {header("stack", "Stack")}
+                {header("environment", "Environment")}
+                {header("status", "Status")}
+                <th scope="col">"Hosts"</th>
+                <th scope="col">"Tags"</th>
+            </tr></thead>
+            <tbody>
+                {page.items.into_iter().map(|i| view! {
+                    <tr>
+                        <td><a href=format!("/instances/{}", i.id)>{i.name}</a></td>
+                        <td><a href=format!("/studies/{}", i.study_id)>{i.study_name}</a></td>
+                        <td>{i.stack.as_str()}</td>
+                        <td>{i.environment}</td>
+                        <td><span class="badge">{i.status}</span></td>
+                        <td>{i.host_count}</td>
+                        <td>{i.tags.into_iter().map(|t| view! { <span class="badge">{t}</span>" " }).collect_view()}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+        <nav class="pagination" aria-label="Pages">
+            <span>{format!("{total} instances · page {} of {page_count}", current + 1)}</span>
+            {(current > 0).then(|| view! { <a href=nav(current - 1)>"Previous"</a> })}
+            {(current + 1 < page_count).then(|| view! { <a href=nav(current + 1)>"Next"</a> })}
+        </nav>
+    }
+    .into_any()
+}
+
+#[component]
+pub fn InstancePage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").and_then(|id| id.parse::<i64>().ok()).unwrap_or_default();
+    let add_host = ServerAction::<AddHost>::new();
+    let delete_host = ServerAction::<DeleteHost>::new();
+    let detail = Resource::new(
+        move || (id(), add_host.version().get(), delete_host.version().get()),
+        |(id, ..)| get_instance(id),
+    );
+    view! {
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match detail.await {
+                    Ok(detail) => view! { <InstanceView detail add_host delete_host /> }.into_any(),
+                    Err(error) => view! { <PageHeader title="Instance" /><ErrorBanner error /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn InstanceView(
+    detail: InstanceDetail,
+    add_host: ServerAction<AddHost>,
+    delete_host: ServerAction<DeleteHost>,
+) -> impl IntoView {
+    let instance = detail.instance.clone();
+    let manage = detail.can_manage;
+    let host_error = last_error(add_host.value());
+    let delete_error = last_error(delete_host.value());
+    let delete_instance = ServerAction::<DeleteInstance>::new();
+    let delete_instance_error = last_error(delete_instance.value());
+    let instance_id = instance.id;
+    let keys = Resource::new(move || (), move |_| ssh_key_choices(instance_id));
+    let jump_choices =
+        StoredValue::new(detail.hosts.iter().map(|h| (h.id, h.name.clone())).collect::<Vec<(i64, String)>>());
+    let title = instance.name.clone();
+    view! {
+        <leptos_meta::Title text=title.clone() />
+        <header class="page-header">
+            <h1>{title}</h1>
+            <div class="page-actions"><a href=format!("/studies/{}", instance.study_id)>{format!("Study: {}", instance.study_name)}</a></div>
+        </header>
+        <section class="panel">
+            <dl class="facts">
+                <dt>"Stack"</dt><dd>{instance.stack.as_str()}</dd>
+                <dt>"Environment"</dt><dd>{instance.environment.clone()}</dd>
+                <dt>"Base URL"</dt><dd>{instance.base_url.clone()}</dd>
+                <dt>"Status"</dt><dd><span class="badge">{instance.status.clone()}</span></dd>
+                <dt>"Tags"</dt><dd>{instance.tags.iter().map(|t| view! { <span class="badge">{t.clone()}</span>" " }).collect_view()}</dd>
+            </dl>
+            {(!detail.notes.is_empty()).then(|| view! { <h3>"Notes"</h3><p class="prewrap" data-test="notes">{detail.notes.clone()}</p> })}
+        </section>
+        <section class="panel">
+            <h2>"Hosts"</h2>
+            <FormError error=delete_error />
+            {if detail.hosts.is_empty() {
+                view! { <p class="empty">"No hosts yet. Add the servers this instance runs on."</p> }.into_any()
+            } else {
+                view! {
+                    <table class="table" data-test="hosts-table">
+                        <thead><tr>
+                            <th scope="col">"Host"</th><th scope="col">"Roles"</th><th scope="col">"SSH"</th>
+                            <th scope="col">"Key"</th><th scope="col">"Jump host"</th><th scope="col"><span class="sr-only">"Actions"</span></th>
+                        </tr></thead>
+                        <tbody>
+                            {detail.hosts.clone().into_iter().map(|h| view! {
+                                <tr data-host=h.name.clone()>
+                                    <td>{h.name.clone()}</td>
+                                    <td>{h.roles.iter().map(|r| view! { <span class="badge">{r.as_str()}</span>" " }).collect_view()}</td>
+                                    <td><code>{format!("{}@{}:{}", h.ssh_user, h.address, h.ssh_port)}</code></td>
+                                    <td>{h.credential.map(|c| c.name)}</td>
+                                    <td>{h.jump_host.map(|j| j.name)}</td>
+                                    <td class="row-actions">
+                                        <Show when=move || manage>
+                                            <ActionForm action=delete_host>
+                                                <input type="hidden" name="host_id" value=h.id.to_string() />
+                                                <button type="submit" class="button button-small">"Remove"</button>
+                                            </ActionForm>
+                                        </Show>
+                                    </td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }}
+            <Show when=move || manage>
+                <h3>"Add a host"</h3>
+                <FormError error=host_error />
+                <ActionForm action=add_host attr:class="form form-grid" attr:data-test="add-host">
+                    <input type="hidden" name="instance_id" value=instance_id.to_string() />
+                    <Field label="Name" name="input[name]" required=true error=host_error />
+                    <Field label="Roles" name="input[roles]" required=true error=host_error
+                        hint="web, analysis, database, notebook or all; several separated by commas." />
+                    <Field label="Address" name="input[address]" required=true error=host_error hint="DNS name, IPv4 or IPv6." />
+                    <Field label="SSH port" name="input[ssh_port]" error=host_error hint="22 if empty." />
+                    <Field label="SSH user" name="input[ssh_user]" required=true error=host_error />
+                    <div class="field">
+                        <label for="input-credential">"SSH key"</label>
+                        <select id="input-credential" name="input[credential]">
+                            <option value="">"none yet"</option>
+                            <Suspense>
+                                {move || Suspend::new(async move {
+                                    keys.await.unwrap_or_default().into_iter().map(|k| view! {
+                                        <option value=k.id.to_string()>{k.name}</option>
+                                    }).collect_view()
+                                })}
+                            </Suspense>
+                        </select>
+                    </div>
+                    <div class="field">
+                        <label for="input-jump_host">"Jump host"</label>
+                        <select id="input-jump_host" name="input[jump_host]">
+                            <option value="">"none (reached directly)"</option>
+                            {jump_choices.get_value().into_iter().map(|(id, name)| view! { <option value=id.to_string()>{name}</option> }).collect_view()}
+                        </select>
+                        <crate::components::FieldError error=host_error field="input[jump_host]" />
+                    </div>
+                    <div class="form-actions"><button type="submit" class="button button-primary">"Add host"</button></div>
+                </ActionForm>
+            </Show>
+        </section>
+        <Show when=move || manage>
+            <section class="panel danger-zone">
+                <h2>"Delete this instance"</h2>
+                <p>{format!("This removes its {} host(s) from Steward (the servers themselves are not touched). Type the instance's name to confirm.", detail.hosts.len())}</p>
+                <FormError error=delete_instance_error />
+                <ActionForm action=delete_instance attr:class="form form-inline">
+                    <input type="hidden" name="instance_id" value=instance_id.to_string() />
+                    <Field label="Instance name" name="confirm" error=delete_instance_error />
+                    <button type="submit" class="button button-danger">"Delete instance"</button>
+                </ActionForm>
+            </section>
+        </Show>
+    }
+}
