@@ -93,8 +93,8 @@ pub async fn complete_setup(
     password: String,
     confirm: String,
 ) -> Result<(), AppError> {
-    require_same(&password, &confirm)?;
     run(Access::Public, Scope::Global, |b, req, caller| async move {
+        require_same(&password, &confirm)?;
         b.complete_setup(&req, &caller, token, username, password).await
     })
     .await?;
@@ -124,8 +124,8 @@ pub async fn logout() -> Result<(), AppError> {
 
 #[server(prefix = "/api", endpoint = "change_password")]
 pub async fn change_password(current: String, password: String, confirm: String) -> Result<(), AppError> {
-    require_same(&password, &confirm)?;
     run(Access::SignedIn, Scope::Global, |b, req, caller| async move {
+        require_same(&password, &confirm)?;
         b.change_password(&req, &caller, current, password).await
     })
     .await
@@ -133,12 +133,10 @@ pub async fn change_password(current: String, password: String, confirm: String)
 
 #[server(prefix = "/api", endpoint = "set_password")]
 pub async fn set_password(token: String, password: String, confirm: String) -> Result<(), AppError> {
-    require_same(&password, &confirm)?;
-    run(
-        Access::Public,
-        Scope::Global,
-        |b, _, caller| async move { b.redeem_password_link(&caller, token, password).await },
-    )
+    run(Access::Public, Scope::Global, |b, _, caller| async move {
+        require_same(&password, &confirm)?;
+        b.redeem_password_link(&caller, token, password).await
+    })
     .await?;
     leptos_axum::redirect("/login?password_set=1");
     Ok(())

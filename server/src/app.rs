@@ -59,7 +59,7 @@ impl AppState {
         let audit = Audit::new(store.clone(), clock.clone());
         let accounts = Accounts::new(store.clone(), hasher, clock.clone(), config.clone(), audit.clone());
         let inventory = Inventory::new(store.clone(), clock.clone(), audit.clone());
-        let vault = Vault::open(store.clone(), config.master_key_file.as_ref(), clock.clone(), audit.clone()).await?;
+        let vault = Vault::open(store.clone(), &config.master_key_path(), clock.clone(), audit.clone()).await?;
         Ok(Self { config, store, clock, accounts, audit, inventory, vault })
     }
 }

@@ -144,7 +144,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, CliError> {
             app::prepare_data_dir(&config)?;
             // Exclusive: a running server would keep using the old key.
             let state = AppState::build(config).await?;
-            let path = std::path::PathBuf::from(&state.config.master_key_file);
+            let path = state.config.master_key_path();
             let old = state.vault.key_id().to_owned();
             let (new, count) = state.vault.rotate_key(&path, &Actor::cli()).await?;
             println!("master key rotated: {old} -> {new}; {count} secret(s) re-encrypted");

@@ -416,6 +416,15 @@ impl Config {
         })
     }
 
+    /// The vault's key file: as configured, else `master.key` in the data directory.
+    pub fn master_key_path(&self) -> PathBuf {
+        if self.master_key_file.is_empty() {
+            self.storage.data_dir.join("master.key")
+        } else {
+            PathBuf::from(&self.master_key_file)
+        }
+    }
+
     /// Cookies are marked `Secure` when people reach Steward over https.
     pub fn uses_https(&self) -> bool {
         self.server.base_url.starts_with("https://")

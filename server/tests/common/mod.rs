@@ -206,3 +206,91 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// A study with one instance of two hosts (the second reached through the first), plus one
+/// user per study role, a member of no study, and an SSH key in the vault.
+pub struct Fixture {
+    pub study_id: i64,
+    pub instance_id: i64,
+    pub jump_host_id: i64,
+    pub host_id: i64,
+    pub credential_id: i64,
+}
+
+pub const ROLE_USERS: [(&str, Option<&str>); 6] = [
+    ("member", None),
+    ("researcher", Some("researcher")),
+    ("viewer", Some("viewer")),
+    ("oncall", Some("on-call")),
+    ("operator", Some("operator")),
+    ("studyadmin", Some("study-admin")),
+];
+pub const USER_PASSWORD: &str = "a long enough passphrase";
+
+pub async fn fixture(admin: &Client) -> Fixture {
+    let study: serde_json::Value =
+        admin.call("create_study", &[("name", "Pilot"), ("description", ""), ("contact", "")]).await.unwrap();
+    let study_id = study["id"].as_i64().unwrap();
+    let sid = study_id.to_string();
+    for (username, role) in ROLE_USERS {
+        admin
+            .call::<serde_json::Value>("create_user", &[
+                ("username", username),
+                ("display_name", ""),
+                ("email", ""),
+                ("role", "member"),
+                ("password", USER_PASSWORD),
+            ])
+            .await
+            .unwrap();
+        if let Some(role) = role {
+            admin.call::<()>("set_member", &[("study_id", &sid), ("username", username), ("role", role)]).await.unwrap();
+        }
+    }
+    let instance: serde_json::Value = admin
+        .call("create_instance", &[
+            ("study_id", &sid),
+            ("input[name]", "production"),
+            ("input[stack]", "emission"),
+            ("input[environment]", "production"),
+            ("input[base_url]", ""),
+            ("input[tags]", ""),
+            ("input[notes]", ""),
+        ])
+        .await
+        .unwrap();
+    let instance_id = instance["id"].as_i64().unwrap();
+    let key: serde_json::Value = admin.call("generate_ssh_key", &[("name", "steward-key")]).await.unwrap();
+    let credential_id = key["id"].as_i64().unwrap();
+    let iid = instance_id.to_string();
+    let jump: serde_json::Value = admin
+        .call("add_host", &host_form(&iid, "webapp", "web", "127.0.0.1", &credential_id.to_string(), ""))
+        .await
+        .unwrap();
+    let jump_host_id = jump["id"].as_i64().unwrap();
+    let host: serde_json::Value = admin
+        .call("add_host", &host_form(&iid, "database", "database", "10.0.0.2", &credential_id.to_string(), &jump_host_id.to_string()))
+        .await
+        .unwrap();
+    Fixture { study_id, instance_id, jump_host_id, host_id: host["id"].as_i64().unwrap(), credential_id }
+}
+
+pub fn host_form<'a>(
+    instance_id: &'a str,
+    name: &'a str,
+    roles: &'a str,
+    address: &'a str,
+    credential: &'a str,
+    jump: &'a str,
+) -> Vec<(&'static str, &'a str)> {
+    vec![
+        ("instance_id", instance_id),
+        ("input[name]", name),
+        ("input[roles]", roles),
+        ("input[address]", address),
+        ("input[ssh_port]", "22"),
+        ("input[ssh_user]", "steward"),
+        ("input[credential]", credential),
+        ("input[jump_host]", jump),
+    ]
+}

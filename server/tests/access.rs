@@ -1,0 +1,126 @@
+//! Every server function × every role: who gets past the permission check and who is refused.
+//! A server function missing from the table fails the test, so new routes must say who may
+//! call them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{Backend, Client, Fixture, ROLE_USERS, TestApp, USER_PASSWORD, fixture};
+
+/// Who calls: nobody, a signed-in user without a study role, one per study role, an admin.
+const WHO: [&str; 8] = ["anonymous", "member", "researcher", "viewer", "oncall", "operator", "studyadmin", "admin"];
+
+const EVERYONE: &[&str] = &WHO;
+const SIGNED_IN: &[&str] = &["member", "researcher", "viewer", "oncall", "operator", "studyadmin", "admin"];
+const SEES_STUDY: &[&str] = &["researcher", "viewer", "oncall", "operator", "studyadmin", "admin"];
+const SEES_INVENTORY: &[&str] = &["viewer", "oncall", "operator", "studyadmin", "admin"];
+const MANAGES_STUDY: &[&str] = &["studyadmin", "admin"];
+const ADMIN: &[&str] = &["admin"];
+
+type Args = Vec<(&'static str, String)>;
+
+/// (endpoint, who is let through, arguments). Arguments that mutate are chosen to fail
+/// validation after the permission check, so each row can run for every role.
+fn table(f: &Fixture) -> Vec<(&'static str, &'static [&'static str], Args)> {
+    let study = f.study_id.to_string();
+    let instance = f.instance_id.to_string();
+    let jump = f.jump_host_id.to_string();
+    let host = f.host_id.to_string();
+    let a = |pairs: &[(&'static str, &str)]| -> Args { pairs.iter().map(|(k, v)| (*k, (*v).to_owned())).collect() };
+    let bad_host = |id: (&'static str, &str)| {
+        a(&[id, ("input[name]", "x"), ("input[roles]", "nonsense"), ("input[address]", "a b"), ("input[ssh_user]", "x")])
+    };
+    let bad_instance = |id: (&'static str, &str)| {
+        a(&[id, ("input[name]", ""), ("input[stack]", "none"), ("input[environment]", "")])
+    };
+    vec![
+        ("current_user", EVERYONE, a(&[])),
+        ("setup_status", EVERYONE, a(&[])),
+        ("complete_setup", EVERYONE, a(&[("token", "x"), ("username", "x"), ("password", "p"), ("confirm", "p")])),
+        ("login", EVERYONE, a(&[("username", "nobody-at-all"), ("password", "wrong")])),
+        ("set_password", EVERYONE, a(&[("token", "x"), ("password", "p"), ("confirm", "p")])),
+        ("change_password", SIGNED_IN, a(&[("current", "wrong"), ("password", "p"), ("confirm", "q")])),
+        ("list_users", ADMIN, a(&[])),
+        ("create_user", ADMIN, a(&[("username", "bad name"), ("display_name", ""), ("email", ""), ("role", "member"), ("password", "")])),
+        ("set_user_role", ADMIN, a(&[("user_id", "999999"), ("role", "member")])),
+        ("set_user_disabled", ADMIN, a(&[("user_id", "999999"), ("disabled", "true")])),
+        ("reset_password", ADMIN, a(&[("user_id", "999999")])),
+        ("audit_log", ADMIN, a(&[("query[page]", "0")])),
+        ("list_studies", SIGNED_IN, a(&[])),
+        ("create_study", ADMIN, a(&[("name", ""), ("description", ""), ("contact", "")])),
+        ("get_study", SEES_STUDY, a(&[("study_id", &study)])),
+        ("update_study", MANAGES_STUDY, a(&[("study_id", &study), ("name", ""), ("description", ""), ("contact", "")])),
+        ("study_deletion", MANAGES_STUDY, a(&[("study_id", &study)])),
+        ("delete_study", MANAGES_STUDY, a(&[("study_id", &study), ("confirm", "not the name")])),
+        ("set_member", MANAGES_STUDY, a(&[("study_id", &study), ("username", "nobody-at-all"), ("role", "viewer")])),
+        ("remove_member", MANAGES_STUDY, a(&[("study_id", &study), ("user_id", "999999")])),
+        ("list_instances", SIGNED_IN, a(&[("query[page]", "0")])),
+        ("create_instance", MANAGES_STUDY, bad_instance(("study_id", &study))),
+        ("get_instance", SEES_INVENTORY, a(&[("instance_id", &instance)])),
+        ("update_instance", MANAGES_STUDY, bad_instance(("instance_id", &instance))),
+        ("instance_deletion", MANAGES_STUDY, a(&[("instance_id", &instance)])),
+        ("delete_instance", MANAGES_STUDY, a(&[("instance_id", &instance), ("confirm", "not the name")])),
+        ("add_host", MANAGES_STUDY, bad_host(("instance_id", &instance))),
+        ("update_host", MANAGES_STUDY, bad_host(("host_id", &host))),
+        // The jump host still serves another host, so deleting it is refused after the check.
+        ("delete_host", MANAGES_STUDY, a(&[("host_id", &jump)])),
+        ("list_credentials", ADMIN, a(&[])),
+        ("ssh_key_choices", MANAGES_STUDY, a(&[("instance_id", &instance)])),
+        ("generate_ssh_key", ADMIN, a(&[("name", "")])),
+        ("import_ssh_key", ADMIN, a(&[("name", "k"), ("private_key", "not a key"), ("passphrase", "")])),
+        ("store_secret", ADMIN, a(&[("name", "s"), ("kind", "api-key"), ("secret", "")])),
+        ("delete_credential", ADMIN, a(&[("credential_id", "999999")])),
+        // Last: it ends the session.
+        ("logout", EVERYONE, a(&[])),
+    ]
+}
+
+on_both_backends!(every_route_checks_every_role);
+
+async fn every_route_checks_every_role(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let admin = app.admin().await;
+    let f = fixture(&admin).await;
+    let table = table(&f);
+
+    let registered: BTreeSet<String> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path.trim_start_matches("/api/").to_owned())
+        .collect();
+    let listed: BTreeSet<String> = table.iter().map(|(name, _, _)| (*name).to_owned()).collect();
+    let unlisted: Vec<&String> = registered.difference(&listed).collect();
+    assert!(unlisted.is_empty(), "server functions without an access row: {unlisted:?}");
+    let stale: Vec<&String> = listed.difference(&registered).collect();
+    assert!(stale.is_empty(), "access rows for server functions that do not exist: {stale:?}");
+
+    let mut wrong = Vec::new();
+    for who in WHO {
+        let client = match who {
+            "anonymous" => app.client(),
+            "admin" => admin.clone(),
+            username => {
+                assert!(ROLE_USERS.iter().any(|(u, _)| *u == username));
+                let client = app.client();
+                client.login(username, USER_PASSWORD).await.unwrap();
+                client
+            }
+        };
+        for (endpoint, allowed, args) in &table {
+            let form: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let status = call_status(&client, endpoint, &form).await;
+            let refused = status == 401 || status == 403;
+            let expected_allowed = allowed.contains(&who);
+            if refused == expected_allowed {
+                wrong.push(format!("{endpoint} as {who}: {status} (expected {})", if expected_allowed { "allowed" } else { "refused" }));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "access table violated:\n{}", wrong.join("\n"));
+    app.stop().await;
+}
+
+async fn call_status(client: &Client, endpoint: &str, form: &[(&str, &str)]) -> u16 {
+    client.http.post(format!("{}/api/{endpoint}", client.base)).form(form).send().await.unwrap().status().as_u16()
+}
