@@ -14,6 +14,23 @@ where
     Signal::derive(move || value.get().and_then(Result::err))
 }
 
+/// Counts an action's successful runs. Keying a resource on it refetches what the action
+/// changed after a success, but not after a failure, which would re-render the form and lose
+/// what the user typed.
+pub fn successes<T, V>(value: V) -> Signal<usize>
+where
+    T: Clone + Send + Sync + 'static,
+    V: Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
+{
+    let count = RwSignal::new(0usize);
+    Effect::new(move |_| {
+        if matches!(value.get(), Some(Ok(_))) {
+            count.update(|n| *n += 1);
+        }
+    });
+    count.into()
+}
+
 /// Title on the left, the page's primary action on the right.
 #[component]
 pub fn PageHeader(title: &'static str, #[prop(optional)] children: Option<Children>) -> impl IntoView {

@@ -4,6 +4,8 @@
 //! the error type and, with the `ssr` feature, the [`contract::Backend`] trait that the server
 //! crate implements. Dependencies point one way: the server depends on this crate, never back.
 
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod app;
 mod components;

@@ -31,11 +31,16 @@ fn table(f: &Fixture) -> Vec<(&'static str, &'static [&'static str], Args)> {
     let host = f.host_id.to_string();
     let a = |pairs: &[(&'static str, &str)]| -> Args { pairs.iter().map(|(k, v)| (*k, (*v).to_owned())).collect() };
     let bad_host = |id: (&'static str, &str)| {
-        a(&[id, ("input[name]", "x"), ("input[roles]", "nonsense"), ("input[address]", "a b"), ("input[ssh_user]", "x")])
+        a(&[
+            id,
+            ("input[name]", "x"),
+            ("input[roles]", "nonsense"),
+            ("input[address]", "a b"),
+            ("input[ssh_user]", "x"),
+        ])
     };
-    let bad_instance = |id: (&'static str, &str)| {
-        a(&[id, ("input[name]", ""), ("input[stack]", "none"), ("input[environment]", "")])
-    };
+    let bad_instance =
+        |id: (&'static str, &str)| a(&[id, ("input[name]", ""), ("input[stack]", "none"), ("input[environment]", "")]);
     vec![
         ("current_user", EVERYONE, a(&[])),
         ("setup_status", EVERYONE, a(&[])),
@@ -44,7 +49,11 @@ fn table(f: &Fixture) -> Vec<(&'static str, &'static [&'static str], Args)> {
         ("set_password", EVERYONE, a(&[("token", "x"), ("password", "p"), ("confirm", "p")])),
         ("change_password", SIGNED_IN, a(&[("current", "wrong"), ("password", "p"), ("confirm", "q")])),
         ("list_users", ADMIN, a(&[])),
-        ("create_user", ADMIN, a(&[("username", "bad name"), ("display_name", ""), ("email", ""), ("role", "member"), ("password", "")])),
+        (
+            "create_user",
+            ADMIN,
+            a(&[("username", "bad name"), ("display_name", ""), ("email", ""), ("role", "member"), ("password", "")]),
+        ),
         ("set_user_role", ADMIN, a(&[("user_id", "999999"), ("role", "member")])),
         ("set_user_disabled", ADMIN, a(&[("user_id", "999999"), ("disabled", "true")])),
         ("reset_password", ADMIN, a(&[("user_id", "999999")])),
@@ -113,7 +122,10 @@ async fn every_route_checks_every_role(backend: Backend) {
             let refused = status == 401 || status == 403;
             let expected_allowed = allowed.contains(&who);
             if refused == expected_allowed {
-                wrong.push(format!("{endpoint} as {who}: {status} (expected {})", if expected_allowed { "allowed" } else { "refused" }));
+                wrong.push(format!(
+                    "{endpoint} as {who}: {status} (expected {})",
+                    if expected_allowed { "allowed" } else { "refused" }
+                ));
             }
         }
     }

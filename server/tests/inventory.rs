@@ -9,28 +9,41 @@ mod common;
 use common::{Backend, Client, TestApp, USER_PASSWORD, host_form};
 use reqwest::StatusCode;
 use serde_json::Value;
-use steward_frontend::contract::{AppError, HostRole, InstanceDetail, InstanceSummary, Page, StudyDetail, StudySummary};
+use steward_frontend::contract::{
+    AppError, HostRole, InstanceDetail, InstanceSummary, Page, StudyDetail, StudySummary,
+};
 
-on_both_backends!(multi_tier_study_story, bad_input_gets_field_errors, instances_filter_sort_and_page, researchers_see_names_only);
+on_both_backends!(
+    multi_tier_study_story,
+    bad_input_gets_field_errors,
+    instances_filter_sort_and_page,
+    researchers_see_names_only
+);
 
 const HOSTILE: &str = "O'Reilly \"$(rm -rf /)\" `id` <script>alert(1)</script>\nsecond line";
 
 async fn study(admin: &Client, name: &str) -> i64 {
-    let s: StudySummary = admin.call("create_study", &[("name", name), ("description", HOSTILE), ("contact", "lab@example.org")]).await.unwrap();
+    let s: StudySummary = admin
+        .call("create_study", &[("name", name), ("description", HOSTILE), ("contact", "lab@example.org")])
+        .await
+        .unwrap();
     s.id
 }
 
 async fn instance(admin: &Client, study: i64, name: &str, stack: &str, env: &str, tags: &str) -> InstanceSummary {
     admin
-        .call("create_instance", &[
-            ("study_id", &study.to_string()),
-            ("input[name]", name),
-            ("input[stack]", stack),
-            ("input[environment]", env),
-            ("input[base_url]", "https://emission.example.org"),
-            ("input[tags]", tags),
-            ("input[notes]", HOSTILE),
-        ])
+        .call(
+            "create_instance",
+            &[
+                ("study_id", &study.to_string()),
+                ("input[name]", name),
+                ("input[stack]", stack),
+                ("input[environment]", env),
+                ("input[base_url]", "https://emission.example.org"),
+                ("input[tags]", tags),
+                ("input[notes]", HOSTILE),
+            ],
+        )
         .await
         .unwrap()
 }
@@ -43,11 +56,18 @@ async fn multi_tier_study_story(backend: Backend) {
     assert_eq!(inst.tags, vec!["eu", "pilot"]);
     let iid = inst.id.to_string();
 
-    let web: Value = admin.call("add_host", &host_form(&iid, "webapp", "web", "webapp.example.org", "", "")).await.unwrap();
+    let web: Value =
+        admin.call("add_host", &host_form(&iid, "webapp", "web", "webapp.example.org", "", "")).await.unwrap();
     let web_id = web["id"].as_i64().unwrap().to_string();
     admin.call::<Value>("add_host", &host_form(&iid, "database", "database", "10.0.0.2", "", &web_id)).await.unwrap();
-    admin.call::<Value>("add_host", &host_form(&iid, "analysis", "analysis", "2001:db8::7", "", &web_id)).await.unwrap();
-    admin.call::<Value>("add_host", &host_form(&iid, "notebook", "notebook, analysis", "nb.example.org", "", "")).await.unwrap();
+    admin
+        .call::<Value>("add_host", &host_form(&iid, "analysis", "analysis", "2001:db8::7", "", &web_id))
+        .await
+        .unwrap();
+    admin
+        .call::<Value>("add_host", &host_form(&iid, "notebook", "notebook, analysis", "nb.example.org", "", ""))
+        .await
+        .unwrap();
 
     let detail: InstanceDetail = admin.call("get_instance", &[("instance_id", &iid)]).await.unwrap();
     assert_eq!(detail.notes, HOSTILE, "notes are stored exactly as given");
@@ -71,18 +91,26 @@ async fn multi_tier_study_story(backend: Backend) {
     // Deleting asks for the name and says what goes.
     let preview: Value = admin.call("study_deletion", &[("study_id", &study_id.to_string())]).await.unwrap();
     assert_eq!((preview["instances"].as_i64(), preview["hosts"].as_i64()), (Some(1), Some(4)));
-    let refused = admin.call::<()>("delete_study", &[("study_id", &study_id.to_string()), ("confirm", "e-mission")]).await.unwrap_err();
+    let refused = admin
+        .call::<()>("delete_study", &[("study_id", &study_id.to_string()), ("confirm", "e-mission")])
+        .await
+        .unwrap_err();
     assert!(refused.error.for_field("confirm").is_some());
     assert!(admin.call::<InstanceDetail>("get_instance", &[("instance_id", &iid)]).await.is_ok(), "nothing removed");
     let refused = admin.call::<()>("delete_host", &[("host_id", &web_id)]).await.unwrap_err();
     assert!(refused.error.to_string().contains("reach their server through webapp"), "{}", refused.error);
-    admin.call::<()>("delete_study", &[("study_id", &study_id.to_string()), ("confirm", "e-mission pilot")]).await.unwrap();
+    admin
+        .call::<()>("delete_study", &[("study_id", &study_id.to_string()), ("confirm", "e-mission pilot")])
+        .await
+        .unwrap();
     let gone = admin.call::<InstanceDetail>("get_instance", &[("instance_id", &iid)]).await.unwrap_err();
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
 
-    let audit: Value = admin.call("audit_log", &[("query[action]", "study.deleted"), ("query[page]", "0")]).await.unwrap();
+    let audit: Value =
+        admin.call("audit_log", &[("query[action]", "study.deleted"), ("query[page]", "0")]).await.unwrap();
     assert_eq!(audit["items"][0]["detail"], "with 1 instance(s) and 4 host(s)");
-    let audit: Value = admin.call("audit_log", &[("query[action]", "host.created"), ("query[page]", "0")]).await.unwrap();
+    let audit: Value =
+        admin.call("audit_log", &[("query[action]", "host.created"), ("query[page]", "0")]).await.unwrap();
     assert_eq!(audit["total"], 4);
     app.stop().await;
 }
@@ -98,7 +126,10 @@ async fn bad_input_gets_field_errors(backend: Backend) {
     let app = TestApp::start(backend).await;
     let admin = app.admin().await;
     let study_id = study(&admin, "Pilot").await;
-    let dup = admin.call::<StudySummary>("create_study", &[("name", "Pilot"), ("description", ""), ("contact", "")]).await.unwrap_err();
+    let dup = admin
+        .call::<StudySummary>("create_study", &[("name", "Pilot"), ("description", ""), ("contact", "")])
+        .await
+        .unwrap_err();
     assert_eq!((dup.status, field(&dup.error)), (StatusCode::CONFLICT, "name".into()));
     let inst = instance(&admin, study_id, "prod", "camcops", "production", "").await;
     let iid = inst.id.to_string();
@@ -127,9 +158,15 @@ async fn bad_input_gets_field_errors(backend: Backend) {
     // A jump host from another study, and a loop of jump hosts, are refused.
     let other = study(&admin, "Other").await;
     let other_inst = instance(&admin, other, "x", "generic", "staging", "").await;
-    let foreign: Value = admin.call("add_host", &host_form(&other_inst.id.to_string(), "f", "all", "f.example.org", "", "")).await.unwrap();
+    let foreign: Value = admin
+        .call("add_host", &host_form(&other_inst.id.to_string(), "f", "all", "f.example.org", "", ""))
+        .await
+        .unwrap();
     let foreign_id = foreign["id"].as_i64().unwrap().to_string();
-    let err = admin.call::<Value>("add_host", &host_form(&iid, "h", "web", "h.example.org", "", &foreign_id)).await.unwrap_err();
+    let err = admin
+        .call::<Value>("add_host", &host_form(&iid, "h", "web", "h.example.org", "", &foreign_id))
+        .await
+        .unwrap_err();
     assert!(err.error.to_string().contains("same study"));
     let db: Value = admin.call("add_host", &host_form(&iid, "db", "database", "10.0.0.3", "", &web_id)).await.unwrap();
     let db_id = db["id"].as_i64().unwrap().to_string();
@@ -148,20 +185,26 @@ async fn bad_input_gets_field_errors(backend: Backend) {
         ("prod", "emission", "production", "", "", "name"),
     ] {
         let err = admin
-            .call::<Value>("create_instance", &[
-                ("study_id", &study_id.to_string()),
-                ("input[name]", name),
-                ("input[stack]", stack),
-                ("input[environment]", env),
-                ("input[base_url]", url),
-                ("input[tags]", tags),
-                ("input[notes]", ""),
-            ])
+            .call::<Value>(
+                "create_instance",
+                &[
+                    ("study_id", &study_id.to_string()),
+                    ("input[name]", name),
+                    ("input[stack]", stack),
+                    ("input[environment]", env),
+                    ("input[base_url]", url),
+                    ("input[tags]", tags),
+                    ("input[notes]", ""),
+                ],
+            )
             .await
             .unwrap_err();
         assert_eq!(field(&err.error), expected, "{name} {stack} {env} {url} {tags}: {}", err.error);
     }
-    let err = admin.call::<()>("set_member", &[("study_id", &study_id.to_string()), ("username", "ghost"), ("role", "viewer")]).await.unwrap_err();
+    let err = admin
+        .call::<()>("set_member", &[("study_id", &study_id.to_string()), ("username", "ghost"), ("role", "viewer")])
+        .await
+        .unwrap_err();
     assert_eq!(field(&err.error), "username");
     app.stop().await;
 }
@@ -183,7 +226,10 @@ async fn instances_filter_sort_and_page(backend: Backend) {
         let admin = admin.clone();
         async move {
             let mut form: Vec<(String, String)> = pairs.into_iter().map(|(k, v)| (format!("query[{k}]"), v)).collect();
-            form.push(("query[page]".into(), form.iter().find(|(k, _)| k == "query[page]").map_or("0".into(), |(_, v)| v.clone())));
+            form.push((
+                "query[page]".into(),
+                form.iter().find(|(k, _)| k == "query[page]").map_or("0".into(), |(_, v)| v.clone()),
+            ));
             form.dedup_by(|x, y| x.0 == y.0);
             let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             admin.call::<Page<InstanceSummary>>("list_instances", &form).await.unwrap()
@@ -207,7 +253,10 @@ async fn instances_filter_sort_and_page(backend: Backend) {
     assert_eq!(desc.items[0].name, "inst-54");
     let by_study = list(vec![("sort", "-study".into())]).await;
     assert_eq!(by_study.items[0].study_name, "Beta");
-    let bad = admin.call::<Page<InstanceSummary>>("list_instances", &[("query[sort]", "secret"), ("query[page]", "0")]).await.unwrap_err();
+    let bad = admin
+        .call::<Page<InstanceSummary>>("list_instances", &[("query[sort]", "secret"), ("query[page]", "0")])
+        .await
+        .unwrap_err();
     assert_eq!(field(&bad.error), "sort");
     app.stop().await;
 }
@@ -226,7 +275,10 @@ async fn researchers_see_names_only(backend: Backend) {
     assert_eq!(detail.study.host_count, 0);
     let page: Page<InstanceSummary> = researcher.call("list_instances", &[("query[page]", "0")]).await.unwrap();
     assert_eq!(page.total, 0);
-    let refused = researcher.call::<InstanceDetail>("get_instance", &[("instance_id", &f.instance_id.to_string())]).await.unwrap_err();
+    let refused = researcher
+        .call::<InstanceDetail>("get_instance", &[("instance_id", &f.instance_id.to_string())])
+        .await
+        .unwrap_err();
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
 
     // A member of no study sees no study at all.
@@ -234,12 +286,14 @@ async fn researchers_see_names_only(backend: Backend) {
     outsider.login("member", USER_PASSWORD).await.unwrap();
     let studies: Vec<StudySummary> = outsider.call("list_studies", &[]).await.unwrap();
     assert!(studies.is_empty());
-    let refused = outsider.call::<StudyDetail>("get_study", &[("study_id", &f.study_id.to_string())]).await.unwrap_err();
+    let refused =
+        outsider.call::<StudyDetail>("get_study", &[("study_id", &f.study_id.to_string())]).await.unwrap_err();
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
 
     let viewer = app.client();
     viewer.login("viewer", USER_PASSWORD).await.unwrap();
-    let detail: InstanceDetail = viewer.call("get_instance", &[("instance_id", &f.instance_id.to_string())]).await.unwrap();
+    let detail: InstanceDetail =
+        viewer.call("get_instance", &[("instance_id", &f.instance_id.to_string())]).await.unwrap();
     assert_eq!(detail.hosts.len(), 2);
     assert!(!detail.can_manage);
     app.stop().await;

@@ -43,7 +43,10 @@ async fn keys_and_secrets(backend: Backend) {
 
     let (private, fingerprint) = protected_key();
     let wrong = admin
-        .call::<CredentialSummary>("import_ssh_key", &[("name", "lab"), ("private_key", &private), ("passphrase", "nope")])
+        .call::<CredentialSummary>(
+            "import_ssh_key",
+            &[("name", "lab"), ("private_key", &private), ("passphrase", "nope")],
+        )
         .await
         .unwrap_err();
     assert_eq!(wrong.error.for_field("passphrase").as_deref(), Some("Wrong passphrase for this key"));
@@ -63,8 +66,10 @@ async fn keys_and_secrets(backend: Backend) {
         .unwrap();
     assert_eq!(imported.fingerprint, fingerprint, "same fingerprint as ssh-keygen -l");
 
-    let secret: CredentialSummary =
-        admin.call("store_secret", &[("name", "emission-db"), ("kind", "database-password"), ("secret", CANARY)]).await.unwrap();
+    let secret: CredentialSummary = admin
+        .call("store_secret", &[("name", "emission-db"), ("kind", "database-password"), ("secret", CANARY)])
+        .await
+        .unwrap();
     assert_eq!(secret.kind, CredentialKind::DatabasePassword);
     assert!(secret.public_key.is_empty() && secret.fingerprint.is_empty());
     let dup = admin
@@ -133,12 +138,18 @@ async fn rotation_keeps_every_secret(backend: Backend) {
 
     // The old key no longer fits: a clear error, not garbage.
     std::fs::write(&key_file, &old_key).unwrap();
-    let err = steward::services::vault::Vault::open(app.state.store.clone(), &key_file, app.state.clock.clone(), app.state.audit.clone())
-        .await
-        .unwrap_err();
+    let err = steward::services::vault::Vault::open(
+        app.state.store.clone(),
+        &key_file,
+        app.state.clock.clone(),
+        app.state.audit.clone(),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.setting, "master_key_file");
     assert!(err.problem.contains(&format!("but the vault was written with key {new_id}")), "{err}");
-    let audit: serde_json::Value = admin.call("audit_log", &[("query[action]", "vault."), ("query[page]", "0")]).await.unwrap();
+    let audit: serde_json::Value =
+        admin.call("audit_log", &[("query[action]", "vault."), ("query[page]", "0")]).await.unwrap();
     assert_eq!(audit["items"][0]["action"], "vault.key_rotated");
     app.stop().await;
 }
@@ -160,12 +171,8 @@ async fn binary_keeps_secrets_out_of_logs_and_refuses_a_wrong_key() {
     };
     let mut serve = Command::new(BIN);
     env(&mut serve);
-    let mut child = serve
-        .arg("serve")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    let mut child =
+        serve.arg("serve").stdout(Stdio::piped()).stderr(std::fs::File::create(&log).unwrap()).spawn().unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(30);
     while reqwest::get(format!("{base}/readyz")).await.is_err() {
@@ -185,10 +192,16 @@ async fn binary_keeps_secrets_out_of_logs_and_refuses_a_wrong_key() {
     let admin = Client::new(&base);
     let password = "correct horse battery staple";
     admin
-        .call::<()>("complete_setup", &[("token", &token), ("username", "admin"), ("password", password), ("confirm", password)])
+        .call::<()>(
+            "complete_setup",
+            &[("token", &token), ("username", "admin"), ("password", password), ("confirm", password)],
+        )
         .await
         .unwrap();
-    admin.call::<CredentialSummary>("store_secret", &[("name", "db"), ("kind", "database-password"), ("secret", CANARY)]).await.unwrap();
+    admin
+        .call::<CredentialSummary>("store_secret", &[("name", "db"), ("kind", "database-password"), ("secret", CANARY)])
+        .await
+        .unwrap();
     let fail = admin
         .call::<CredentialSummary>("store_secret", &[("name", "db"), ("kind", "database-password"), ("secret", CANARY)])
         .await;

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{AddHost, DeleteHost, DeleteInstance, get_instance, list_instances, ssh_key_choices};
-use crate::components::{ErrorBanner, Field, FormError, PageHeader, last_error};
+use crate::components::{ErrorBanner, Field, FormError, PageHeader, last_error, successes};
 use crate::contract::{InstanceDetail, InstanceQuery, InstanceSummary, Page, Stack};
 
 fn encode(text: &str) -> String {
@@ -154,7 +154,10 @@ pub fn InstancePage() -> impl IntoView {
     let add_host = ServerAction::<AddHost>::new();
     let delete_host = ServerAction::<DeleteHost>::new();
     let detail = Resource::new(
-        move || (id(), add_host.version().get(), delete_host.version().get()),
+        {
+            let changes = [successes(add_host.value()), successes(delete_host.value())];
+            move || (id(), changes.map(|c| c.get()))
+        },
         |(id, ..)| get_instance(id),
     );
     view! {

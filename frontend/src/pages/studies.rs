@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{CreateInstance, CreateStudy, DeleteStudy, RemoveMember, SetMember, get_study, list_studies};
-use crate::components::{ErrorBanner, Field, FormError, PageHeader, TextArea, last_error};
+use crate::components::{ErrorBanner, Field, FormError, PageHeader, TextArea, last_error, successes};
 use crate::contract::{CurrentUser, Stack, StudyDetail, StudyRole};
 
 #[component]
@@ -71,7 +71,11 @@ pub fn StudyPage() -> impl IntoView {
     let remove_member = ServerAction::<RemoveMember>::new();
     let create_instance = ServerAction::<CreateInstance>::new();
     let study = Resource::new(
-        move || (id(), set_member.version().get(), remove_member.version().get(), create_instance.version().get()),
+        {
+            let changes =
+                [successes(set_member.value()), successes(remove_member.value()), successes(create_instance.value())];
+            move || (id(), changes.map(|c| c.get()))
+        },
         |(id, ..)| get_study(id),
     );
     view! {
@@ -150,8 +154,8 @@ fn StudyView(
                         <input type="hidden" name="study_id" value=study_id.to_string() />
                         <Field label="Name" name="input[name]" required=true error=instance_error />
                         <div class="field">
-                            <label for="input[stack]">"Stack"</label>
-                            <select id="input[stack]" name="input[stack]">
+                            <label for="input-stack">"Stack"</label>
+                            <select id="input-stack" name="input[stack]">
                                 {Stack::ALL.iter().map(|s| view! { <option value=s.as_str()>{s.as_str()}</option> }).collect_view()}
                             </select>
                         </div>

@@ -234,29 +234,38 @@ pub async fn fixture(admin: &Client) -> Fixture {
     let sid = study_id.to_string();
     for (username, role) in ROLE_USERS {
         admin
-            .call::<serde_json::Value>("create_user", &[
-                ("username", username),
-                ("display_name", ""),
-                ("email", ""),
-                ("role", "member"),
-                ("password", USER_PASSWORD),
-            ])
+            .call::<serde_json::Value>(
+                "create_user",
+                &[
+                    ("username", username),
+                    ("display_name", ""),
+                    ("email", ""),
+                    ("role", "member"),
+                    ("password", USER_PASSWORD),
+                ],
+            )
             .await
             .unwrap();
         if let Some(role) = role {
-            admin.call::<()>("set_member", &[("study_id", &sid), ("username", username), ("role", role)]).await.unwrap();
+            admin
+                .call::<()>("set_member", &[("study_id", &sid), ("username", username), ("role", role)])
+                .await
+                .unwrap();
         }
     }
     let instance: serde_json::Value = admin
-        .call("create_instance", &[
-            ("study_id", &sid),
-            ("input[name]", "production"),
-            ("input[stack]", "emission"),
-            ("input[environment]", "production"),
-            ("input[base_url]", ""),
-            ("input[tags]", ""),
-            ("input[notes]", ""),
-        ])
+        .call(
+            "create_instance",
+            &[
+                ("study_id", &sid),
+                ("input[name]", "production"),
+                ("input[stack]", "emission"),
+                ("input[environment]", "production"),
+                ("input[base_url]", ""),
+                ("input[tags]", ""),
+                ("input[notes]", ""),
+            ],
+        )
         .await
         .unwrap();
     let instance_id = instance["id"].as_i64().unwrap();
@@ -269,7 +278,10 @@ pub async fn fixture(admin: &Client) -> Fixture {
         .unwrap();
     let jump_host_id = jump["id"].as_i64().unwrap();
     let host: serde_json::Value = admin
-        .call("add_host", &host_form(&iid, "database", "database", "10.0.0.2", &credential_id.to_string(), &jump_host_id.to_string()))
+        .call(
+            "add_host",
+            &host_form(&iid, "database", "database", "10.0.0.2", &credential_id.to_string(), &jump_host_id.to_string()),
+        )
         .await
         .unwrap();
     Fixture { study_id, instance_id, jump_host_id, host_id: host["id"].as_i64().unwrap(), credential_id }
