@@ -6,7 +6,9 @@
 use leptos::prelude::*;
 
 use crate::contract::{AppError, AuditEntry, AuditQuery, CredentialKind, CredentialSummary, CurrentUser};
-use crate::contract::{DeletionPreview, GlobalRole, HostInput, HostSummary, InstanceDetail, InstanceInput};
+use crate::contract::{
+    DeletionPreview, GlobalRole, HostInput, HostSummary, ImportInput, ImportReport, InstanceDetail, InstanceInput,
+};
 use crate::contract::{InstanceQuery, InstanceSummary, NamedRef, OneTimeLink, Page, SetupStatus};
 use crate::contract::{StudyDetail, StudyRole, StudySummary, UserSummary};
 
@@ -320,6 +322,22 @@ pub async fn update_host(host_id: i64, input: HostInput) -> Result<HostSummary, 
 pub async fn delete_host(host_id: i64) -> Result<(), AppError> {
     run(Access::Study(ManageInventory), Scope::Host(host_id), |b, _, caller| async move {
         b.delete_host(&caller, host_id).await
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "import_inventory")]
+pub async fn import_inventory(study_id: i64, input: ImportInput) -> Result<ImportReport, AppError> {
+    run(Access::Study(ManageInventory), Scope::Study(study_id), |b, _, caller| async move {
+        b.import_inventory(&caller, input).await
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "export_inventory")]
+pub async fn export_inventory(study_id: i64) -> Result<String, AppError> {
+    run(Access::Study(ViewInventory), Scope::Study(study_id), |b, _, caller| async move {
+        b.export_inventory(&caller).await
     })
     .await
 }

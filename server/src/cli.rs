@@ -39,6 +39,9 @@ enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Import or export Ansible inventories.
+    #[command(subcommand)]
+    Inventory(InventoryCommand),
     /// Manage the vault of credentials.
     #[command(subcommand)]
     Vault(VaultCommand),
@@ -64,6 +67,35 @@ enum UserCommand {
     ResetPassword { username: String },
     /// List users.
     List,
+}
+
+#[derive(Debug, Subcommand)]
+enum InventoryCommand {
+    /// Create a study's instances and hosts from an Ansible inventory (INI or YAML).
+    Import {
+        file: PathBuf,
+        /// The study to import into.
+        #[arg(long)]
+        study: String,
+        /// Instance for hosts whose groups name none; defaults to the file's name.
+        #[arg(long)]
+        instance: Option<String>,
+        #[arg(long, default_value = "generic")]
+        stack: String,
+        #[arg(long, default_value = "production")]
+        environment: String,
+        /// SSH user for hosts without ansible_user.
+        #[arg(long, default_value = "root")]
+        user: String,
+        /// Only show what would be created and what is skipped.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print a study as a YAML Ansible inventory.
+    Export {
+        #[arg(long)]
+        study: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -140,6 +172,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Healthcheck => healthcheck(&config),
+        Command::Inventory(command) => inventory(command, config).await,
         Command::Vault(VaultCommand::RotateKey) => {
             app::prepare_data_dir(&config)?;
             // Exclusive: a running server would keep using the old key.
@@ -234,6 +267,82 @@ async fn user(command: UserCommand, config: Config) -> Result<ExitCode, CliError
                 let last = user.last_login_at.map_or_else(|| "never".to_owned(), |at| at.to_rfc3339());
                 println!("{:<24} {:<8} {:<9} {}", user.username, user.role.as_str(), status, last);
             }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn inventory(command: InventoryCommand, config: Config) -> Result<ExitCode, CliError> {
+    let state = AppState::build_for_cli(config).await?;
+    let find_study = |name: String| {
+        let state = state.clone();
+        async move {
+            let all = state.inventory.studies(crate::store::Viewer { user_id: 0, is_admin: true }).await?;
+            all.into_iter()
+                .find(|s| s.name == name)
+                .ok_or_else(|| CliError::Other(format!("--study: there is no study named {name:?}")))
+        }
+    };
+    match command {
+        InventoryCommand::Import { file, study, instance, stack, environment, user, dry_run } => {
+            let study = find_study(study).await?;
+            let text = std::fs::read_to_string(&file)
+                .map_err(|err| CliError::Other(format!("cannot read {}: {err}", file.display())))?;
+            let stack = steward_frontend::contract::Stack::parse(&stack).ok_or_else(|| {
+                CliError::Other(format!(
+                    "--stack: {stack:?} is not a stack; use emission, camcops, inloop, dcor or generic"
+                ))
+            })?;
+            let instance = instance.unwrap_or_else(|| {
+                file.file_stem().map_or_else(|| "imported".to_owned(), |s| s.to_string_lossy().into_owned())
+            });
+            let defaults = crate::services::ansible::Defaults { instance, stack, environment, ssh_user: user };
+            let report = state
+                .inventory
+                .import_ansible(&Actor::cli(), study.id, &text, &defaults, !dry_run)
+                .await
+                .map_err(|err| match err {
+                    steward_frontend::contract::AppError::Invalid { field: Some(f), message } if f == "inventory" => {
+                        CliError::Other(format!("{}: {message}; nothing was imported", file.display()))
+                    }
+                    other => CliError::App(other),
+                })?;
+            for instance in &report.instances {
+                println!(
+                    "instance {} ({}, {}) tags: {}",
+                    instance.name,
+                    instance.stack,
+                    instance.environment,
+                    instance.tags.join(", ")
+                );
+                for host in &instance.hosts {
+                    let roles: Vec<&str> = host.roles.iter().map(|r| r.as_str()).collect();
+                    let jump = host.jump_host.as_deref().map(|j| format!(" via {j}")).unwrap_or_default();
+                    println!(
+                        "  host {} {}@{}:{} [{}]{jump}",
+                        host.name,
+                        host.ssh_user,
+                        host.address,
+                        host.ssh_port,
+                        roles.join(",")
+                    );
+                }
+            }
+            for skipped in &report.skipped {
+                println!("skipped {}: {}", skipped.item, skipped.reason);
+            }
+            if report.applied {
+                println!(
+                    "created {} instance(s) and {} host(s) in {}",
+                    report.instances_created, report.hosts_created, study.name
+                );
+            } else {
+                println!("dry run: nothing was created");
+            }
+        }
+        InventoryCommand::Export { study } => {
+            let study = find_study(study).await?;
+            print!("{}", state.inventory.export_ansible(study.id).await?);
         }
     }
     Ok(ExitCode::SUCCESS)

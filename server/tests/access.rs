@@ -76,6 +76,12 @@ fn table(f: &Fixture) -> Vec<(&'static str, &'static [&'static str], Args)> {
         ("update_host", MANAGES_STUDY, bad_host(("host_id", &host))),
         // The jump host still serves another host, so deleting it is refused after the check.
         ("delete_host", MANAGES_STUDY, a(&[("host_id", &jump)])),
+        (
+            "import_inventory",
+            MANAGES_STUDY,
+            a(&[("study_id", &study), ("input[inventory]", "[web"), ("input[stack]", "generic")]),
+        ),
+        ("export_inventory", SEES_INVENTORY, a(&[("study_id", &study)])),
         ("list_credentials", ADMIN, a(&[])),
         ("ssh_key_choices", MANAGES_STUDY, a(&[("instance_id", &instance)])),
         ("generate_ssh_key", ADMIN, a(&[("name", "")])),

@@ -17,7 +17,8 @@ on_both_backends!(
     multi_tier_study_story,
     bad_input_gets_field_errors,
     instances_filter_sort_and_page,
-    researchers_see_names_only
+    researchers_see_names_only,
+    ansible_import_export_round_trip,
 );
 
 const HOSTILE: &str = "O'Reilly \"$(rm -rf /)\" `id` <script>alert(1)</script>\nsecond line";
@@ -296,5 +297,122 @@ async fn researchers_see_names_only(backend: Backend) {
         viewer.call("get_instance", &[("instance_id", &f.instance_id.to_string())]).await.unwrap();
     assert_eq!(detail.hosts.len(), 2);
     assert!(!detail.can_manage);
+    app.stop().await;
+}
+
+/// The e-mission multi-tier layout as an operator's Ansible inventory.
+const MULTI_TIER_INI: &str = r#"
+# e-mission production, multi-tier (database reachable only from the webapp server)
+[webapp]
+emission-web.example.org ansible_user=emission
+
+[database]
+emission-db ansible_host=10.10.0.5 ansible_user=emission ansible_ssh_common_args='-o ProxyJump=emission@emission-web.example.org'
+
+[analysis]
+emission-analysis ansible_host=10.10.0.6 ansible_port=2222 ansible_user=emission ansible_ssh_common_args="-J emission-web.example.org"
+
+[notebook]
+emission-notebook ansible_host=10.10.0.7 ansible_user=jupyter
+
+[eu:children]
+webapp
+database
+analysis
+notebook
+
+[all:vars]
+ansible_become_pass=hunter2
+ntp_server=ntp.example.org
+"#;
+
+fn import_form<'a>(study: &'a str, text: &'a str, apply: &'a str) -> Vec<(&'static str, &'a str)> {
+    vec![
+        ("study_id", study),
+        ("input[inventory]", text),
+        ("input[instance]", "production"),
+        ("input[stack]", "emission"),
+        ("input[environment]", "production"),
+        ("input[ssh_user]", "root"),
+        ("input[apply]", apply),
+    ]
+}
+
+async fn ansible_import_export_round_trip(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let admin = app.admin().await;
+    let first = study(&admin, "Pilot").await.to_string();
+
+    // A malformed file names the line and imports nothing.
+    let broken = format!("{MULTI_TIER_INI}\n[database\nx\n");
+    let err = admin.call::<Value>("import_inventory", &import_form(&first, &broken, "true")).await.unwrap_err();
+    assert_eq!(
+        err.error.for_field("inventory").as_deref(),
+        Some("line 25: section header \"[database\" is missing its closing ]")
+    );
+    let page: Page<InstanceSummary> = admin.call("list_instances", &[("query[page]", "0")]).await.unwrap();
+    assert_eq!(page.total, 0);
+
+    // Preview, then import.
+    let preview: Value = admin.call("import_inventory", &import_form(&first, MULTI_TIER_INI, "false")).await.unwrap();
+    assert_eq!(preview["applied"], false);
+    assert_eq!(preview["instances"][0]["hosts"].as_array().unwrap().len(), 4);
+    let skipped: Vec<String> =
+        preview["skipped"].as_array().unwrap().iter().map(|s| format!("{}: {}", s["item"], s["reason"])).collect();
+    assert!(
+        skipped.iter().any(|s| s.contains("ansible_become_pass") && s.contains("secrets are not imported")),
+        "{skipped:?}"
+    );
+    assert!(skipped.iter().any(|s| s.contains("variable ntp_server")), "{skipped:?}");
+    let page: Page<InstanceSummary> = admin.call("list_instances", &[("query[page]", "0")]).await.unwrap();
+    assert_eq!(page.total, 0, "a preview creates nothing");
+
+    let report: Value = admin.call("import_inventory", &import_form(&first, MULTI_TIER_INI, "true")).await.unwrap();
+    assert_eq!((report["instances_created"].as_u64(), report["hosts_created"].as_u64()), (Some(1), Some(4)));
+    let page: Page<InstanceSummary> = admin.call("list_instances", &[("query[page]", "0")]).await.unwrap();
+    let imported = &page.items[0];
+    assert_eq!(
+        (imported.name.as_str(), imported.stack.as_str(), imported.tags.clone()),
+        ("production", "emission", vec!["eu".to_owned()])
+    );
+    let detail: InstanceDetail =
+        admin.call("get_instance", &[("instance_id", &imported.id.to_string())]).await.unwrap();
+    let db = detail.hosts.iter().find(|h| h.name == "emission-db").unwrap();
+    assert_eq!(
+        (db.address.as_str(), db.ssh_user.as_str(), db.roles.clone()),
+        ("10.10.0.5", "emission", vec![HostRole::Database])
+    );
+    assert_eq!(db.jump_host.as_ref().unwrap().name, "emission-web");
+    let analysis = detail.hosts.iter().find(|h| h.name == "emission-analysis").unwrap();
+    assert_eq!((analysis.ssh_port, analysis.jump_host.as_ref().map(|j| j.name.as_str())), (2222, Some("emission-web")));
+
+    // Importing again adds nothing and says so.
+    let again: Value = admin.call("import_inventory", &import_form(&first, MULTI_TIER_INI, "true")).await.unwrap();
+    assert_eq!(again["hosts_created"], 0);
+    assert_eq!(again["skipped"].as_array().unwrap().iter().filter(|s| s["reason"] == "already in Steward").count(), 4);
+
+    // Export, import into another study: the same instances and hosts.
+    let yaml: String = admin.call("export_inventory", &[("study_id", &first)]).await.unwrap();
+    assert!(yaml.contains("ProxyJump=emission@emission-web.example.org:22"), "{yaml}");
+    let second = study(&admin, "Copy").await.to_string();
+    let copy: Value = admin.call("import_inventory", &import_form(&second, &yaml, "true")).await.unwrap();
+    assert_eq!(copy["hosts_created"], 4, "{copy}");
+    let copied: Page<InstanceSummary> =
+        admin.call("list_instances", &[("query[study]", "Copy"), ("query[page]", "0")]).await.unwrap();
+    let copied_detail: InstanceDetail =
+        admin.call("get_instance", &[("instance_id", &copied.items[0].id.to_string())]).await.unwrap();
+    let shape = |d: &InstanceDetail| {
+        let mut hosts: Vec<String> = d
+            .hosts
+            .iter()
+            .map(|h| {
+                let jump = h.jump_host.as_ref().map(|j| j.name.clone());
+                format!("{} {}@{}:{} {:?} {jump:?}", h.name, h.ssh_user, h.address, h.ssh_port, h.roles)
+            })
+            .collect();
+        hosts.sort();
+        (d.instance.name.clone(), d.instance.stack, d.instance.environment.clone(), d.instance.tags.clone(), hosts)
+    };
+    assert_eq!(shape(&copied_detail), shape(&detail));
     app.stop().await;
 }

@@ -8,7 +8,7 @@ use http::request::Parts;
 
 use super::{Access, AppError, AuditEntry, AuditQuery, CredentialKind, CredentialSummary, CurrentUser};
 use super::{DeletionPreview, GlobalRole, HostInput, HostSummary, InstanceDetail, InstanceQuery};
-use super::{InstanceInput, StudySummary, UserSummary};
+use super::{ImportInput, ImportReport, InstanceInput, StudySummary, UserSummary};
 use super::{InstanceSummary, NamedRef, OneTimeLink, Page, SetupStatus, StudyDetail, StudyRole};
 
 pub type Result<T> = std::result::Result<T, AppError>;
@@ -96,6 +96,10 @@ pub trait Backend: Send + Sync + 'static {
     async fn add_host(&self, caller: &Caller, instance_id: i64, input: HostInput) -> Result<HostSummary>;
     async fn update_host(&self, caller: &Caller, host_id: i64, input: HostInput) -> Result<HostSummary>;
     async fn delete_host(&self, caller: &Caller, host_id: i64) -> Result<()>;
+    /// Previews or applies an Ansible inventory import into the caller's study.
+    async fn import_inventory(&self, caller: &Caller, input: ImportInput) -> Result<ImportReport>;
+    /// The caller's study as a YAML Ansible inventory.
+    async fn export_inventory(&self, caller: &Caller) -> Result<String>;
 
     // --- vault ------------------------------------------------------------------------------
     async fn list_credentials(&self, caller: &Caller) -> Result<Vec<CredentialSummary>>;

@@ -179,3 +179,41 @@ pub struct CredentialSummary {
     pub created_at: DateTime<Utc>,
     pub used_by_hosts: i64,
 }
+
+/// Something an inventory import leaves out, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub item: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedHost {
+    pub name: String,
+    pub address: String,
+    pub ssh_port: u16,
+    pub ssh_user: String,
+    pub roles: Vec<HostRole>,
+    /// Name of the jump host, within the same instance.
+    pub jump_host: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedInstance {
+    pub name: String,
+    pub stack: Stack,
+    pub environment: String,
+    pub tags: Vec<String>,
+    pub hosts: Vec<PlannedHost>,
+}
+
+/// What an inventory import creates (or would create, in a preview) and what it leaves out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportReport {
+    pub instances: Vec<PlannedInstance>,
+    pub skipped: Vec<Skipped>,
+    /// False for a preview.
+    pub applied: bool,
+    pub instances_created: u32,
+    pub hosts_created: u32,
+}

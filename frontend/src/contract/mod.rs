@@ -12,6 +12,6 @@ pub use access::{Access, Permission, StudyRole};
 #[cfg(feature = "ssr")]
 pub use backend::{Backend, Caller, Scope};
 pub use error::AppError;
-pub use inputs::InstanceInput;
+pub use inputs::{ImportInput, InstanceInput};
 pub use inventory::*;
 pub use types::*;

@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use steward_frontend::contract::{
-    AppError, DeletionPreview, HostInput, HostRole, HostSummary, InstanceInput, InstanceQuery, InstanceSummary, Member,
-    NamedRef, Page, Stack, StudyRole, StudySummary,
+    AppError, DeletionPreview, HostInput, HostRole, HostSummary, ImportReport, InstanceInput, InstanceQuery,
+    InstanceSummary, Member, NamedRef, Page, PlannedHost, Skipped, Stack, StudyRole, StudySummary,
 };
 
 use crate::clock::SharedClock;
+use crate::services::ansible;
 use crate::services::audit::{Actor, Audit};
 use crate::store::{HostFields, HostRow, InstanceFields, InstanceFilter, InstanceRow, InstanceSort, Store, StoreError};
 use crate::store::{StudyRow, Viewer};
@@ -187,6 +188,13 @@ fn instance_summary(row: InstanceRow, tags: &mut BTreeMap<i64, Vec<String>>) -> 
         status: row.status,
         host_count: row.host_count,
     }
+}
+
+fn text_check_defaults(defaults: &ansible::Defaults) -> Result<()> {
+    text("instance", "an instance name", &defaults.instance, 200)?;
+    text("environment", "an environment", &defaults.environment, 40)?;
+    parse_ssh_user(&defaults.ssh_user)?;
+    Ok(())
 }
 
 #[derive(Clone, Debug)]
@@ -593,6 +601,117 @@ impl Inventory {
             .record(actor, "host.updated", &target, &format!("{user}@{address}:{port} ({})", role_names.join(", ")))
             .await;
         self.host(host_id).await
+    }
+
+    /// Reads an Ansible inventory and, unless `apply` is false, creates what it describes in
+    /// the study: missing instances, and hosts not already there (jump hosts first). A
+    /// malformed file imports nothing and names the line.
+    pub async fn import_ansible(
+        &self,
+        actor: &Actor,
+        study_id: i64,
+        inventory: &str,
+        defaults: &ansible::Defaults,
+        apply: bool,
+    ) -> Result<ImportReport> {
+        let study = self.study(study_id, 0).await?;
+        text_check_defaults(defaults)?;
+        let hosts = ansible::parse(inventory).map_err(|err| AppError::invalid("inventory", err.to_string()))?;
+        let mut report = ansible::plan(&hosts, defaults);
+        if report.instances.is_empty() {
+            return Err(AppError::invalid("inventory", "The inventory lists no host Steward can use"));
+        }
+        let existing = self.instances_of_study(study_id).await?;
+        for planned in &report.instances {
+            text("instance", "an instance name", &planned.name, 200)?;
+            text("environment", "an environment", &planned.environment, 40)?;
+        }
+        if !apply {
+            for planned in &report.instances {
+                if let Some(found) = existing.iter().find(|i| i.name == planned.name) {
+                    let present: Vec<String> = self.hosts(found.id).await?.into_iter().map(|h| h.name).collect();
+                    for host in planned.hosts.iter().filter(|h| present.contains(&h.name)) {
+                        report.skipped.push(Skipped {
+                            item: format!("{}/{}", planned.name, host.name),
+                            reason: "already in Steward".into(),
+                        });
+                    }
+                }
+            }
+            return Ok(report);
+        }
+        for planned in report.instances.clone() {
+            let instance_id = match existing.iter().find(|i| i.name == planned.name) {
+                Some(found) => found.id,
+                None => {
+                    let input = InstanceInput {
+                        name: planned.name.clone(),
+                        stack: planned.stack.as_str().to_owned(),
+                        environment: planned.environment.clone(),
+                        base_url: String::new(),
+                        tags: planned.tags.join(","),
+                        notes: "Imported from an Ansible inventory.".into(),
+                    };
+                    report.instances_created += 1;
+                    self.create_instance(actor, study_id, &input).await?.id
+                }
+            };
+            let mut ids: BTreeMap<String, i64> =
+                self.hosts(instance_id).await?.into_iter().map(|h| (h.name, h.id)).collect();
+            let mut pending: Vec<&PlannedHost> = Vec::new();
+            for host in &planned.hosts {
+                if ids.contains_key(&host.name) {
+                    report.skipped.push(Skipped {
+                        item: format!("{}/{}", planned.name, host.name),
+                        reason: "already in Steward".into(),
+                    });
+                } else {
+                    pending.push(host);
+                }
+            }
+            // Jump hosts before the hosts behind them.
+            while !pending.is_empty() {
+                let ready = pending.iter().position(|h| h.jump_host.as_ref().is_none_or(|j| ids.contains_key(j)));
+                let host = match ready {
+                    Some(index) => pending.remove(index),
+                    None => pending.remove(0),
+                };
+                let roles: Vec<&str> = host.roles.iter().map(|r| r.as_str()).collect();
+                let input = HostInput {
+                    name: host.name.clone(),
+                    roles: roles.join(","),
+                    address: host.address.clone(),
+                    ssh_port: host.ssh_port.to_string(),
+                    ssh_user: host.ssh_user.clone(),
+                    credential: String::new(),
+                    jump_host: host.jump_host.as_ref().and_then(|j| ids.get(j)).map(i64::to_string).unwrap_or_default(),
+                };
+                let created = self.add_host(actor, instance_id, &input).await?;
+                report.hosts_created += 1;
+                ids.insert(created.name, created.id);
+            }
+        }
+        report.applied = true;
+        self.audit
+            .record(
+                actor,
+                "inventory.imported",
+                &format!("study {}", study.name),
+                &format!("{} instance(s) and {} host(s) created", report.instances_created, report.hosts_created),
+            )
+            .await;
+        Ok(report)
+    }
+
+    /// The study as a YAML Ansible inventory.
+    pub async fn export_ansible(&self, study_id: i64) -> Result<String> {
+        let study = self.study(study_id, 0).await?;
+        let mut instances = Vec::new();
+        for instance in self.instances_of_study(study_id).await? {
+            let hosts = self.hosts(instance.id).await?;
+            instances.push((instance, hosts));
+        }
+        Ok(ansible::export(&study.name, &instances))
     }
 
     pub async fn delete_host(&self, actor: &Actor, host_id: i64) -> Result<()> {

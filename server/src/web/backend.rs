@@ -10,8 +10,9 @@ use axum::extract::ConnectInfo;
 use http::request::Parts;
 use steward_frontend::contract::{
     Access, AppError, AuditEntry, AuditQuery, Backend, Caller, CredentialKind, CredentialSummary, CurrentUser,
-    DeletionPreview, GlobalRole, HostInput, HostSummary, InstanceDetail, InstanceInput, InstanceQuery, InstanceSummary,
-    NamedRef, OneTimeLink, Page, Permission, Scope, SetupStatus, StudyDetail, StudyRole, StudySummary, UserSummary,
+    DeletionPreview, GlobalRole, HostInput, HostSummary, ImportInput, ImportReport, InstanceDetail, InstanceInput,
+    InstanceQuery, InstanceSummary, NamedRef, OneTimeLink, Page, Permission, Scope, SetupStatus, Stack, StudyDetail,
+    StudyRole, StudySummary, UserSummary,
 };
 use tower_sessions::Session;
 
@@ -356,6 +357,25 @@ impl Backend for WebBackend {
 
     async fn delete_host(&self, caller: &Caller, host_id: i64) -> Result<()> {
         self.state.inventory.delete_host(&actor(caller), host_id).await
+    }
+
+    async fn import_inventory(&self, caller: &Caller, input: ImportInput) -> Result<ImportReport> {
+        let defaults = crate::services::ansible::Defaults {
+            instance: input.instance,
+            stack: Stack::parse(input.stack.trim()).ok_or_else(|| {
+                AppError::invalid("stack", "Choose a stack: emission, camcops, inloop, dcor or generic")
+            })?,
+            environment: input.environment,
+            ssh_user: input.ssh_user,
+        };
+        self.state
+            .inventory
+            .import_ansible(&actor(caller), study_id(caller)?, &input.inventory, &defaults, input.apply)
+            .await
+    }
+
+    async fn export_inventory(&self, caller: &Caller) -> Result<String> {
+        self.state.inventory.export_ansible(study_id(caller)?).await
     }
 
     // --- vault ------------------------------------------------------------------------------
