@@ -99,6 +99,27 @@ test('the admin adds the four hosts of the deployment', async () => {
   });
 });
 
+test('the admin previews and imports an Ansible inventory', async () => {
+  await step(page, 'ansible-import', async () => {
+    await visit(page, `${steward.url}/studies`);
+    await page.getByRole('link', { name: STUDY }).click();
+    await page.getByRole('heading', { name: STUDY }).waitFor();
+    await page.waitForSelector('body[data-hydrated="true"]');
+    const form = page.locator('[data-test=import-form]');
+    await form.locator('#input-inventory').fill(
+      "[web]\nstaging-web.example.org ansible_user=emission\n[db]\nstaging-db ansible_host=10.1.0.2 ansible_ssh_common_args='-J staging-web.example.org'\n",
+    );
+    await form.locator('#import-instance').fill('staging');
+    await form.locator('#import-environment').fill('staging');
+    await form.getByRole('button', { name: 'Preview' }).click();
+    await page.getByText('Preview: this is what an import would create').waitFor();
+    assert.match(await page.locator('[data-test=import-result]').innerText(), /staging-db[\s\S]*staging-web/);
+    await form.getByRole('button', { name: 'Import' }).click();
+    await page.getByText('Imported: 1 instance(s) and 2 host(s) created.').waitFor();
+    await page.locator('[data-test=study-instances]').getByRole('link', { name: 'staging' }).waitFor();
+  });
+});
+
 test('the admin adds a researcher to the study', async () => {
   await step(page, 'add-researcher', async () => {
     await visit(page, `${steward.url}/users`);

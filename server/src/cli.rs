@@ -71,7 +71,8 @@ enum UserCommand {
 
 #[derive(Debug, Subcommand)]
 enum InventoryCommand {
-    /// Create a study's instances and hosts from an Ansible inventory (INI or YAML).
+    /// Create a study's instances and hosts from an Ansible inventory (INI or YAML); the study
+    /// is created if it does not exist.
     Import {
         file: PathBuf,
         /// The study to import into.
@@ -274,18 +275,24 @@ async fn user(command: UserCommand, config: Config) -> Result<ExitCode, CliError
 
 async fn inventory(command: InventoryCommand, config: Config) -> Result<ExitCode, CliError> {
     let state = AppState::build_for_cli(config).await?;
-    let find_study = |name: String| {
+    let find_study = |name: String, create: bool| {
         let state = state.clone();
         async move {
             let all = state.inventory.studies(crate::store::Viewer { user_id: 0, is_admin: true }).await?;
-            all.into_iter()
-                .find(|s| s.name == name)
-                .ok_or_else(|| CliError::Other(format!("--study: there is no study named {name:?}")))
+            match all.into_iter().find(|s| s.name == name) {
+                Some(study) => Ok(study),
+                None if create => {
+                    let study = state.inventory.create_study(&Actor::cli(), &name, "", "").await?;
+                    println!("created study {name}");
+                    Ok(study)
+                }
+                None => Err(CliError::Other(format!("--study: there is no study named {name:?}"))),
+            }
         }
     };
     match command {
         InventoryCommand::Import { file, study, instance, stack, environment, user, dry_run } => {
-            let study = find_study(study).await?;
+            let study = find_study(study, !dry_run).await?;
             let text = std::fs::read_to_string(&file)
                 .map_err(|err| CliError::Other(format!("cannot read {}: {err}", file.display())))?;
             let stack = steward_frontend::contract::Stack::parse(&stack).ok_or_else(|| {
@@ -341,7 +348,7 @@ async fn inventory(command: InventoryCommand, config: Config) -> Result<ExitCode
             }
         }
         InventoryCommand::Export { study } => {
-            let study = find_study(study).await?;
+            let study = find_study(study, false).await?;
             print!("{}", state.inventory.export_ansible(study.id).await?);
         }
     }

@@ -184,3 +184,40 @@ fn migrate_creates_the_database() {
     assert!(stdout.contains("database is up to date"));
     assert!(dir.path().join("steward.db").exists());
 }
+
+#[test]
+fn inventory_import_and_export_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("emission.ini");
+    std::fs::write(
+        &file,
+        "[web]\nweb1.example.org ansible_user=emission\n[db]\ndb1 ansible_host=10.0.0.2 ansible_ssh_common_args='-J web1.example.org'\n",
+    )
+    .unwrap();
+    let (output, stdout, stderr) =
+        run(steward(dir.path()).args(["inventory", "import"]).arg(&file).args(["--study", "Pilot", "--dry-run"]));
+    assert!(!output.status.success(), "a dry run does not create the study");
+    assert!(stderr.contains("no study named \"Pilot\""), "{stdout} {stderr}");
+
+    let (output, stdout, stderr) = run(steward(dir.path())
+        .args(["inventory", "import"])
+        .arg(&file)
+        .args(["--study", "Pilot", "--stack", "emission"]));
+    assert!(output.status.success(), "{stderr}");
+    assert!(stdout.contains("created study Pilot"), "{stdout}");
+    assert!(stdout.contains("host db1 root@10.0.0.2:22 [database] via web1"), "{stdout}");
+    assert!(stdout.contains("created 1 instance(s) and 2 host(s) in Pilot"), "{stdout}");
+
+    let (output, stdout, _) = run(steward(dir.path()).args(["inventory", "export", "--study", "Pilot"]));
+    assert!(output.status.success());
+    assert!(
+        stdout.contains("steward_instance: emission") && stdout.contains("ProxyJump=emission@web1.example.org:22"),
+        "{stdout}"
+    );
+
+    std::fs::write(&file, "[web\nweb2\n").unwrap();
+    let (output, _, stderr) =
+        run(steward(dir.path()).args(["inventory", "import"]).arg(&file).args(["--study", "Pilot"]));
+    assert!(!output.status.success());
+    assert!(stderr.contains("line 1: section header") && stderr.contains("nothing was imported"), "{stderr}");
+}

@@ -110,4 +110,5 @@ pub fn CredentialsPage() -> impl IntoView {
             </ActionForm>
         </section>
     }
+    .into_any()
 }

@@ -86,6 +86,7 @@ pub fn InstancesPage() -> impl IntoView {
             </Transition>
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -288,4 +289,5 @@ fn InstanceView(
             </section>
         </Show>
     }
+    .into_any()
 }

@@ -1,6 +1,7 @@
 //! One module per page.
 
 mod account;
+mod ansible;
 mod audit;
 mod auth;
 mod credentials;

@@ -3,7 +3,9 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::{CreateInstance, CreateStudy, DeleteStudy, RemoveMember, SetMember, get_study, list_studies};
+use crate::api::{
+    CreateInstance, CreateStudy, DeleteStudy, ImportInventory, RemoveMember, SetMember, get_study, list_studies,
+};
 use crate::components::{ErrorBanner, Field, FormError, PageHeader, TextArea, last_error, successes};
 use crate::contract::{CurrentUser, Stack, StudyDetail, StudyRole};
 
@@ -61,6 +63,7 @@ pub fn StudiesPage() -> impl IntoView {
             </section>
         </Show>
     }
+    .into_any()
 }
 
 #[component]
@@ -70,10 +73,16 @@ pub fn StudyPage() -> impl IntoView {
     let set_member = ServerAction::<SetMember>::new();
     let remove_member = ServerAction::<RemoveMember>::new();
     let create_instance = ServerAction::<CreateInstance>::new();
+    let import = ServerAction::<ImportInventory>::new();
     let study = Resource::new(
         {
-            let changes =
-                [successes(set_member.value()), successes(remove_member.value()), successes(create_instance.value())];
+            let changes = [
+                successes(set_member.value()),
+                successes(remove_member.value()),
+                successes(create_instance.value()),
+                // A preview changes nothing; refetching would clear the form.
+                successes(Signal::derive(move || import.value().get().filter(|r| r.as_ref().is_ok_and(|r| r.applied)))),
+            ];
             move || (id(), changes.map(|c| c.get()))
         },
         |(id, ..)| get_study(id),
@@ -82,7 +91,16 @@ pub fn StudyPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match study.await {
-                    Ok(detail) => view! { <StudyView detail set_member remove_member create_instance /> }.into_any(),
+                    Ok(detail) => {
+                        let (study_id, can_import) = (detail.study.id, detail.can_manage);
+                        let sees = !detail.members.is_empty() || detail.can_manage || !detail.instances.is_empty();
+                        view! {
+                            <StudyView detail set_member remove_member create_instance />
+                            <Show when=move || sees>
+                                <super::ansible::AnsibleSection study_id import can_import />
+                            </Show>
+                        }.into_any()
+                    }
                     Err(error) => view! { <PageHeader title="Study" /><ErrorBanner error /> }.into_any(),
                 }
             })}
@@ -222,4 +240,5 @@ fn StudyView(
             </Show>
         </Show>
     }
+    .into_any()
 }

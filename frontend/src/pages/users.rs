@@ -67,6 +67,7 @@ pub fn UsersPage() -> impl IntoView {
             </ActionForm>
         </section>
     }
+    .into_any()
 }
 
 #[component]
