@@ -70,8 +70,14 @@ pub fn input_id(name: &str) -> String {
 
 /// The message for one field, shown under it and announced to screen readers.
 #[component]
-pub fn FieldError(#[prop(into)] error: Signal<Option<AppError>>, field: &'static str) -> impl IntoView {
-    let id = format!("{}-error", input_id(field));
+pub fn FieldError(
+    #[prop(into)] error: Signal<Option<AppError>>,
+    field: &'static str,
+    /// The input's id, when it is not derived from the field name.
+    #[prop(default = None)]
+    input: Option<&'static str>,
+) -> impl IntoView {
+    let id = format!("{}-error", input.map_or_else(|| input_id(field), str::to_owned));
     move || {
         error.get().and_then(|err| err.for_field(error_key(field))).map(|message| {
             view! { <p class="field-error" role="alert" id=id.clone()>{message}</p> }
@@ -88,10 +94,17 @@ pub fn Field(
     #[prop(optional)] autocomplete: Option<&'static str>,
     #[prop(optional)] required: bool,
     #[prop(optional)] hint: Option<&'static str>,
+    /// Initial value, for edit forms.
+    #[prop(optional, into)]
+    value: String,
+    /// Element id, when two forms on a page share field names.
+    #[prop(optional)]
+    id: Option<&'static str>,
     #[prop(into)] error: Signal<Option<AppError>>,
 ) -> impl IntoView {
     let invalid = move || error.get().and_then(|err| err.for_field(error_key(name))).is_some();
-    let id = input_id(name);
+    let input = id;
+    let id = id.map_or_else(|| input_id(name), str::to_owned);
     view! {
         <div class="field">
             <label for=id.clone()>{label}</label>
@@ -101,11 +114,12 @@ pub fn Field(
                 type=kind.unwrap_or("text")
                 autocomplete=autocomplete.unwrap_or("off")
                 required=required
+                value=value
                 aria-invalid=move || invalid().to_string()
                 aria-describedby=format!("{id}-error")
             />
             {hint.map(|hint| view! { <p class="hint">{hint}</p> })}
-            <FieldError error field=name />
+            <FieldError error field=name input=input />
         </div>
     }
 }
@@ -117,15 +131,18 @@ pub fn TextArea(
     name: &'static str,
     #[prop(optional)] hint: Option<&'static str>,
     #[prop(optional)] rows: Option<u32>,
+    #[prop(optional, into)] value: String,
+    #[prop(optional)] id: Option<&'static str>,
     #[prop(into)] error: Signal<Option<AppError>>,
 ) -> impl IntoView {
-    let id = input_id(name);
+    let input = id;
+    let id = id.map_or_else(|| input_id(name), str::to_owned);
     view! {
         <div class="field field-wide">
             <label for=id.clone()>{label}</label>
-            <textarea id=id.clone() name=name rows=rows.unwrap_or(3) aria-describedby=format!("{id}-error")></textarea>
+            <textarea id=id.clone() name=name rows=rows.unwrap_or(3) aria-describedby=format!("{id}-error")>{value}</textarea>
             {hint.map(|hint| view! { <p class="hint">{hint}</p> })}
-            <FieldError error field=name />
+            <FieldError error field=name input=input />
         </div>
     }
 }

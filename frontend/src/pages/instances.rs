@@ -3,8 +3,8 @@
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::api::{AddHost, DeleteHost, DeleteInstance, get_instance, list_instances, ssh_key_choices};
-use crate::components::{ErrorBanner, Field, FormError, PageHeader, last_error, successes};
+use crate::api::{AddHost, DeleteHost, DeleteInstance, UpdateInstance, get_instance, list_instances, ssh_key_choices};
+use crate::components::{ErrorBanner, Field, FormError, PageHeader, TextArea, last_error, successes};
 use crate::contract::{InstanceDetail, InstanceQuery, InstanceSummary, Page, Stack};
 
 fn encode(text: &str) -> String {
@@ -154,9 +154,10 @@ pub fn InstancePage() -> impl IntoView {
     let id = move || params.read().get("id").and_then(|id| id.parse::<i64>().ok()).unwrap_or_default();
     let add_host = ServerAction::<AddHost>::new();
     let delete_host = ServerAction::<DeleteHost>::new();
+    let update = ServerAction::<UpdateInstance>::new();
     let detail = Resource::new(
         {
-            let changes = [successes(add_host.value()), successes(delete_host.value())];
+            let changes = [successes(add_host.value()), successes(delete_host.value()), successes(update.value())];
             move || (id(), changes.map(|c| c.get()))
         },
         |(id, ..)| get_instance(id),
@@ -165,7 +166,7 @@ pub fn InstancePage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Ok(detail) => view! { <InstanceView detail add_host delete_host /> }.into_any(),
+                    Ok(detail) => view! { <InstanceView detail add_host delete_host update /> }.into_any(),
                     Err(error) => view! { <PageHeader title="Instance" /><ErrorBanner error /> }.into_any(),
                 }
             })}
@@ -178,8 +179,10 @@ fn InstanceView(
     detail: InstanceDetail,
     add_host: ServerAction<AddHost>,
     delete_host: ServerAction<DeleteHost>,
+    update: ServerAction<UpdateInstance>,
 ) -> impl IntoView {
     let instance = detail.instance.clone();
+    let edit = StoredValue::new(detail.clone());
     let manage = detail.can_manage;
     let host_error = last_error(add_host.value());
     let delete_error = last_error(delete_host.value());
@@ -277,6 +280,9 @@ fn InstanceView(
             </Show>
         </section>
         <Show when=move || manage>
+            <EditInstance detail=edit.get_value() update />
+        </Show>
+        <Show when=move || manage>
             <section class="panel danger-zone">
                 <h2>"Delete this instance"</h2>
                 <p>{format!("This removes its {} host(s) from Steward (the servers themselves are not touched). Type the instance's name to confirm.", detail.hosts.len())}</p>
@@ -288,6 +294,36 @@ fn InstanceView(
                 </ActionForm>
             </section>
         </Show>
+    }
+    .into_any()
+}
+
+/// Rename the instance or change its stack, environment, URL, tags and notes.
+#[component]
+fn EditInstance(detail: InstanceDetail, update: ServerAction<UpdateInstance>) -> impl IntoView {
+    let error = last_error(update.value());
+    let instance = detail.instance;
+    let current = instance.stack;
+    view! {
+        <section class="panel">
+            <h2>"Edit instance"</h2>
+            <FormError error />
+            <ActionForm action=update attr:class="form form-grid" attr:data-test="edit-instance">
+                <input type="hidden" name="instance_id" value=instance.id.to_string() />
+                <Field label="Name" name="input[name]" id="edit-name" value=instance.name required=true error />
+                <div class="field">
+                    <label for="edit-stack">"Stack"</label>
+                    <select id="edit-stack" name="input[stack]">
+                        {Stack::ALL.iter().map(|s| view! { <option value=s.as_str() selected=*s == current>{s.as_str()}</option> }).collect_view()}
+                    </select>
+                </div>
+                <Field label="Environment" name="input[environment]" id="edit-environment" value=instance.environment required=true error />
+                <Field label="Public base URL" name="input[base_url]" id="edit-base_url" value=instance.base_url error />
+                <Field label="Tags" name="input[tags]" id="edit-tags" value=instance.tags.join(", ") error />
+                <TextArea label="Notes" name="input[notes]" id="edit-notes" value=detail.notes error />
+                <div class="form-actions"><button type="submit" class="button">"Save"</button></div>
+            </ActionForm>
+        </section>
     }
     .into_any()
 }

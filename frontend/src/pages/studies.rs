@@ -4,10 +4,11 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{
-    CreateInstance, CreateStudy, DeleteStudy, ImportInventory, RemoveMember, SetMember, get_study, list_studies,
+    CreateInstance, CreateStudy, DeleteStudy, ImportInventory, RemoveMember, SetMember, UpdateStudy, get_study,
+    list_studies,
 };
 use crate::components::{ErrorBanner, Field, FormError, PageHeader, TextArea, last_error, successes};
-use crate::contract::{CurrentUser, Stack, StudyDetail, StudyRole};
+use crate::contract::{CurrentUser, Stack, StudyDetail, StudyRole, StudySummary};
 
 #[component]
 pub fn StudiesPage() -> impl IntoView {
@@ -74,12 +75,14 @@ pub fn StudyPage() -> impl IntoView {
     let remove_member = ServerAction::<RemoveMember>::new();
     let create_instance = ServerAction::<CreateInstance>::new();
     let import = ServerAction::<ImportInventory>::new();
+    let update = ServerAction::<UpdateStudy>::new();
     let study = Resource::new(
         {
             let changes = [
                 successes(set_member.value()),
                 successes(remove_member.value()),
                 successes(create_instance.value()),
+                successes(update.value()),
                 // A preview changes nothing; refetching would clear the form.
                 successes(Signal::derive(move || import.value().get().filter(|r| r.as_ref().is_ok_and(|r| r.applied)))),
             ];
@@ -95,7 +98,7 @@ pub fn StudyPage() -> impl IntoView {
                         let (study_id, can_import) = (detail.study.id, detail.can_manage);
                         let sees = !detail.members.is_empty() || detail.can_manage || !detail.instances.is_empty();
                         view! {
-                            <StudyView detail set_member remove_member create_instance />
+                            <StudyView detail set_member remove_member create_instance update />
                             <Show when=move || sees>
                                 <super::ansible::AnsibleSection study_id import can_import />
                             </Show>
@@ -114,9 +117,11 @@ fn StudyView(
     set_member: ServerAction<SetMember>,
     remove_member: ServerAction<RemoveMember>,
     create_instance: ServerAction<CreateInstance>,
+    update: ServerAction<UpdateStudy>,
 ) -> impl IntoView {
     let is_admin = use_context::<CurrentUser>().is_some_and(|u| u.is_admin());
     let study = detail.study.clone();
+    let edit = StoredValue::new(detail.study.clone());
     let study_id = study.id;
     let manage = detail.can_manage;
     let sees_inventory = is_admin || study.my_role.is_some_and(|r| r != StudyRole::Researcher);
@@ -227,6 +232,9 @@ fn StudyView(
                 </Show>
             </section>
             <Show when=move || manage>
+                <EditStudy study=edit.get_value() update />
+            </Show>
+            <Show when=move || manage>
                 <section class="panel danger-zone">
                     <h2>"Delete this study"</h2>
                     <p>{format!("This removes {} instance(s) and {} host(s) with it. Type the study's name to confirm.", detail.study.instance_count, detail.study.host_count)}</p>
@@ -239,6 +247,26 @@ fn StudyView(
                 </section>
             </Show>
         </Show>
+    }
+    .into_any()
+}
+
+/// Rename the study or change its description and contact.
+#[component]
+fn EditStudy(study: StudySummary, update: ServerAction<UpdateStudy>) -> impl IntoView {
+    let error = last_error(update.value());
+    view! {
+        <section class="panel">
+            <h2>"Edit study"</h2>
+            <FormError error />
+            <ActionForm action=update attr:class="form form-grid" attr:data-test="edit-study">
+                <input type="hidden" name="study_id" value=study.id.to_string() />
+                <Field label="Name" name="name" id="edit-study-name" value=study.name required=true error />
+                <Field label="Contact" name="contact" id="edit-study-contact" value=study.contact error />
+                <TextArea label="Description" name="description" id="edit-study-description" value=study.description error />
+                <div class="form-actions"><button type="submit" class="button">"Save"</button></div>
+            </ActionForm>
+        </section>
     }
     .into_any()
 }
