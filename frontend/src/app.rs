@@ -43,7 +43,10 @@ pub fn App() -> impl IntoView {
     view! {
         <Stylesheet id="steward-css" href="/assets/steward.css" />
         <Title formatter=|page: String| {
-            if page.is_empty() { "Steward".to_owned() } else { format!("{page} · Steward") }
+            let title = if page.is_empty() { "Steward".to_owned() } else { format!("{page} · Steward") };
+            // leptos_meta writes the title into the server-rendered HTML unescaped; names are
+            // user text, so escape them there (the browser sets document.title as plain text).
+            if cfg!(feature = "ssr") { crate::components::escape_raw_text(&title) } else { title }
         } />
         <Router>
             <Routes fallback=|| view! { <pages::NotFound /> }>

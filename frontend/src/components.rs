@@ -124,6 +124,14 @@ pub fn Field(
     }
 }
 
+/// Text for raw-text elements, escaped. Leptos writes `<textarea>` children and the `<title>`
+/// into the server-rendered HTML without escaping them (as for `<script>`), so user text such as
+/// `</textarea><script>` would break out of the element. The browser decodes the entities back;
+/// after hydration `prop:value` carries a textarea's raw text.
+pub fn escape_raw_text(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
 /// A labelled multi-line input with its field error.
 #[component]
 pub fn TextArea(
@@ -140,7 +148,15 @@ pub fn TextArea(
     view! {
         <div class="field field-wide">
             <label for=id.clone()>{label}</label>
-            <textarea id=id.clone() name=name rows=rows.unwrap_or(3) aria-describedby=format!("{id}-error")>{value}</textarea>
+            <textarea
+                id=id.clone()
+                name=name
+                rows=rows.unwrap_or(3)
+                aria-describedby=format!("{id}-error")
+                prop:value=value.clone()
+            >
+                {escape_raw_text(&value)}
+            </textarea>
             {hint.map(|hint| view! { <p class="hint">{hint}</p> })}
             <FieldError error field=name input=input />
         </div>

@@ -21,7 +21,7 @@ on_both_backends!(
     ansible_import_export_round_trip,
 );
 
-const HOSTILE: &str = "O'Reilly \"$(rm -rf /)\" `id` <script>alert(1)</script>\nsecond line";
+const HOSTILE: &str = "O'Reilly \"$(rm -rf /)\" `id` <script>alert(1)</script></textarea><b>bold</b>\nsecond line";
 
 async fn study(admin: &Client, name: &str) -> i64 {
     let s: StudySummary = admin
@@ -87,6 +87,10 @@ async fn multi_tier_study_story(backend: Backend) {
     // Shown escaped in the page, never as markup.
     let html = admin.http.get(format!("{}/studies/{study_id}", app.url)).send().await.unwrap().text().await.unwrap();
     assert!(!html.contains("<script>alert(1)</script>"), "unescaped text in the page");
+    assert!(!html.contains("<b>bold</b>"), "text broke out of an element (a textarea?)");
+    let evil = study(&admin, "Evil </title><script>alert(2)</script>").await;
+    let html = admin.http.get(format!("{}/studies/{evil}", app.url)).send().await.unwrap().text().await.unwrap();
+    assert!(!html.contains("<script>alert(2)</script>"), "a study name broke out of the title");
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
 
     // Deleting asks for the name and says what goes.

@@ -26,7 +26,9 @@ pub fn AnsibleSection(
                 let href = format!("data:text/yaml;charset=utf-8,{}", percent(&yaml));
                 view! {
                     <div class="field field-wide">
-                        <textarea readonly rows=12 data-test="export">{yaml}</textarea>
+                        <textarea readonly rows=12 data-test="export" prop:value=yaml.clone()>
+                            {crate::components::escape_raw_text(&yaml)}
+                        </textarea>
                         <a href=href download="inventory.yml">"Download inventory.yml"</a>
                     </div>
                 }

@@ -31,6 +31,9 @@ pub struct AnsibleHost {
     pub groups: BTreeSet<String>,
 }
 
+/// An inventory larger than this is refused (ranges like `h[0:1000][0:1000]` multiply).
+const MAX_HOSTS: usize = 10_000;
+
 #[derive(Debug, Default)]
 struct Group {
     hosts: Vec<String>,
@@ -51,7 +54,16 @@ impl Tree {
         self.groups.entry(name.to_owned()).or_default()
     }
 
-    fn add_host(&mut self, group: &str, host: &str, vars: BTreeMap<String, String>) {
+    fn add_host(
+        &mut self,
+        group: &str,
+        host: &str,
+        vars: BTreeMap<String, String>,
+        line: usize,
+    ) -> Result<(), ParseError> {
+        if self.order.len() >= MAX_HOSTS && !self.host_vars.contains_key(host) {
+            return Err(ParseError { line, message: format!("more than {MAX_HOSTS} hosts; split the inventory") });
+        }
         if !self.host_vars.contains_key(host) {
             self.order.push(host.to_owned());
         }
@@ -60,6 +72,7 @@ impl Tree {
         if !group.hosts.iter().any(|h| h == host) {
             group.hosts.push(host.to_owned());
         }
+        Ok(())
     }
 
     /// Resolves groups and variable precedence: `all`, then parents before children, then
@@ -192,12 +205,17 @@ fn expand(pattern: &str, number: usize) -> Result<Vec<String>, ParseError> {
         return Err(ParseError { line: number, message: format!("host range in {pattern:?} is empty or too large") });
     }
     let width = if start.starts_with('0') { start.len() } else { 0 };
+    let rests = expand(&pattern[close + 1..], number)?;
+    if (b - a + 1) as usize * rests.len() > MAX_HOSTS {
+        return Err(ParseError {
+            line: number,
+            message: format!("{pattern:?} expands to more than {MAX_HOSTS} hosts"),
+        });
+    }
     let mut names = Vec::new();
     for n in a..=b {
         let prefix = format!("{}{n:0width$}", &pattern[..open]);
-        for rest in expand(&pattern[close + 1..], number)? {
-            names.push(format!("{prefix}{rest}"));
-        }
+        names.extend(rests.iter().map(|rest| format!("{prefix}{rest}")));
     }
     Ok(names)
 }
@@ -251,7 +269,7 @@ fn parse_ini(text: &str) -> Result<Tree, ParseError> {
                 }
                 let vars = key_values(rest, number)?;
                 for host in expand(pattern, number)? {
-                    tree.add_host(group, &host, vars.clone());
+                    tree.add_host(group, &host, vars.clone(), number)?;
                 }
             }
             Section::Vars(group) => {
@@ -349,8 +367,9 @@ fn yaml_group(text: &str, tree: &mut Tree, name: &Value, group: &Value) -> Resul
                             message: format!("group {name}: host names must be text"),
                         })?;
                         let vars = yaml_vars(text, &pattern, vars)?;
-                        for host in expand(&pattern, line_of(text, &pattern))? {
-                            tree.add_host(&name, &host, vars.clone());
+                        let line = line_of(text, &pattern);
+                        for host in expand(&pattern, line)? {
+                            tree.add_host(&name, &host, vars.clone(), line)?;
                         }
                     }
                 }
@@ -569,6 +588,11 @@ pub fn plan(hosts: &[AnsibleHost], defaults: &Defaults) -> Plan {
             plan.skipped.push(Skipped { item: host.name.clone(), reason: "listed twice".into() });
             continue;
         }
+        if name.chars().count() > 200 {
+            plan.skipped
+                .push(Skipped { item: host.name.clone(), reason: "a host name has at most 200 characters".into() });
+            continue;
+        }
         for alias in [host.name.clone(), address.clone(), name.clone()] {
             addresses.insert((instance_name.clone(), alias), name.clone());
         }
@@ -640,7 +664,9 @@ pub fn export(study: &str, instances: &[(InstanceSummary, Vec<HostSummary>)]) ->
             let roles: Vec<&str> = host.roles.iter().map(|r| r.as_str()).collect();
             vars.insert(s("steward_roles"), s(&roles.join(",")));
             if let Some(jump) = host.jump_host.as_ref().and_then(|j| by_id.get(&j.id)) {
-                let target = format!("{}@{}:{}", jump.ssh_user, jump.address, jump.ssh_port);
+                let address =
+                    if jump.address.contains(':') { format!("[{}]", jump.address) } else { jump.address.clone() };
+                let target = format!("{}@{address}:{}", jump.ssh_user, jump.ssh_port);
                 vars.insert(s("ansible_ssh_common_args"), s(&format!("-o ProxyJump={target}")));
             }
             let name = inventory_names.get(&host.id).cloned().unwrap_or_else(|| host.name.clone());
@@ -668,7 +694,10 @@ pub fn export(study: &str, instances: &[(InstanceSummary, Vec<HostSummary>)]) ->
     for (role, hosts) in role_groups {
         let mut group = Mapping::new();
         group.insert(s("hosts"), Value::Mapping(hosts));
-        let name = format!("role_{role}");
+        let mut name = format!("role_{role}");
+        while children.contains_key(s(&name)) {
+            name.push('_');
+        }
         children.insert(s(&name), Value::Mapping(group));
     }
     let mut all = Mapping::new();
@@ -782,5 +811,12 @@ all:
         assert_eq!(proxy_jump("-J a,b.example.org").as_deref(), Some("b.example.org"));
         assert_eq!(proxy_jump("-oProxyJump=[2001:db8::1]:22").as_deref(), Some("2001:db8::1"));
         assert_eq!(proxy_jump("-o StrictHostKeyChecking=no"), None);
+    }
+
+    #[test]
+    fn ranges_cannot_explode() {
+        let err = parse("[web]\nh[0:1000][0:1000][0:1000]\n").unwrap_err();
+        assert!(err.message.contains("more than 10000 hosts"), "{err}");
+        assert_eq!(parse("[web]\nh[1:3]x[1:2]\n").unwrap().len(), 6);
     }
 }

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use steward_frontend::contract::{
     AppError, DeletionPreview, HostInput, HostRole, HostSummary, ImportReport, InstanceInput, InstanceQuery,
-    InstanceSummary, Member, NamedRef, Page, PlannedHost, Skipped, Stack, StudyRole, StudySummary,
+    InstanceSummary, Member, NamedRef, Page, PlannedHost, PlannedInstance, Skipped, Stack, StudyRole, StudySummary,
 };
 
 use crate::clock::SharedClock;
@@ -461,6 +461,16 @@ impl Inventory {
                 ),
             ));
         }
+        let dependants = self.store.hosts_jumping_into_instance(id).await.map_err(from_store)?;
+        if dependants > 0 {
+            return Err(AppError::Invalid {
+                field: None,
+                message: format!(
+                    "{dependants} host(s) of other instances reach their server through {}; change their jump host first",
+                    instance.name
+                ),
+            });
+        }
         self.store.delete_instance(id).await.map_err(not_found("The instance"))?;
         let target = format!("instance {}/{}", instance.study_name, instance.name);
         self.audit.record(actor, "instance.deleted", &target, &format!("with {} host(s)", instance.host_count)).await;
@@ -517,21 +527,28 @@ impl Inventory {
         let user = parse_ssh_user(&input.ssh_user)?;
         let credential = optional_id("credential", &input.credential)?;
         if let Some(id) = credential {
+            // One answer for "no such entry" and "not a key": the form offers only SSH keys.
+            let not_a_key = || AppError::invalid("credential", "Choose an SSH key from the list");
             let row = self.store.credential(id).await.map_err(|err| match err {
-                StoreError::NotFound => AppError::invalid("credential", "That credential does not exist"),
+                StoreError::NotFound => not_a_key(),
                 other => from_store(other),
             })?;
             if row.kind != "ssh-key" {
-                return Err(AppError::invalid("credential", format!("{} is not an SSH key", row.name)));
+                return Err(not_a_key());
             }
         }
         let jump = optional_id("jump_host", &input.jump_host)?;
         if let Some(mut hop) = jump {
             // The jump host must be in the same study, and the chain must not loop back.
-            for _ in 0..16 {
-                if Some(hop) == host_id {
+            let mut visited = Vec::new();
+            loop {
+                if Some(hop) == host_id || visited.contains(&hop) {
                     return Err(AppError::invalid("jump_host", "A host cannot reach itself through its jump hosts"));
                 }
+                if visited.len() >= 8 {
+                    return Err(AppError::invalid("jump_host", "Use at most 8 jump hosts in a row"));
+                }
+                visited.push(hop);
                 let study = self.store.study_of_host(hop).await.map_err(|err| match err {
                     StoreError::NotFound => AppError::invalid("jump_host", "That jump host does not exist"),
                     other => from_store(other),
@@ -622,9 +639,11 @@ impl Inventory {
             return Err(AppError::invalid("inventory", "The inventory lists no host Steward can use"));
         }
         let existing = self.instances_of_study(study_id).await?;
+        // Everything the import would create is checked before anything is: a preview shows
+        // the same errors the import would meet.
         for planned in &report.instances {
-            text("instance", "an instance name", &planned.name, 200)?;
-            text("environment", "an environment", &planned.environment, 40)?;
+            Self::instance_fields(&Self::planned_input(planned))
+                .map_err(|err| AppError::invalid("inventory", format!("instance {:?}: {err}", planned.name)))?;
         }
         if !apply {
             for planned in &report.instances {
@@ -644,16 +663,8 @@ impl Inventory {
             let instance_id = match existing.iter().find(|i| i.name == planned.name) {
                 Some(found) => found.id,
                 None => {
-                    let input = InstanceInput {
-                        name: planned.name.clone(),
-                        stack: planned.stack.as_str().to_owned(),
-                        environment: planned.environment.clone(),
-                        base_url: String::new(),
-                        tags: planned.tags.join(","),
-                        notes: "Imported from an Ansible inventory.".into(),
-                    };
                     report.instances_created += 1;
-                    self.create_instance(actor, study_id, &input).await?.id
+                    self.create_instance(actor, study_id, &Self::planned_input(&planned)).await?.id
                 }
             };
             let mut ids: BTreeMap<String, i64> =
@@ -701,6 +712,17 @@ impl Inventory {
             )
             .await;
         Ok(report)
+    }
+
+    fn planned_input(planned: &PlannedInstance) -> InstanceInput {
+        InstanceInput {
+            name: planned.name.clone(),
+            stack: planned.stack.as_str().to_owned(),
+            environment: planned.environment.clone(),
+            base_url: String::new(),
+            tags: planned.tags.join(","),
+            notes: "Imported from an Ansible inventory.".into(),
+        }
     }
 
     /// The study as a YAML Ansible inventory.

@@ -259,6 +259,21 @@ impl Vault {
         Ok(self.store.list_credentials().await.map_err(from_store)?.into_iter().map(summary).collect())
     }
 
+    /// Another process may have rotated the key (on Postgres several replicas share the
+    /// vault): refuse to write or read with a key that is no longer the vault's.
+    async fn ensure_current_key(&self) -> Result<(), AppError> {
+        match self.store.key_check().await.map_err(from_store)? {
+            Some(check) if check.key_id != self.key.id => Err(AppError::Invalid {
+                field: None,
+                message: format!(
+                    "The vault's master key was rotated to {} while this Steward was running; restart it",
+                    check.key_id
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     async fn insert(
         &self,
         actor: &Actor,
@@ -268,6 +283,7 @@ impl Vault {
         public: &str,
         fingerprint: &str,
     ) -> Result<CredentialSummary, AppError> {
+        self.ensure_current_key().await?;
         let (nonce, ciphertext) = self.key.seal(&aad(kind.as_str(), name), secret).map_err(internal)?;
         let id = self
             .store
@@ -393,6 +409,7 @@ impl Vault {
 
     /// The secret of an entry, for use on the server only (never to the browser or the log).
     pub async fn reveal(&self, id: i64) -> Result<Zeroizing<Vec<u8>>, AppError> {
+        self.ensure_current_key().await?;
         let row = self.store.sealed_credential(id).await.map_err(from_store)?;
         self.key.open(&aad(&row.kind, &row.name), &row.nonce, &row.ciphertext).map_err(internal)
     }

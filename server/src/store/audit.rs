@@ -42,18 +42,19 @@ impl Store {
         limit: u32,
         offset: u64,
     ) -> Result<(Vec<AuditRecord>, u64)> {
-        let filter = "($1 = '' OR actor_name = $1) AND ($2 = '' OR action LIKE $2 || '%')";
+        let filter = "($1 = '' OR actor_name = $1) AND ($2 = '' OR action LIKE $2 || '%' ESCAPE '\\')";
         let list = format!(
             "SELECT id, at, actor_id, actor_name, action, target, detail, client_addr FROM audit_log
              WHERE {filter} ORDER BY id DESC LIMIT $3 OFFSET $4"
         );
         let count = format!("SELECT COUNT(*) FROM audit_log WHERE {filter}");
         let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        let action = super::like_pattern(action);
         let (rows, total): (Vec<AuditRecord>, i64) = on_pool!(self, pool => {
             let rows = sqlx::query_as::<_, AuditRecord>(&list)
-                .bind(actor).bind(action).bind(i64::from(limit)).bind(offset)
+                .bind(actor).bind(&action).bind(i64::from(limit)).bind(offset)
                 .fetch_all(pool).await?;
-            let total: i64 = sqlx::query_scalar(&count).bind(actor).bind(action).fetch_one(pool).await?;
+            let total: i64 = sqlx::query_scalar(&count).bind(actor).bind(&action).fetch_one(pool).await?;
             (rows, total)
         });
         Ok((rows, u64::try_from(total).unwrap_or_default()))

@@ -230,7 +230,7 @@ impl Store {
     pub async fn list_instances(&self, viewer: Viewer, filter: &InstanceFilter<'_>) -> Result<(Vec<InstanceRow>, u64)> {
         let conditions = format!(
             "{VISIBLE} AND ($3 = '' OR s.name = $3) AND ($4 = '' OR i.stack = $4) AND ($5 = '' OR i.environment = $5)
-             AND ($6 = '' OR i.status = $6) AND ($7 = '' OR i.name LIKE '%' || $7 || '%')
+             AND ($6 = '' OR i.status = $6) AND ($7 = '' OR LOWER(i.name) LIKE '%' || $7 || '%' ESCAPE '\\')
              AND ($8 = '' OR EXISTS (SELECT 1 FROM instance_tags t WHERE t.instance_id = i.id AND t.tag = $8))"
         );
         let direction = if filter.descending { "DESC" } else { "ASC" };
@@ -249,7 +249,7 @@ impl Store {
                     .bind(filter.stack)
                     .bind(filter.environment)
                     .bind(filter.status)
-                    .bind(filter.search)
+                    .bind(super::like_pattern(&filter.search.to_lowercase()))
                     .bind(filter.tag)
             };
         }
@@ -410,6 +410,14 @@ impl Store {
         let done = on_pool!(self, pool => sqlx::query("DELETE FROM hosts WHERE id = $1")
             .bind(id).execute(pool).await.map(|d| d.rows_affected()))?;
         found(done)
+    }
+
+    /// Hosts of other instances whose jump host is in this one.
+    pub async fn hosts_jumping_into_instance(&self, instance_id: i64) -> Result<i64> {
+        Ok(on_pool!(self, pool => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM hosts h JOIN hosts j ON j.id = h.jump_host_id
+             WHERE j.instance_id = $1 AND h.instance_id <> $1")
+            .bind(instance_id).fetch_one(pool).await)?)
     }
 
     /// Hosts that use another host as their jump host.

@@ -196,6 +196,11 @@ impl Store {
     }
 }
 
+/// Text for a `LIKE ... ESCAPE '\'` pattern that matches it literally.
+pub(crate) fn like_pattern(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
 fn bad_url(url: &crate::config::DatabaseUrl, err: sqlx::Error) -> ConfigError {
     ConfigError::new("database.url", format!("{url} is not a valid database URL: {err}"), "Fix the URL.")
 }

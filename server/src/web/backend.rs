@@ -39,13 +39,14 @@ impl WebBackend {
         req.extensions.get::<Session>().cloned().ok_or_else(|| internal("session layer missing"))
     }
 
-    /// The client address: the TCP peer, or the first `X-Forwarded-For` hop behind a trusted proxy.
+    /// The client address: the TCP peer, or, behind a trusted reverse proxy, the address that
+    /// proxy saw (the last `X-Forwarded-For` entry; earlier ones are the client's own claims).
     fn client_addr(&self, req: &Parts) -> Option<String> {
         if self.state.config.server.trust_forwarded_for
             && let Some(forwarded) = req.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok())
-            && let Some(first) = forwarded.split(',').next().map(str::trim).filter(|s| !s.is_empty())
+            && let Some(last) = forwarded.rsplit(',').next().map(str::trim).filter(|s| !s.is_empty())
         {
-            return Some(first.to_owned());
+            return Some(last.to_owned());
         }
         req.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string())
     }
