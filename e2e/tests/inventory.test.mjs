@@ -8,6 +8,8 @@ import { startSteward, launchBrowser, visit, step } from '../lib/steward.mjs';
 const ADMIN = { username: 'admin', password: 'correct horse battery staple' };
 const RESEARCHER = { username: 'rosa', password: 'blue heron at the lake' };
 const STUDY = 'E-mission pilot';
+// Text that would break out of a textarea or run a shell if anything interpreted it.
+const DESCRIPTION = 'Travel diaries </textarea><b id="injected">x</b> & "$(reboot)" `id`';
 
 let steward;
 let browser;
@@ -37,10 +39,19 @@ test('an admin creates a study', async () => {
     await page.getByText('No studies yet').waitFor();
     await page.fill('#name', STUDY);
     await page.fill('#contact', 'lab@example.org');
-    await page.fill('#description', 'Travel diaries, wave 1');
+    await page.fill('#description', DESCRIPTION);
     await page.click('form.form-grid button[type=submit]');
     await page.getByRole('link', { name: STUDY }).click();
     await page.getByRole('heading', { name: STUDY }).waitFor();
+  });
+});
+
+test('hostile text is shown as text, in the page and in the edit form', async () => {
+  await step(page, 'hostile-text', async () => {
+    await visit(page, page.url());
+    assert.equal(await page.locator('#injected').count(), 0, 'markup from a description reached the page');
+    assert.equal(await page.inputValue('#edit-study-description'), DESCRIPTION);
+    assert.match(await page.locator('p.prewrap').first().innerText(), /<\/textarea><b id="injected">/);
   });
 });
 
