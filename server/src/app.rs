@@ -98,6 +98,13 @@ pub async fn serve(state: AppState, listener: TcpListener, shutdown: Cancellatio
     let sweeper = tokio::spawn(sweep_sessions(state.clone(), shutdown.clone()));
     let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
     let signal = shutdown.clone();
+    // Pages stream in chunks; without TCP_NODELAY the last small chunk can wait ~40 ms for a
+    // delayed ACK.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %err, "could not set TCP_NODELAY");
+        }
+    });
     let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move { signal.cancelled().await });
     let result = tokio::select! {

@@ -15,6 +15,8 @@ use tokio_util::sync::CancellationToken;
 const INSTANCES: usize = 10_000;
 const STUDIES: usize = 100;
 const GOAL_P99_MS: f64 = 25.0;
+const PAGE_QUERIES: [&str; 3] =
+    ["stack=dcor&tag=pilot&sort=-name&page=3", "environment=production&sort=study&page=10", "search=inst-4&page=0"];
 const PASSWORD: &str = "benchmark passphrase";
 
 #[tokio::main]
@@ -72,6 +74,19 @@ async fn run(backend: &str, url: &str, data_dir: &std::path::Path) {
             &[("query[search]", "inst-4"), ("query[page]", "0")],
             &[("query[study]", "study-007"), ("query[sort]", "-status"), ("query[page]", "0")],
         ];
+        // Warm up connections, caches and the allocator; only steady state is measured.
+        for query in queries.iter().cycle().take(20) {
+            client.post(format!("{base}/api/list_instances")).form(query).send().await.unwrap().bytes().await.unwrap();
+            client
+                .get(format!("{base}/instances?page=1"))
+                .header("accept", "text/html")
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+        }
         let mut api = Vec::new();
         for round in 0..300 {
             let query = queries[round % queries.len()];
@@ -83,10 +98,10 @@ async fn run(backend: &str, url: &str, data_dir: &std::path::Path) {
             assert!(page["items"].is_array());
         }
         let mut pages = Vec::new();
-        for _ in 0..100 {
+        for round in 0..300 {
             let t = Instant::now();
             let html = client
-                .get(format!("{base}/instances?stack=dcor&tag=pilot&sort=-name&page=3"))
+                .get(format!("{base}/instances?{}", PAGE_QUERIES[round % PAGE_QUERIES.len()]))
                 .header("accept", "text/html")
                 .send()
                 .await
@@ -107,9 +122,9 @@ async fn run(backend: &str, url: &str, data_dir: &std::path::Path) {
 fn report(backend: &str, what: &str, mut times: Vec<Duration>) {
     times.sort();
     let at = |q: f64| times[((times.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1000.0;
-    let (p50, p99) = (at(0.50), at(0.99));
+    let (p50, p99, max) = (at(0.50), at(0.99), at(1.0));
     println!(
-        "{backend}: {what}: p50 {p50:.2} ms, p99 {p99:.2} ms over {} requests; p99 / goal ({GOAL_P99_MS} ms) = {:.2}",
+        "{backend}: {what}: p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms over {} requests; p99 / goal ({GOAL_P99_MS} ms) = {:.2}",
         times.len(),
         p99 / GOAL_P99_MS
     );
