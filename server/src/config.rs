@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-/// Variables under the prefix that are not settings.
-const NOT_SETTINGS: &[&str] = &["STEWARD_CONFIG"];
+/// Variables under the prefix that are not settings: the config file's path, and the build
+/// scripts' bundle directory (see `server/build.rs`).
+const NOT_SETTINGS: &[&str] = &["STEWARD_CONFIG", "STEWARD_SITE_DIR"];
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
