@@ -124,6 +124,16 @@ pub fn Field(
     }
 }
 
+/// Percent-encodes text for a URL query value or a `data:` URL.
+pub fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// Text for raw-text elements, escaped. Leptos writes `<textarea>` children and the `<title>`
 /// into the server-rendered HTML without escaping them (as for `<script>`), so user text such as
 /// `</textarea><script>` would break out of the element. The browser decodes the entities back;

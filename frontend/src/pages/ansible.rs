@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::api::{ExportInventory, ImportInventory};
-use crate::components::{FormError, last_error};
+use crate::components::{FormError, last_error, percent_encode};
 use crate::contract::{ImportReport, Stack};
 
 #[component]
@@ -23,7 +23,7 @@ pub fn AnsibleSection(
                 <button type="submit" class="button">"Export as YAML"</button>
             </ActionForm>
             {move || export.value().get().and_then(Result::ok).map(|yaml| {
-                let href = format!("data:text/yaml;charset=utf-8,{}", percent(&yaml));
+                let href = format!("data:text/yaml;charset=utf-8,{}", percent_encode(&yaml));
                 view! {
                     <div class="field field-wide">
                         <textarea readonly rows=12 data-test="export" prop:value=yaml.clone()>
@@ -105,13 +105,4 @@ fn ImportResult(report: ImportReport) -> impl IntoView {
         </div>
     }
     .into_any()
-}
-
-fn percent(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::audit_log;
-use crate::components::{ErrorBanner, LocalTime, PageHeader};
+use crate::components::{ErrorBanner, LocalTime, PageHeader, percent_encode};
 use crate::contract::{AuditEntry, AuditQuery, Page};
 
 #[component]
@@ -52,8 +52,9 @@ fn AuditTable(page: Page<AuditEntry>, query: AuditQuery) -> impl IntoView {
         return view! { <p class="empty">"No audit events match these filters."</p> }.into_any();
     }
     let page_count = page.page_count();
-    let link =
-        move |to: u32| format!("/audit?actor={}&action={}&page={to}", encode(&query.actor), encode(&query.action));
+    let link = move |to: u32| {
+        format!("/audit?actor={}&action={}&page={to}", percent_encode(&query.actor), percent_encode(&query.action))
+    };
     let (current, total) = (page.page, page.total);
     view! {
         <table class="table" data-test="audit-table">
@@ -87,14 +88,4 @@ fn AuditTable(page: Page<AuditEntry>, query: AuditQuery) -> impl IntoView {
         </nav>
     }
     .into_any()
-}
-
-/// Percent-encodes a query value.
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -4,17 +4,8 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{AddHost, DeleteHost, DeleteInstance, UpdateInstance, get_instance, list_instances, ssh_key_choices};
-use crate::components::{ErrorBanner, Field, FormError, PageHeader, TextArea, last_error, successes};
+use crate::components::{ErrorBanner, Field, FormError, PageHeader, TextArea, last_error, percent_encode, successes};
 use crate::contract::{InstanceDetail, InstanceQuery, InstanceSummary, Page, Stack};
-
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
 fn query_link(query: &InstanceQuery) -> String {
     let pairs = [
@@ -28,7 +19,7 @@ fn query_link(query: &InstanceQuery) -> String {
     ];
     let mut link = String::from("/instances?");
     for (key, value) in pairs.into_iter().filter(|(_, v)| !v.is_empty()) {
-        link.push_str(&format!("{key}={}&", encode(value)));
+        link.push_str(&format!("{key}={}&", percent_encode(value)));
     }
     link.push_str(&format!("page={}", query.page));
     link
