@@ -110,6 +110,24 @@ test('the admin adds the four hosts of the deployment', async () => {
   });
 });
 
+test('the admin edits a host on its page', async () => {
+  await step(page, 'edit-host', async () => {
+    await visit(page, instanceUrl);
+    await page.locator('tr[data-host="database"]').getByRole('link', { name: 'database' }).click();
+    await page.getByRole('heading', { name: 'database' }).waitFor();
+    await page.waitForSelector('body[data-hydrated="true"]');
+    const form = page.locator('[data-test=edit-host]');
+    assert.equal(await form.locator('#input-address').inputValue(), '10.0.0.2');
+    await form.locator('#input-ssh_port').fill('99999');
+    await form.getByRole('button', { name: 'Save' }).click();
+    await page.locator('#input-ssh_port-error').waitFor();
+    await form.locator('#input-ssh_port').fill('2222');
+    await form.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('emission@10.0.0.2:2222').waitFor();
+    assert.match(await page.locator('[data-test=host-facts]').innerText(), /webapp/);
+  });
+});
+
 test('the admin previews and imports an Ansible inventory', async () => {
   await step(page, 'ansible-import', async () => {
     await visit(page, `${steward.url}/studies`);

@@ -7,7 +7,8 @@ use leptos::prelude::*;
 
 use crate::contract::{AppError, AuditEntry, AuditQuery, CredentialKind, CredentialSummary, CurrentUser};
 use crate::contract::{
-    DeletionPreview, GlobalRole, HostInput, HostSummary, ImportInput, ImportReport, InstanceDetail, InstanceInput,
+    DeletionPreview, GlobalRole, HostDetail, HostInput, HostSummary, ImportInput, ImportReport, InstanceDetail,
+    InstanceInput,
 };
 use crate::contract::{InstanceQuery, InstanceSummary, NamedRef, OneTimeLink, Page, SetupStatus};
 use crate::contract::{StudyDetail, StudyRole, StudySummary, UserSummary};
@@ -307,6 +308,16 @@ pub async fn add_host(instance_id: i64, input: HostInput) -> Result<HostSummary,
     run(Access::Study(ManageInventory), Scope::Instance(instance_id), |b, _, caller| async move {
         b.add_host(&caller, instance_id, input).await
     })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "get_host")]
+pub async fn get_host(host_id: i64) -> Result<HostDetail, AppError> {
+    run(
+        Access::Study(ViewInventory),
+        Scope::Host(host_id),
+        |b, _, caller| async move { b.host(&caller, host_id).await },
+    )
     .await
 }
 

@@ -60,6 +60,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("studies/:id") view=pages::StudyPage />
                     <Route path=path!("instances") view=pages::InstancesPage />
                     <Route path=path!("instances/:id") view=pages::InstancePage />
+                    <Route path=path!("hosts/:id") view=pages::HostPage />
                     <Route path=path!("credentials") view=pages::CredentialsPage />
                     <Route path=path!("users") view=pages::UsersPage />
                     <Route path=path!("audit") view=pages::AuditPage />

@@ -73,6 +73,7 @@ fn table(f: &Fixture) -> Vec<(&'static str, &'static [&'static str], Args)> {
         ("instance_deletion", MANAGES_STUDY, a(&[("instance_id", &instance)])),
         ("delete_instance", MANAGES_STUDY, a(&[("instance_id", &instance), ("confirm", "not the name")])),
         ("add_host", MANAGES_STUDY, bad_host(("instance_id", &instance))),
+        ("get_host", SEES_INVENTORY, a(&[("host_id", &host)])),
         ("update_host", MANAGES_STUDY, bad_host(("host_id", &host))),
         // The jump host still serves another host, so deleting it is refused after the check.
         ("delete_host", MANAGES_STUDY, a(&[("host_id", &jump)])),

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use http::request::Parts;
 
 use super::{Access, AppError, AuditEntry, AuditQuery, CredentialKind, CredentialSummary, CurrentUser};
-use super::{DeletionPreview, GlobalRole, HostInput, HostSummary, InstanceDetail, InstanceQuery};
+use super::{DeletionPreview, GlobalRole, HostDetail, HostInput, HostSummary, InstanceDetail, InstanceQuery};
 use super::{ImportInput, ImportReport, InstanceInput, StudySummary, UserSummary};
 use super::{InstanceSummary, NamedRef, OneTimeLink, Page, SetupStatus, StudyDetail, StudyRole};
 
@@ -94,6 +94,7 @@ pub trait Backend: Send + Sync + 'static {
     async fn instance_deletion(&self, caller: &Caller, instance_id: i64) -> Result<DeletionPreview>;
     async fn delete_instance(&self, caller: &Caller, instance_id: i64, confirm: String) -> Result<()>;
     async fn add_host(&self, caller: &Caller, instance_id: i64, input: HostInput) -> Result<HostSummary>;
+    async fn host(&self, caller: &Caller, host_id: i64) -> Result<HostDetail>;
     async fn update_host(&self, caller: &Caller, host_id: i64, input: HostInput) -> Result<HostSummary>;
     async fn delete_host(&self, caller: &Caller, host_id: i64) -> Result<()>;
     /// Previews or applies an Ansible inventory import into the caller's study.

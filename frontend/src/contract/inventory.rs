@@ -136,6 +136,16 @@ pub struct HostSummary {
     pub jump_host: Option<NamedRef>,
 }
 
+/// One host with what its page needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostDetail {
+    pub host: HostSummary,
+    pub instance: InstanceSummary,
+    /// Hosts of the same instance it may use as its jump host.
+    pub jump_choices: Vec<NamedRef>,
+    pub can_manage: bool,
+}
+
 /// A host as typed into the form: text fields, so each can carry its own error.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostInput {

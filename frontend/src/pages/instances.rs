@@ -215,7 +215,7 @@ fn InstanceView(
                         <tbody>
                             {detail.hosts.clone().into_iter().map(|h| view! {
                                 <tr data-host=h.name.clone()>
-                                    <td>{h.name.clone()}</td>
+                                    <td><a href=format!("/hosts/{}", h.id)>{h.name.clone()}</a></td>
                                     <td>{h.roles.iter().map(|r| view! { <span class="badge">{r.as_str()}</span>" " }).collect_view()}</td>
                                     <td><code>{format!("{}@{}:{}", h.ssh_user, h.address, h.ssh_port)}</code></td>
                                     <td>{h.credential.map(|c| c.name)}</td>

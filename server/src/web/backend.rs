@@ -10,9 +10,9 @@ use axum::extract::ConnectInfo;
 use http::request::Parts;
 use steward_frontend::contract::{
     Access, AppError, AuditEntry, AuditQuery, Backend, Caller, CredentialKind, CredentialSummary, CurrentUser,
-    DeletionPreview, GlobalRole, HostInput, HostSummary, ImportInput, ImportReport, InstanceDetail, InstanceInput,
-    InstanceQuery, InstanceSummary, NamedRef, OneTimeLink, Page, Permission, Scope, SetupStatus, Stack, StudyDetail,
-    StudyRole, StudySummary, UserSummary,
+    DeletionPreview, GlobalRole, HostDetail, HostInput, HostSummary, ImportInput, ImportReport, InstanceDetail,
+    InstanceInput, InstanceQuery, InstanceSummary, NamedRef, OneTimeLink, Page, Permission, Scope, SetupStatus, Stack,
+    StudyDetail, StudyRole, StudySummary, UserSummary,
 };
 use tower_sessions::Session;
 
@@ -350,6 +350,21 @@ impl Backend for WebBackend {
 
     async fn add_host(&self, caller: &Caller, instance_id: i64, input: HostInput) -> Result<HostSummary> {
         self.state.inventory.add_host(&actor(caller), instance_id, &input).await
+    }
+
+    async fn host(&self, caller: &Caller, host_id: i64) -> Result<HostDetail> {
+        let host = self.state.inventory.host(host_id).await?;
+        let (instance, _) = self.state.inventory.instance(host.instance_id).await?;
+        let jump_choices = self
+            .state
+            .inventory
+            .hosts(host.instance_id)
+            .await?
+            .into_iter()
+            .filter(|h| h.id != host_id)
+            .map(|h| NamedRef { id: h.id, name: h.name })
+            .collect();
+        Ok(HostDetail { host, instance, jump_choices, can_manage: may(caller, Permission::ManageInventory) })
     }
 
     async fn update_host(&self, caller: &Caller, host_id: i64, input: HostInput) -> Result<HostSummary> {
