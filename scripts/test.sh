@@ -11,6 +11,7 @@ ensure_rust
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
 [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || apt_install chromium
 command -v psql >/dev/null || apt_install postgresql-client
+command -v ssh-keygen >/dev/null || apt_install openssh-client
 
 # Postgres: use the one on 127.0.0.1:5432, starting or installing it when absent.
 export TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
