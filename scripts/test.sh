@@ -12,6 +12,9 @@ command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs np
 [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || apt_install chromium
 command -v psql >/dev/null || apt_install postgresql-client
 command -v ssh-keygen >/dev/null || apt_install openssh-client
+# The test fleet: one real sshd per host on loopback (Debian's policy keeps the system one off).
+[ -x /usr/sbin/sshd ] || apt_install openssh-server
+as_root mkdir -p /run/sshd
 
 # Postgres: use the one on 127.0.0.1:5432, starting or installing it when absent.
 export TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"

@@ -14,6 +14,7 @@ use crate::config::{Config, ConfigError};
 use crate::services::accounts::Accounts;
 use crate::services::audit::Audit;
 use crate::services::inventory::Inventory;
+use crate::services::ssh::Ssh;
 use crate::services::vault::Vault;
 use crate::store::Store;
 
@@ -26,6 +27,7 @@ pub struct AppState {
     pub audit: Audit,
     pub inventory: Inventory,
     pub vault: Vault,
+    pub ssh: Ssh,
 }
 
 impl AppState {
@@ -60,7 +62,9 @@ impl AppState {
         let accounts = Accounts::new(store.clone(), hasher, clock.clone(), config.clone(), audit.clone());
         let inventory = Inventory::new(store.clone(), clock.clone(), audit.clone());
         let vault = Vault::open(store.clone(), &config.master_key_path(), clock.clone(), audit.clone()).await?;
-        Ok(Self { config, store, clock, accounts, audit, inventory, vault })
+        let ssh =
+            Ssh::new(store.clone(), vault.clone(), audit.clone(), clock.clone(), config.storage.data_dir.join("run"));
+        Ok(Self { config, store, clock, accounts, audit, inventory, vault, ssh })
     }
 }
 

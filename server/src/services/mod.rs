@@ -4,4 +4,5 @@ pub mod accounts;
 pub mod ansible;
 pub mod audit;
 pub mod inventory;
+pub mod ssh;
 pub mod vault;

@@ -6,6 +6,7 @@
 
 mod accounts;
 mod audit;
+mod host_keys;
 mod inventory;
 mod sessions;
 mod vault;
@@ -21,6 +22,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 pub use accounts::{NewUser, TokenPurpose, UserRow};
 pub use audit::AuditRecord;
+pub use host_keys::HostKeyRow;
 pub use inventory::{
     HostFields, HostRow, InstanceFields, InstanceFilter, InstanceRow, InstanceSort, MemberRow, StudyRow, Viewer,
 };

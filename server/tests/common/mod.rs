@@ -123,6 +123,8 @@ impl TestApp {
     }
 }
 
+pub mod fleet;
+
 pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
 
 async fn admin_sql(sql: &str) {
