@@ -7,8 +7,8 @@ use leptos::prelude::*;
 
 use crate::contract::{AppError, AuditEntry, AuditQuery, CredentialKind, CredentialSummary, CurrentUser};
 use crate::contract::{
-    DeletionPreview, GlobalRole, HostDetail, HostInput, HostSummary, ImportInput, ImportReport, InstanceDetail,
-    InstanceInput,
+    DeletionPreview, GlobalRole, HostDetail, HostInput, HostKeyInfo, HostSummary, ImportInput, ImportReport,
+    InstanceDetail, InstanceInput,
 };
 use crate::contract::{InstanceQuery, InstanceSummary, NamedRef, OneTimeLink, Page, SetupStatus};
 use crate::contract::{StudyDetail, StudyRole, StudySummary, UserSummary};
@@ -318,6 +318,30 @@ pub async fn get_host(host_id: i64) -> Result<HostDetail, AppError> {
         Scope::Host(host_id),
         |b, _, caller| async move { b.host(&caller, host_id).await },
     )
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "scan_host_key")]
+pub async fn scan_host_key(host_id: i64) -> Result<Vec<HostKeyInfo>, AppError> {
+    run(Access::Study(ManageInventory), Scope::Host(host_id), |b, _, caller| async move {
+        b.scan_host_key(&caller, host_id).await
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "pin_host_key")]
+pub async fn pin_host_key(host_id: i64, fingerprint: String) -> Result<(), AppError> {
+    run(Access::Admin, Scope::Host(host_id), |b, _, caller| async move {
+        b.pin_host_key(&caller, host_id, fingerprint).await
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "check_host")]
+pub async fn check_host(host_id: i64) -> Result<String, AppError> {
+    run(Access::Study(RunOperations), Scope::Host(host_id), |b, _, caller| async move {
+        b.check_host(&caller, host_id).await
+    })
     .await
 }
 

@@ -17,6 +17,7 @@ const EVERYONE: &[&str] = &WHO;
 const SIGNED_IN: &[&str] = &["member", "researcher", "viewer", "oncall", "operator", "studyadmin", "admin"];
 const SEES_STUDY: &[&str] = &["researcher", "viewer", "oncall", "operator", "studyadmin", "admin"];
 const SEES_INVENTORY: &[&str] = &["viewer", "oncall", "operator", "studyadmin", "admin"];
+const RUNS_OPERATIONS: &[&str] = &["operator", "studyadmin", "admin"];
 const MANAGES_STUDY: &[&str] = &["studyadmin", "admin"];
 const ADMIN: &[&str] = &["admin"];
 
@@ -74,6 +75,10 @@ fn table(f: &Fixture) -> Vec<(&'static str, &'static [&'static str], Args)> {
         ("delete_instance", MANAGES_STUDY, a(&[("instance_id", &instance), ("confirm", "not the name")])),
         ("add_host", MANAGES_STUDY, bad_host(("instance_id", &instance))),
         ("get_host", SEES_INVENTORY, a(&[("host_id", &host)])),
+        // The jump host is on 127.0.0.1:22, where nothing listens: scans fail fast, locally.
+        ("scan_host_key", MANAGES_STUDY, a(&[("host_id", &jump)])),
+        ("pin_host_key", ADMIN, a(&[("host_id", &jump), ("fingerprint", "SHA256:none")])),
+        ("check_host", RUNS_OPERATIONS, a(&[("host_id", &jump)])),
         ("update_host", MANAGES_STUDY, bad_host(("host_id", &host))),
         // The jump host still serves another host, so deleting it is refused after the check.
         ("delete_host", MANAGES_STUDY, a(&[("host_id", &jump)])),

@@ -69,8 +69,25 @@ async fn strict_host_keys_from_first_contact(backend: Backend) {
     ssh.pin(&Actor::cli(), host_id, &fleet.fingerprint()).await.unwrap();
     ssh.check(host_id).await.unwrap();
 
-    // A stopped host is reported as refusing connections.
+    // The same through the API, as the host page uses it.
+    let hid = host_id.to_string();
+    let ok: String = admin.call("check_host", &[("host_id", &hid)]).await.unwrap();
+    assert!(ok.contains("reached the host"), "{ok}");
+    let detail: Value = admin.call("get_host", &[("host_id", &hid)]).await.unwrap();
+    assert_eq!(detail["key_status"], "pinned");
+    assert!(
+        detail["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["pinned"] == true && k["fingerprint"] == fleet.fingerprint())
+    );
+
+    // A stopped host is reported as refusing connections, with a message that says so.
     fleet.stop();
     assert_eq!(ssh.check(host_id).await, Err(SshFailure::ConnectionRefused));
+    let refused = admin.call::<String>("check_host", &[("host_id", &hid)]).await.unwrap_err();
+    assert_eq!(refused.status.as_u16(), 502);
+    assert!(refused.error.to_string().contains("refused the connection"), "{}", refused.error);
     app.stop().await;
 }

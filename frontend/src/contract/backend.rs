@@ -7,7 +7,9 @@ use async_trait::async_trait;
 use http::request::Parts;
 
 use super::{Access, AppError, AuditEntry, AuditQuery, CredentialKind, CredentialSummary, CurrentUser};
-use super::{DeletionPreview, GlobalRole, HostDetail, HostInput, HostSummary, InstanceDetail, InstanceQuery};
+use super::{
+    DeletionPreview, GlobalRole, HostDetail, HostInput, HostKeyInfo, HostSummary, InstanceDetail, InstanceQuery,
+};
 use super::{ImportInput, ImportReport, InstanceInput, StudySummary, UserSummary};
 use super::{InstanceSummary, NamedRef, OneTimeLink, Page, SetupStatus, StudyDetail, StudyRole};
 
@@ -95,6 +97,12 @@ pub trait Backend: Send + Sync + 'static {
     async fn delete_instance(&self, caller: &Caller, instance_id: i64, confirm: String) -> Result<()>;
     async fn add_host(&self, caller: &Caller, instance_id: i64, input: HostInput) -> Result<HostSummary>;
     async fn host(&self, caller: &Caller, host_id: i64) -> Result<HostDetail>;
+    /// Asks the host for its keys; they are offered, not trusted.
+    async fn scan_host_key(&self, caller: &Caller, host_id: i64) -> Result<Vec<HostKeyInfo>>;
+    /// Trusts the offered key with this fingerprint (replacing any pinned one).
+    async fn pin_host_key(&self, caller: &Caller, host_id: i64, fingerprint: String) -> Result<()>;
+    /// Connects with the pinned key and runs `true`.
+    async fn check_host(&self, caller: &Caller, host_id: i64) -> Result<String>;
     async fn update_host(&self, caller: &Caller, host_id: i64, input: HostInput) -> Result<HostSummary>;
     async fn delete_host(&self, caller: &Caller, host_id: i64) -> Result<()>;
     /// Previews or applies an Ansible inventory import into the caller's study.

@@ -24,6 +24,9 @@ pub enum AppError {
     TooManyAttempts { retry_after_secs: u64 },
     #[error("Steward cannot reach its database right now; try again shortly")]
     Unavailable,
+    /// A host could not be used over SSH; the message says why (key, network, login).
+    #[error("The host could not be used: {message}")]
+    Remote { message: String },
     #[error("Something went wrong on the server (request {request_id})")]
     Internal { request_id: String },
     /// The request never reached the server function (network, decoding).
@@ -70,6 +73,7 @@ impl AppError {
             Self::TooManyAttempts { .. } => 429,
             Self::Internal { .. } | Self::Transport(_) => 500,
             Self::Unavailable => 503,
+            Self::Remote { .. } => 502,
         }
     }
 }

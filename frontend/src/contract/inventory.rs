@@ -136,11 +136,25 @@ pub struct HostSummary {
     pub jump_host: Option<NamedRef>,
 }
 
+/// A key a host presented, and whether Steward trusts it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostKeyInfo {
+    pub algorithm: String,
+    /// `SHA256:...`, to compare with `ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub` on the host.
+    pub fingerprint: String,
+    pub pinned: bool,
+}
+
 /// One host with what its page needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostDetail {
     pub host: HostSummary,
     pub instance: InstanceSummary,
+    /// `unknown` (nothing pinned), `pinned`, or `changed` (the host presented another key).
+    pub key_status: String,
+    pub keys: Vec<HostKeyInfo>,
+    /// Whether the caller may trust a host key (global admins).
+    pub can_pin: bool,
     /// Hosts of the same instance it may use as its jump host.
     pub jump_choices: Vec<NamedRef>,
     pub can_manage: bool,

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::{UpdateHost, get_host, ssh_key_choices};
+use crate::api::{CheckHost, PinHostKey, ScanHostKey, UpdateHost, get_host, ssh_key_choices};
 use crate::components::{ErrorBanner, Field, FieldError, FormError, PageHeader, last_error, successes};
 use crate::contract::HostDetail;
 
@@ -12,10 +12,13 @@ pub fn HostPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").and_then(|id| id.parse::<i64>().ok()).unwrap_or_default();
     let update = ServerAction::<UpdateHost>::new();
+    let scan = ServerAction::<ScanHostKey>::new();
+    let pin = ServerAction::<PinHostKey>::new();
+    let check = ServerAction::<CheckHost>::new();
     let detail = Resource::new(
         {
-            let changed = successes(update.value());
-            move || (id(), changed.get())
+            let changes = [successes(update.value()), successes(scan.value()), successes(pin.value())];
+            move || (id(), changes.map(|c| c.get()))
         },
         |(id, _)| get_host(id),
     );
@@ -23,7 +26,10 @@ pub fn HostPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Ok(detail) => view! { <HostView detail update /> }.into_any(),
+                    Ok(detail) => view! {
+                        <HostView detail=detail.clone() update />
+                        <HostKeys detail scan pin check />
+                    }.into_any(),
                     Err(error) => view! { <PageHeader title="Host" /><ErrorBanner error /> }.into_any(),
                 }
             })}
@@ -116,6 +122,80 @@ fn EditHost(detail: HostDetail, update: ServerAction<UpdateHost>) -> impl IntoVi
                     <div class="form-actions"><button type="submit" class="button button-primary">"Save"</button></div>
                 </ActionForm>
             </section>
+    }
+    .into_any()
+}
+
+/// The host's keys: scan, trust one by its fingerprint, check the connection.
+#[component]
+fn HostKeys(
+    detail: HostDetail,
+    scan: ServerAction<ScanHostKey>,
+    pin: ServerAction<PinHostKey>,
+    check: ServerAction<CheckHost>,
+) -> impl IntoView {
+    let host_id = detail.host.id;
+    let can_pin = detail.can_pin;
+    let error = Signal::derive(move || {
+        last_error(scan.value())
+            .get()
+            .or_else(|| last_error(pin.value()).get())
+            .or_else(|| last_error(check.value()).get())
+    });
+    let (status_text, status_class) = match detail.key_status.as_str() {
+        "pinned" => ("pinned", "badge badge-good"),
+        "changed" => ("host key changed", "badge badge-bad"),
+        _ => ("no key pinned", "badge"),
+    };
+    view! {
+        <section class="panel" data-test="host-keys">
+            <h2>"Host key " <span class=status_class data-test="key-status">{status_text}</span></h2>
+            <p class="muted">
+                "Steward connects only to a key trusted here. Compare a scanned fingerprint with the host's own ("
+                <code>"ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub"</code>") before trusting it."
+            </p>
+            <FormError error />
+            {move || check.value().get().and_then(Result::ok).map(|message| view! {
+                <p class="banner banner-success" role="status" data-test="check-result">{message}</p>
+            })}
+            {(!detail.keys.is_empty()).then(|| view! {
+                <table class="table" data-test="keys-table">
+                    <thead><tr><th scope="col">"Type"</th><th scope="col">"Fingerprint"</th><th scope="col">"Trusted"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
+                    <tbody>
+                        {detail.keys.clone().into_iter().map(|key| {
+                            let fingerprint = StoredValue::new(key.fingerprint.clone());
+                            let pinned = key.pinned;
+                            view! {
+                                <tr data-fingerprint=key.fingerprint.clone()>
+                                    <td>{key.algorithm.clone()}</td>
+                                    <td><code>{key.fingerprint.clone()}</code></td>
+                                    <td>{if key.pinned { "yes" } else { "no" }}</td>
+                                    <td class="row-actions">
+                                        <Show when=move || can_pin && !pinned>
+                                            <ActionForm action=pin>
+                                                <input type="hidden" name="host_id" value=host_id.to_string() />
+                                                <input type="hidden" name="fingerprint" value=fingerprint.get_value() />
+                                                <button type="submit" class="button button-small">"Trust this key"</button>
+                                            </ActionForm>
+                                        </Show>
+                                    </td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            })}
+            <div class="form-inline">
+                <ActionForm action=scan>
+                    <input type="hidden" name="host_id" value=host_id.to_string() />
+                    <button type="submit" class="button">"Scan host key"</button>
+                </ActionForm>
+                <ActionForm action=check>
+                    <input type="hidden" name="host_id" value=host_id.to_string() />
+                    <button type="submit" class="button">"Check connection"</button>
+                </ActionForm>
+            </div>
+        </section>
     }
     .into_any()
 }

@@ -10,9 +10,9 @@ use axum::extract::ConnectInfo;
 use http::request::Parts;
 use steward_frontend::contract::{
     Access, AppError, AuditEntry, AuditQuery, Backend, Caller, CredentialKind, CredentialSummary, CurrentUser,
-    DeletionPreview, GlobalRole, HostDetail, HostInput, HostSummary, ImportInput, ImportReport, InstanceDetail,
-    InstanceInput, InstanceQuery, InstanceSummary, NamedRef, OneTimeLink, Page, Permission, Scope, SetupStatus, Stack,
-    StudyDetail, StudyRole, StudySummary, UserSummary,
+    DeletionPreview, GlobalRole, HostDetail, HostInput, HostKeyInfo, HostSummary, ImportInput, ImportReport,
+    InstanceDetail, InstanceInput, InstanceQuery, InstanceSummary, NamedRef, OneTimeLink, Page, Permission, Scope,
+    SetupStatus, Stack, StudyDetail, StudyRole, StudySummary, UserSummary,
 };
 use tower_sessions::Session;
 
@@ -364,7 +364,58 @@ impl Backend for WebBackend {
             .filter(|h| h.id != host_id)
             .map(|h| NamedRef { id: h.id, name: h.name })
             .collect();
-        Ok(HostDetail { host, instance, jump_choices, can_manage: may(caller, Permission::ManageInventory) })
+        let keys = self
+            .state
+            .store
+            .host_keys(host_id)
+            .await
+            .map_err(from_store)?
+            .into_iter()
+            .map(|k| HostKeyInfo { algorithm: k.algorithm, fingerprint: k.fingerprint, pinned: k.pinned })
+            .collect();
+        let key_status = self.state.store.host_key_status(host_id).await.map_err(from_store)?;
+        Ok(HostDetail {
+            host,
+            instance,
+            key_status,
+            keys,
+            can_pin: caller.user.as_ref().is_some_and(CurrentUser::is_admin),
+            jump_choices,
+            can_manage: may(caller, Permission::ManageInventory),
+        })
+    }
+
+    async fn scan_host_key(&self, caller: &Caller, host_id: i64) -> Result<Vec<HostKeyInfo>> {
+        let keys = self.state.ssh.scan(&actor(caller), host_id).await?;
+        let pinned: Vec<String> = self
+            .state
+            .store
+            .host_keys(host_id)
+            .await
+            .map_err(from_store)?
+            .into_iter()
+            .filter(|k| k.pinned)
+            .map(|k| k.fingerprint)
+            .collect();
+        Ok(keys
+            .into_iter()
+            .map(|k| HostKeyInfo {
+                pinned: pinned.contains(&k.fingerprint),
+                algorithm: k.algorithm,
+                fingerprint: k.fingerprint,
+            })
+            .collect())
+    }
+
+    async fn pin_host_key(&self, caller: &Caller, host_id: i64, fingerprint: String) -> Result<()> {
+        self.state.ssh.pin(&actor(caller), host_id, &fingerprint).await
+    }
+
+    async fn check_host(&self, _caller: &Caller, host_id: i64) -> Result<String> {
+        match self.state.ssh.check(host_id).await {
+            Ok(()) => Ok("Steward reached the host over SSH with its pinned key".into()),
+            Err(failure) => Err(AppError::Remote { message: failure.to_string() }),
+        }
     }
 
     async fn update_host(&self, caller: &Caller, host_id: i64, input: HostInput) -> Result<HostSummary> {
