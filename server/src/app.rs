@@ -62,8 +62,7 @@ impl AppState {
         let accounts = Accounts::new(store.clone(), hasher, clock.clone(), config.clone(), audit.clone());
         let inventory = Inventory::new(store.clone(), clock.clone(), audit.clone());
         let vault = Vault::open(store.clone(), &config.master_key_path(), clock.clone(), audit.clone()).await?;
-        let ssh =
-            Ssh::new(store.clone(), vault.clone(), audit.clone(), clock.clone(), config.storage.data_dir.join("run"));
+        let ssh = Ssh::new(store.clone(), vault.clone(), audit.clone(), clock.clone(), std::env::temp_dir());
         Ok(Self { config, store, clock, accounts, audit, inventory, vault, ssh })
     }
 }

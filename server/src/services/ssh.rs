@@ -103,7 +103,8 @@ pub struct Ssh {
     vault: Vault,
     audit: Audit,
     clock: SharedClock,
-    /// Private per-connection files (known_hosts, key, control socket) go below this.
+    /// Private per-connection directories (known_hosts, key, control socket) go below this;
+    /// short, because a unix socket path has at most 108 bytes.
     runtime_dir: PathBuf,
 }
 
@@ -113,7 +114,8 @@ struct Scratch(PathBuf);
 impl Scratch {
     fn new(parent: &Path) -> std::io::Result<Self> {
         std::fs::create_dir_all(parent)?;
-        let dir = parent.join(format!("c-{}", uuid::Uuid::new_v4().simple()));
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let dir = parent.join(format!("stw-{}", &id[..12]));
         let mut builder = std::fs::DirBuilder::new();
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);

@@ -1,0 +1,93 @@
+// An admin adds a real SSH host, compares and trusts its host key fingerprint, and checks the
+// connection; Steward never connects to a key nobody confirmed.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startSteward, launchBrowser, visit, step } from '../lib/steward.mjs';
+import { startFleetHost } from '../lib/fleet.mjs';
+
+const ADMIN = { username: 'admin', password: 'correct horse battery staple' };
+
+let steward;
+let browser;
+let page;
+let fleet;
+let publicKey;
+
+before(async () => {
+  steward = await startSteward();
+  browser = await launchBrowser();
+  page = await browser.newPage();
+  await visit(page, steward.setupLink);
+  await page.fill('#username', ADMIN.username);
+  await page.fill('#password', ADMIN.password);
+  await page.fill('#confirm', ADMIN.password);
+  await page.click('button[type=submit]');
+  await page.waitForURL(`${steward.url}/`);
+});
+
+after(async () => {
+  fleet?.stop();
+  await browser?.close();
+  await steward?.stop();
+});
+
+test('an admin generates Steward\'s SSH key and a host accepts it', async () => {
+  await step(page, 'generate-key', async () => {
+    await visit(page, `${steward.url}/credentials`);
+    const form = page.locator('[data-test=generate-key]');
+    await form.locator('#name').fill('steward');
+    await form.locator('button[type=submit]').click();
+    publicKey = (await page.locator('[data-test=new-key] code.public-key').innerText()).trim();
+    assert.match(publicKey, /^ssh-ed25519 AAAA/);
+    fleet = await startFleetHost(publicKey);
+  });
+});
+
+test('the admin adds the host to an instance', async () => {
+  await step(page, 'add-host', async () => {
+    await visit(page, `${steward.url}/studies`);
+    await page.fill('#name', 'Fleet');
+    await page.click('form.form-grid button[type=submit]');
+    await page.getByRole('link', { name: 'Fleet' }).click();
+    await page.getByRole('heading', { name: 'Fleet' }).waitFor();
+    await page.waitForSelector('body[data-hydrated="true"]');
+    const instance = page.locator('[data-test=add-instance]');
+    await instance.locator('#input-name').fill('prod');
+    await instance.locator('#input-environment').fill('production');
+    await instance.locator('button[type=submit]').click();
+    await page.getByRole('link', { name: 'prod' }).click();
+    await page.getByRole('heading', { name: 'prod' }).waitFor();
+    await page.waitForSelector('body[data-hydrated="true"]');
+    const form = page.locator('[data-test=add-host]');
+    await form.locator('#input-name').fill('web');
+    await form.locator('#input-roles').fill('web');
+    await form.locator('#input-address').fill('127.0.0.1');
+    await form.locator('#input-ssh_port').fill(String(fleet.port));
+    await form.locator('#input-ssh_user').fill(fleet.user);
+    await form.locator('#input-credential').selectOption({ label: 'steward' });
+    await form.locator('button[type=submit]').click();
+    await page.locator('tr[data-host="web"]').getByRole('link', { name: 'web' }).click();
+    await page.getByRole('heading', { name: 'web' }).waitFor();
+  });
+});
+
+test('the host key is scanned, compared, trusted, and the connection works', async () => {
+  await step(page, 'host-key', async () => {
+    await page.waitForSelector('body[data-hydrated="true"]');
+    const keys = page.locator('[data-test=host-keys]');
+    assert.equal((await keys.locator('[data-test=key-status]').innerText()).trim(), 'no key pinned');
+    await keys.getByRole('button', { name: 'Check connection' }).click();
+    await page.getByText('no host key is pinned').waitFor();
+
+    await keys.getByRole('button', { name: 'Scan host key' }).click();
+    const row = page.locator(`tr[data-fingerprint="${fleet.fingerprint()}"]`);
+    await row.waitFor();
+    await row.getByRole('button', { name: 'Trust this key' }).click();
+    await page.locator('[data-test=key-status]', { hasText: 'pinned' }).waitFor();
+
+    await page.locator('[data-test=host-keys]').getByRole('button', { name: 'Check connection' }).click();
+    await page.locator('[data-test=check-result]').waitFor();
+    assert.match(await page.locator('[data-test=check-result]').innerText(), /reached the host over SSH/);
+  });
+});
