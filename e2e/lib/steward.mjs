@@ -100,3 +100,15 @@ export async function step(page, name, fn) {
     throw err;
   }
 }
+
+export const ADMIN = { username: 'admin', password: 'correct horse battery staple' };
+
+/** Creates the first admin through the setup link and leaves `page` signed in on the dashboard. */
+export async function setUpAdmin(page, steward, admin = ADMIN) {
+  await visit(page, steward.setupLink);
+  await page.fill('#username', admin.username);
+  await page.fill('#password', admin.password);
+  await page.fill('#confirm', admin.password);
+  await page.click('button[type=submit]');
+  await page.waitForURL(`${steward.url}/`);
+}

@@ -3,10 +3,9 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startSteward, launchBrowser, visit, step } from '../lib/steward.mjs';
+import { ADMIN, startSteward, launchBrowser, setUpAdmin, visit, step } from '../lib/steward.mjs';
 import { startFleetHost } from '../lib/fleet.mjs';
 
-const ADMIN = { username: 'admin', password: 'correct horse battery staple' };
 
 let steward;
 let browser;
@@ -18,12 +17,7 @@ before(async () => {
   steward = await startSteward();
   browser = await launchBrowser();
   page = await browser.newPage();
-  await visit(page, steward.setupLink);
-  await page.fill('#username', ADMIN.username);
-  await page.fill('#password', ADMIN.password);
-  await page.fill('#confirm', ADMIN.password);
-  await page.click('button[type=submit]');
-  await page.waitForURL(`${steward.url}/`);
+  await setUpAdmin(page, steward);
 });
 
 after(async () => {

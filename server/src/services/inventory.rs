@@ -190,6 +190,19 @@ fn instance_summary(row: InstanceRow, tags: &mut BTreeMap<i64, Vec<String>>) -> 
     }
 }
 
+/// Removing a jump host would cut off the hosts behind it.
+fn refuse_if_jumped_through(dependants: i64, whose: &str, name: &str) -> Result<()> {
+    if dependants > 0 {
+        return Err(AppError::Invalid {
+            field: None,
+            message: format!(
+                "{dependants} host(s) {whose}reach their server through {name}; change their jump host first"
+            ),
+        });
+    }
+    Ok(())
+}
+
 fn text_check_defaults(defaults: &ansible::Defaults) -> Result<()> {
     text("instance", "an instance name", &defaults.instance, 200)?;
     text("environment", "an environment", &defaults.environment, 40)?;
@@ -462,15 +475,7 @@ impl Inventory {
             ));
         }
         let dependants = self.store.hosts_jumping_into_instance(id).await.map_err(from_store)?;
-        if dependants > 0 {
-            return Err(AppError::Invalid {
-                field: None,
-                message: format!(
-                    "{dependants} host(s) of other instances reach their server through {}; change their jump host first",
-                    instance.name
-                ),
-            });
-        }
+        refuse_if_jumped_through(dependants, "of other instances ", &instance.name)?;
         self.store.delete_instance(id).await.map_err(not_found("The instance"))?;
         let target = format!("instance {}/{}", instance.study_name, instance.name);
         self.audit.record(actor, "instance.deleted", &target, &format!("with {} host(s)", instance.host_count)).await;
@@ -740,15 +745,7 @@ impl Inventory {
         let host = self.host(host_id).await?;
         let (instance, _) = self.instance(host.instance_id).await?;
         let dependants = self.store.hosts_jumping_through(host_id).await.map_err(from_store)?;
-        if dependants > 0 {
-            return Err(AppError::Invalid {
-                field: None,
-                message: format!(
-                    "{dependants} host(s) reach their server through {}; change their jump host first",
-                    host.name
-                ),
-            });
-        }
+        refuse_if_jumped_through(dependants, "", &host.name)?;
         self.store.delete_host(host_id).await.map_err(not_found("The host"))?;
         self.audit
             .record(actor, "host.deleted", &format!("host {}/{}/{}", instance.study_name, instance.name, host.name), "")

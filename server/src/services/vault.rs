@@ -139,20 +139,6 @@ pub struct Vault {
     audit: Audit,
 }
 
-/// A private key, validated, with its public parts.
-struct SshKeyParts {
-    private_openssh: Zeroizing<String>,
-    public: String,
-    fingerprint: String,
-}
-
-fn ssh_parts(key: &PrivateKey) -> Result<SshKeyParts, AppError> {
-    let private_openssh = key.to_openssh(LineEnding::LF).map_err(internal)?;
-    let public = key.public_key().to_openssh().map_err(internal)?;
-    let fingerprint = key.public_key().fingerprint(HashAlg::Sha256).to_string();
-    Ok(SshKeyParts { private_openssh, public, fingerprint })
-}
-
 pub fn summary(row: CredentialRow) -> CredentialSummary {
     CredentialSummary {
         id: row.id,
@@ -311,21 +297,20 @@ impl Vault {
         Ok(summary(self.store.credential(id).await.map_err(from_store)?))
     }
 
+    /// Stores a private key (OpenSSH format) with its public line and fingerprint.
+    async fn insert_ssh_key(&self, actor: &Actor, name: &str, key: &PrivateKey) -> Result<CredentialSummary, AppError> {
+        let private = key.to_openssh(LineEnding::LF).map_err(internal)?;
+        let public = key.public_key().to_openssh().map_err(internal)?;
+        let fingerprint = key.public_key().fingerprint(HashAlg::Sha256).to_string();
+        self.insert(actor, name, CredentialKind::SshKey, private.as_bytes(), &public, &fingerprint).await
+    }
+
     /// A new ed25519 key; the UI shows its public half to paste into `authorized_keys`.
     pub async fn generate_ssh_key(&self, actor: &Actor, name: &str) -> Result<CredentialSummary, AppError> {
         let name = normalize_name(name)?;
         let mut key = PrivateKey::random(&mut OsRng, Algorithm::Ed25519).map_err(internal)?;
         key.set_comment(format!("steward:{name}"));
-        let parts = ssh_parts(&key)?;
-        self.insert(
-            actor,
-            &name,
-            CredentialKind::SshKey,
-            parts.private_openssh.as_bytes(),
-            &parts.public,
-            &parts.fingerprint,
-        )
-        .await
+        self.insert_ssh_key(actor, &name, &key).await
     }
 
     /// An existing OpenSSH private key, decrypted with its passphrase if it has one.
@@ -358,16 +343,7 @@ impl Vault {
         } else {
             key
         };
-        let parts = ssh_parts(&key)?;
-        self.insert(
-            actor,
-            &name,
-            CredentialKind::SshKey,
-            parts.private_openssh.as_bytes(),
-            &parts.public,
-            &parts.fingerprint,
-        )
-        .await
+        self.insert_ssh_key(actor, &name, &key).await
     }
 
     /// A password or API key.
