@@ -112,3 +112,20 @@ export async function setUpAdmin(page, steward, admin = ADMIN) {
   await page.click('button[type=submit]');
   await page.waitForURL(`${steward.url}/`);
 }
+
+/** A running Steward with its first admin set up, and a browser page signed in as them. */
+export async function startSignedIn() {
+  const steward = await startSteward();
+  const browser = await launchBrowser();
+  const page = await browser.newPage();
+  await setUpAdmin(page, steward);
+  return {
+    steward,
+    browser,
+    page,
+    async close() {
+      await browser.close();
+      await steward.stop();
+    },
+  };
+}

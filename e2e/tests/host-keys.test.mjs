@@ -3,7 +3,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { ADMIN, startSteward, launchBrowser, setUpAdmin, visit, step } from '../lib/steward.mjs';
+import { startSignedIn, visit, step } from '../lib/steward.mjs';
 import { startFleetHost } from '../lib/fleet.mjs';
 
 
@@ -13,17 +13,16 @@ let page;
 let fleet;
 let publicKey;
 
+let session;
+
 before(async () => {
-  steward = await startSteward();
-  browser = await launchBrowser();
-  page = await browser.newPage();
-  await setUpAdmin(page, steward);
+  session = await startSignedIn();
+  ({ steward, browser, page } = session);
 });
 
 after(async () => {
   fleet?.stop();
-  await browser?.close();
-  await steward?.stop();
+  await session?.close();
 });
 
 test('an admin generates Steward\'s SSH key and a host accepts it', async () => {

@@ -3,7 +3,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { ADMIN, startSteward, launchBrowser, setUpAdmin, visit, step } from '../lib/steward.mjs';
+import { startSignedIn, visit, step } from '../lib/steward.mjs';
 
 const RESEARCHER = { username: 'rosa', password: 'blue heron at the lake' };
 const STUDY = 'E-mission pilot';
@@ -15,16 +15,15 @@ let browser;
 let page;
 let instanceUrl;
 
+let session;
+
 before(async () => {
-  steward = await startSteward();
-  browser = await launchBrowser();
-  page = await browser.newPage();
-  await setUpAdmin(page, steward);
+  session = await startSignedIn();
+  ({ steward, browser, page } = session);
 });
 
 after(async () => {
-  await browser?.close();
-  await steward?.stop();
+  await session?.close();
 });
 
 test('an admin creates a study', async () => {

@@ -190,6 +190,17 @@ fn instance_summary(row: InstanceRow, tags: &mut BTreeMap<i64, Vec<String>>) -> 
     }
 }
 
+/// A host's fields after every check, ready to store.
+struct CheckedHost {
+    name: String,
+    roles: Vec<&'static str>,
+    address: String,
+    port: u16,
+    user: String,
+    credential: Option<i64>,
+    jump: Option<i64>,
+}
+
 /// Removing a jump host would cut off the hosts behind it.
 fn refuse_if_jumped_through(dependants: i64, whose: &str, name: &str) -> Result<()> {
     if dependants > 0 {
@@ -519,12 +530,7 @@ impl Inventory {
     }
 
     /// Checks every field, collecting references the form can only name by id.
-    async fn host_fields(
-        &self,
-        study_id: i64,
-        host_id: Option<i64>,
-        input: &HostInput,
-    ) -> Result<(String, Vec<HostRole>, String, u16, String, Option<i64>, Option<i64>)> {
+    async fn host_fields(&self, study_id: i64, host_id: Option<i64>, input: &HostInput) -> Result<CheckedHost> {
         let name = text("name", "a name", &input.name, 200)?;
         let roles = parse_roles(&input.roles)?;
         let address = parse_address(&input.address)?;
@@ -567,62 +573,57 @@ impl Inventory {
                 }
             }
         }
-        Ok((name, roles, address, port, user, credential, jump))
+        let roles = roles.into_iter().map(HostRole::as_str).collect();
+        Ok(CheckedHost { name, roles, address, port, user, credential, jump })
     }
 
     pub async fn add_host(&self, actor: &Actor, instance_id: i64, input: &HostInput) -> Result<HostSummary> {
         let (instance, _) = self.instance(instance_id).await?;
-        let (name, roles, address, port, user, credential, jump) =
-            self.host_fields(instance.study_id, None, input).await?;
-        let role_names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-        let fields = HostFields {
-            name: &name,
-            address: &address,
-            ssh_port: port,
-            ssh_user: &user,
-            credential_id: credential,
-            jump_host_id: jump,
-            roles: &role_names,
-        };
-        let id = self.store.insert_host(instance_id, &fields, self.clock.now()).await.map_err(|err| match err {
-            StoreError::Conflict(_) => {
-                AppError::conflict("name", format!("{} already has a host named {name:?}", instance.name))
-            }
-            other => from_store(other),
-        })?;
-        let target = format!("host {}/{}/{name}", instance.study_name, instance.name);
-        self.audit
-            .record(actor, "host.created", &target, &format!("{user}@{address}:{port} ({})", role_names.join(", ")))
-            .await;
-        self.host(id).await
+        self.save_host(actor, &instance, None, input).await
     }
 
     pub async fn update_host(&self, actor: &Actor, host_id: i64, input: &HostInput) -> Result<HostSummary> {
         let before = self.host(host_id).await?;
         let (instance, _) = self.instance(before.instance_id).await?;
-        let (name, roles, address, port, user, credential, jump) =
-            self.host_fields(instance.study_id, Some(host_id), input).await?;
-        let role_names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+        self.save_host(actor, &instance, Some(host_id), input).await
+    }
+
+    /// Creates (`existing` is `None`) or changes a host of `instance` after checking `input`.
+    async fn save_host(
+        &self,
+        actor: &Actor,
+        instance: &InstanceSummary,
+        existing: Option<i64>,
+        input: &HostInput,
+    ) -> Result<HostSummary> {
+        let host = self.host_fields(instance.study_id, existing, input).await?;
         let fields = HostFields {
-            name: &name,
-            address: &address,
-            ssh_port: port,
-            ssh_user: &user,
-            credential_id: credential,
-            jump_host_id: jump,
-            roles: &role_names,
+            name: &host.name,
+            address: &host.address,
+            ssh_port: host.port,
+            ssh_user: &host.user,
+            credential_id: host.credential,
+            jump_host_id: host.jump,
+            roles: &host.roles,
         };
-        self.store.update_host(host_id, &fields, self.clock.now()).await.map_err(|err| match err {
+        let failed = |err| match err {
             StoreError::Conflict(_) => {
-                AppError::conflict("name", format!("{} already has a host named {name:?}", instance.name))
+                AppError::conflict("name", format!("{} already has a host named {:?}", instance.name, host.name))
             }
             other => not_found("The host")(other),
-        })?;
-        let target = format!("host {}/{}/{name}", instance.study_name, instance.name);
-        self.audit
-            .record(actor, "host.updated", &target, &format!("{user}@{address}:{port} ({})", role_names.join(", ")))
-            .await;
-        self.host(host_id).await
+        };
+        let now = self.clock.now();
+        let (id, action) = match existing {
+            None => (self.store.insert_host(instance.id, &fields, now).await.map_err(failed)?, "host.created"),
+            Some(id) => {
+                self.store.update_host(id, &fields, now).await.map_err(failed)?;
+                (id, "host.updated")
+            }
+        };
+        let target = format!("host {}/{}/{}", instance.study_name, instance.name, host.name);
+        let detail = format!("{}@{}:{} ({})", host.user, host.address, host.port, host.roles.join(", "));
+        self.audit.record(actor, action, &target, &detail).await;
+        self.host(id).await
     }
 
     /// Reads an Ansible inventory and, unless `apply` is false, creates what it describes in
