@@ -7,6 +7,7 @@ source "$(dirname "$0")/lib.sh"
 mode=release
 [ "${1:-}" = "--dev" ] && mode=dev
 ensure_rust
+build_agent
 build_bundle "$mode"
 say "building the server ($mode)"
 if [ "$mode" = release ]; then

@@ -34,10 +34,13 @@ apt_install() {
 
 ensure_rust() {
     command -v cargo >/dev/null || die "cargo is missing: install Rust with rustup (https://rustup.rs), then run this again"
-    if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
-        say "adding the wasm32 target"
-        rustup target add wasm32-unknown-unknown
-    fi
+    local target
+    for target in wasm32-unknown-unknown x86_64-unknown-linux-musl; do
+        if ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
+            say "adding the $target target"
+            rustup target add "$target"
+        fi
+    done
     local want have
     want="$(wasm_bindgen_version)"
     have="$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)"
@@ -46,6 +49,13 @@ ensure_rust() {
         # Without --locked: its lockfile names a crate version the registry no longer serves.
         cargo install wasm-bindgen-cli --version "$want" --force --quiet
     fi
+}
+
+# Builds the static steward-agent that Steward embeds and installs on hosts (server/build.rs
+# picks it up from cargo's musl release directory).
+build_agent() {
+    say "building steward-agent (static, x86_64 musl)"
+    (cd "$ROOT" && cargo build -p steward-agent --release --target x86_64-unknown-linux-musl)
 }
 
 # Builds the browser bundle into $STEWARD_SITE_DIR/pkg. $1: dev or release.

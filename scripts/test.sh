@@ -38,6 +38,7 @@ done
 
 # --- build, lint, unit + integration ------------------------------------------------------
 cd "$ROOT"
+build_agent
 build_bundle dev
 say "checking formatting and lints"
 cargo fmt --all --check

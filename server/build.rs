@@ -1,5 +1,9 @@
-//! Embeds the browser bundle (`site/pkg`, written by wasm-bindgen) and the stylesheet in the
-//! binary, so `steward` runs from any directory with nothing beside it.
+//! Embeds the browser bundle (`site/pkg`, written by wasm-bindgen), the stylesheet and the
+//! static `steward-agent` in the binary, so `steward` runs from any directory with nothing
+//! beside it.
+//!
+//! The agent is looked for in `$STEWARD_AGENT_BIN`, else where cargo puts its musl release
+//! build. Without it Steward builds, but cannot talk to hosts beyond checking the connection.
 //!
 //! The bundle is looked for in `$STEWARD_SITE_DIR`, else `$CARGO_TARGET_DIR/site`, else
 //! `target/site`. Without it the server still builds and serves working pages, only without
@@ -13,13 +17,11 @@ use std::{env, fs};
 fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
     let workspace = manifest.parent().map(Path::to_path_buf).unwrap_or_default();
-    let site = env::var("STEWARD_SITE_DIR").map(PathBuf::from).unwrap_or_else(|_| {
-        env::var("CARGO_TARGET_DIR")
-            .map(|dir| PathBuf::from(dir).join("site"))
-            .unwrap_or_else(|_| workspace.join("target").join("site"))
-    });
+    let target = env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| workspace.join("target"));
+    let site = env::var("STEWARD_SITE_DIR").map(PathBuf::from).unwrap_or_else(|_| target.join("site"));
     println!("cargo:rerun-if-env-changed=STEWARD_SITE_DIR");
     println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");
+    embed_agent(&target);
 
     let mut files: Vec<(String, PathBuf)> = Vec::new();
     let css = workspace.join("frontend").join("style").join("steward.css");
@@ -63,8 +65,30 @@ fn main() {
     }
     code.push_str("];\n");
     code.push_str(&format!("pub const HYDRATES: bool = {hydrates};\n"));
-    let out = PathBuf::from(env::var("OUT_DIR").unwrap_or_default()).join("assets.rs");
+    write_out("assets.rs", &code);
+}
+
+fn write_out(name: &str, code: &str) {
+    let out = PathBuf::from(env::var("OUT_DIR").unwrap_or_default()).join(name);
     if let Err(err) = fs::write(&out, code) {
         println!("cargo:warning=cannot write {}: {err}", out.display());
     }
+}
+
+fn embed_agent(target: &Path) {
+    println!("cargo:rerun-if-env-changed=STEWARD_AGENT_BIN");
+    let agent = env::var("STEWARD_AGENT_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| target.join("x86_64-unknown-linux-musl").join("release").join("steward-agent"));
+    println!("cargo:rerun-if-changed={}", agent.display());
+    let code = if agent.is_file() {
+        format!("pub static AGENT_X86_64: Option<&[u8]> = Some(include_bytes!({:?}));\n", agent.display().to_string())
+    } else {
+        println!(
+            "cargo:warning=no steward-agent at {}: Steward will not collect facts (run scripts/build.sh)",
+            agent.display()
+        );
+        "pub static AGENT_X86_64: Option<&[u8]> = None;\n".to_owned()
+    };
+    write_out("agent.rs", &code);
 }

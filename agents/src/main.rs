@@ -1,15 +1,9 @@
-//! `steward-agent`: reads requests from stdin, one JSON line each, and answers on stdout.
+//! `steward-agent`: Steward starts it over SSH for the length of one connection, writes
+//! requests to its stdin, one JSON line each, and reads the answers from its stdout. It runs
+//! as the SSH user, opens no port and leaves no process behind when stdin closes.
 
-use std::io::{self, BufRead, Write};
+mod agent;
 
-fn main() -> io::Result<()> {
-    let stdin = io::stdin();
-    let mut stdout = io::stdout().lock();
-    for line in stdin.lock().lines() {
-        let reply = steward_agent::handle_line(&line?);
-        serde_json::to_writer(&mut stdout, &reply).map_err(io::Error::other)?;
-        stdout.write_all(b"\n")?;
-        stdout.flush()?;
-    }
-    Ok(())
+fn main() -> std::io::Result<()> {
+    agent::serve(std::io::stdin(), std::io::stdout())
 }

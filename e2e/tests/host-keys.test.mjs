@@ -1,6 +1,7 @@
-// An admin adds a real SSH host, compares and trusts its host key fingerprint, and checks the
-// connection; Steward never connects to a key nobody confirmed.
+// An admin adds a real SSH host, compares and trusts its host key fingerprint, and sees the
+// facts Steward's agent collected there; Steward never connects to a key nobody confirmed.
 
+import os from 'node:os';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startSignedIn, visit, step } from '../lib/steward.mjs';
@@ -65,13 +66,14 @@ test('the admin adds the host to an instance', async () => {
   });
 });
 
-test('the host key is scanned, compared, trusted, and the connection works', async () => {
+test('the host key is scanned, compared, trusted, and the host shows its facts', async () => {
   await step(page, 'host-key', async () => {
     await page.waitForSelector('body[data-hydrated="true"]');
     const keys = page.locator('[data-test=host-keys]');
+    const health = page.locator('[data-test=host-health]');
     assert.equal((await keys.locator('[data-test=key-status]').innerText()).trim(), 'no key pinned');
-    await keys.getByRole('button', { name: 'Check connection' }).click();
-    await page.getByText('no host key is pinned').waitFor();
+    await health.getByRole('button', { name: 'Check now' }).click();
+    await health.locator('[data-test=health-message]', { hasText: 'no host key is pinned' }).waitFor();
 
     await keys.getByRole('button', { name: 'Scan host key' }).click();
     const row = page.locator(`tr[data-fingerprint="${fleet.fingerprint()}"]`);
@@ -79,8 +81,25 @@ test('the host key is scanned, compared, trusted, and the connection works', asy
     await row.getByRole('button', { name: 'Trust this key' }).click();
     await page.locator('[data-test=key-status]', { hasText: 'pinned' }).waitFor();
 
-    await page.locator('[data-test=host-keys]').getByRole('button', { name: 'Check connection' }).click();
-    await page.locator('[data-test=check-result]').waitFor();
-    assert.match(await page.locator('[data-test=check-result]').innerText(), /reached the host over SSH/);
+    await health.getByRole('button', { name: 'Check now' }).click();
+    await health.locator('[data-state=reachable]').waitFor();
+    // The facts are the host's own: same kernel and root disk as this machine reports.
+    assert.equal((await health.locator('[data-test=fact-kernel]').innerText()).trim(), os.release());
+    assert.equal((await health.locator('[data-test=fact-cpus]').innerText()).trim(), String(os.availableParallelism()));
+    await health.locator('[data-test=mounts-table] tr[data-mount="/"]').waitFor();
+  });
+});
+
+test('the instance page checks all its hosts with live progress', async () => {
+  await step(page, 'fleet', async () => {
+    await page.getByRole('link', { name: /^Instance: prod/ }).click();
+    await page.getByRole('heading', { name: 'prod' }).waitFor();
+    await page.waitForSelector('body[data-hydrated="true"]');
+    const row = page.locator('tr[data-host="web"]');
+    assert.equal((await row.locator('[data-test=host-state]').innerText()).trim(), 'reachable');
+    await page.getByRole('button', { name: 'Check all hosts now' }).click();
+    await page.locator('[data-test=check-progress][data-done=true]').waitFor();
+    assert.match(await page.locator('[data-test=check-progress]').innerText(), /1 of 1 checked · 1 reachable · 0 failing/);
+    assert.match(await row.locator('[data-test=host-disk]').innerText(), /\d+% \//);
   });
 });

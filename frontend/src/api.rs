@@ -7,8 +7,8 @@ use leptos::prelude::*;
 
 use crate::contract::{AppError, AuditEntry, AuditQuery, CredentialKind, CredentialSummary, CurrentUser};
 use crate::contract::{
-    DeletionPreview, GlobalRole, HostDetail, HostInput, HostKeyInfo, HostSummary, ImportInput, ImportReport,
-    InstanceDetail, InstanceInput,
+    DeletionPreview, GlobalRole, HostDetail, HostHealth, HostInput, HostKeyInfo, HostSummary, ImportInput,
+    ImportReport, InstanceDetail, InstanceInput,
 };
 use crate::contract::{InstanceQuery, InstanceSummary, NamedRef, OneTimeLink, Page, SetupStatus};
 use crate::contract::{StudyDetail, StudyRole, StudySummary, UserSummary};
@@ -338,7 +338,7 @@ pub async fn pin_host_key(host_id: i64, fingerprint: String) -> Result<(), AppEr
 }
 
 #[server(prefix = "/api", endpoint = "check_host")]
-pub async fn check_host(host_id: i64) -> Result<String, AppError> {
+pub async fn check_host(host_id: i64) -> Result<HostHealth, AppError> {
     run(Access::Study(RunOperations), Scope::Host(host_id), |b, _, caller| async move {
         b.check_host(&caller, host_id).await
     })

@@ -62,7 +62,14 @@ impl AppState {
         let accounts = Accounts::new(store.clone(), hasher, clock.clone(), config.clone(), audit.clone());
         let inventory = Inventory::new(store.clone(), clock.clone(), audit.clone());
         let vault = Vault::open(store.clone(), &config.master_key_path(), clock.clone(), audit.clone()).await?;
-        let ssh = Ssh::new(store.clone(), vault.clone(), audit.clone(), clock.clone(), std::env::temp_dir());
+        let ssh = Ssh::new(
+            store.clone(),
+            vault.clone(),
+            audit.clone(),
+            clock.clone(),
+            config.ssh.clone(),
+            std::env::temp_dir(),
+        );
         Ok(Self { config, store, clock, accounts, audit, inventory, vault, ssh })
     }
 }
@@ -99,6 +106,7 @@ pub async fn bind(config: &Config) -> Result<TcpListener, ConfigError> {
 pub async fn serve(state: AppState, listener: TcpListener, shutdown: CancellationToken) -> std::io::Result<()> {
     let app = crate::web::router(&state);
     let sweeper = tokio::spawn(sweep_sessions(state.clone(), shutdown.clone()));
+    let closer = tokio::spawn(close_idle_connections(state.clone(), shutdown.clone()));
     let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
     let signal = shutdown.clone();
     // Pages stream in chunks; without TCP_NODELAY the last small chunk can wait ~40 ms for a
@@ -118,8 +126,21 @@ pub async fn serve(state: AppState, listener: TcpListener, shutdown: Cancellatio
         }
     };
     sweeper.abort();
+    closer.abort();
+    state.ssh.close_all().await;
     state.store.close().await;
     result
+}
+
+/// Closes SSH connections that sat idle past `ssh.idle_timeout_secs`.
+async fn close_idle_connections(state: AppState, shutdown: CancellationToken) {
+    let mut every = tokio::time::interval(Duration::from_secs(30));
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = every.tick() => state.ssh.close_idle().await,
+        }
+    }
 }
 
 /// Deletes expired sessions now and then.

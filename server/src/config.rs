@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 /// Variables under the prefix that are not settings: the config file's path, and the build
-/// scripts' bundle directory (see `server/build.rs`).
-const NOT_SETTINGS: &[&str] = &["STEWARD_CONFIG", "STEWARD_SITE_DIR"];
+/// scripts' bundle directory and agent binary (see `server/build.rs`).
+const NOT_SETTINGS: &[&str] = &["STEWARD_CONFIG", "STEWARD_SITE_DIR", "STEWARD_AGENT_BIN"];
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -27,6 +27,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub log: LogConfig,
     pub auth: AuthConfig,
+    pub ssh: SshConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -101,6 +102,27 @@ pub struct LogConfig {
 impl Default for LogConfig {
     fn default() -> Self {
         Self { format: LogFormat::Text, level: "info".into() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SshConfig {
+    /// Time allowed to open a connection (TCP and SSH handshake), per hop.
+    pub connect_timeout_secs: u64,
+    /// Time allowed for one request to a host (facts, a file, a command) unless the job says
+    /// otherwise.
+    pub command_timeout_secs: u64,
+    /// A pooled connection unused this long is closed.
+    pub idle_timeout_secs: u64,
+    /// Commands run at once on one host over its pooled connection (sshd allows 10 sessions
+    /// per connection by default).
+    pub max_sessions_per_host: usize,
+}
+
+impl Default for SshConfig {
+    fn default() -> Self {
+        Self { connect_timeout_secs: 10, command_timeout_secs: 300, idle_timeout_secs: 300, max_sessions_per_host: 4 }
     }
 }
 
@@ -396,6 +418,20 @@ impl Config {
         })?;
         if self.database.max_connections == 0 {
             return Err(ConfigError::new("database.max_connections", "must be at least 1", "Set it to 1 or more."));
+        }
+        if !(1..=10).contains(&self.ssh.max_sessions_per_host) {
+            return Err(ConfigError::new(
+                "ssh.max_sessions_per_host",
+                format!("{} is out of range", self.ssh.max_sessions_per_host),
+                "Choose 1 to 10 (sshd's MaxSessions is 10 by default).",
+            ));
+        }
+        if self.ssh.connect_timeout_secs == 0 || self.ssh.command_timeout_secs == 0 {
+            return Err(ConfigError::new(
+                "ssh.connect_timeout_secs",
+                "SSH timeouts must be at least 1 second",
+                "Set STEWARD_SSH__CONNECT_TIMEOUT_SECS and STEWARD_SSH__COMMAND_TIMEOUT_SECS to 1 or more.",
+            ));
         }
         if self.auth.min_password_length < 8 {
             return Err(ConfigError::new(

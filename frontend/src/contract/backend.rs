@@ -8,7 +8,8 @@ use http::request::Parts;
 
 use super::{Access, AppError, AuditEntry, AuditQuery, CredentialKind, CredentialSummary, CurrentUser};
 use super::{
-    DeletionPreview, GlobalRole, HostDetail, HostInput, HostKeyInfo, HostSummary, InstanceDetail, InstanceQuery,
+    DeletionPreview, GlobalRole, HostDetail, HostHealth, HostInput, HostKeyInfo, HostSummary, InstanceDetail,
+    InstanceQuery,
 };
 use super::{ImportInput, ImportReport, InstanceInput, StudySummary, UserSummary};
 use super::{InstanceSummary, NamedRef, OneTimeLink, Page, SetupStatus, StudyDetail, StudyRole};
@@ -101,8 +102,9 @@ pub trait Backend: Send + Sync + 'static {
     async fn scan_host_key(&self, caller: &Caller, host_id: i64) -> Result<Vec<HostKeyInfo>>;
     /// Trusts the offered key with this fingerprint (replacing any pinned one).
     async fn pin_host_key(&self, caller: &Caller, host_id: i64, fingerprint: String) -> Result<()>;
-    /// Connects with the pinned key and runs `true`.
-    async fn check_host(&self, caller: &Caller, host_id: i64) -> Result<String>;
+    /// Connects with the pinned keys, collects the host's facts and records the outcome; an
+    /// unreachable host is a result (its state says why), not an error.
+    async fn check_host(&self, caller: &Caller, host_id: i64) -> Result<HostHealth>;
     async fn update_host(&self, caller: &Caller, host_id: i64, input: HostInput) -> Result<HostSummary>;
     async fn delete_host(&self, caller: &Caller, host_id: i64) -> Result<()>;
     /// Previews or applies an Ansible inventory import into the caller's study.

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::StudyRole;
+use super::{FleetSummary, HostHealth, StudyRole};
 
 macro_rules! text_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),* $(,)? }) => {
@@ -84,6 +84,8 @@ pub struct InstanceSummary {
     pub tags: Vec<String>,
     pub status: String,
     pub host_count: i64,
+    /// Its hosts' last checks, rolled up.
+    pub fleet: FleetSummary,
 }
 
 /// Filters, sort and page of the instances list; empty strings mean "any".
@@ -114,6 +116,8 @@ pub struct InstanceDetail {
     pub instance: InstanceSummary,
     pub notes: String,
     pub hosts: Vec<HostSummary>,
+    /// Each host's last check, in the order of `hosts`.
+    pub health: Vec<HostHealth>,
     pub can_manage: bool,
 }
 
@@ -153,6 +157,7 @@ pub struct HostDetail {
     /// `unknown` (nothing pinned), `pinned`, or `changed` (the host presented another key).
     pub key_status: String,
     pub keys: Vec<HostKeyInfo>,
+    pub health: HostHealth,
     /// Whether the caller may trust a host key (global admins).
     pub can_pin: bool,
     /// Hosts of the same instance it may use as its jump host.

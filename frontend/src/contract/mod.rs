@@ -4,6 +4,7 @@ mod access;
 #[cfg(feature = "ssr")]
 mod backend;
 mod error;
+mod fleet;
 mod inputs;
 mod inventory;
 mod types;
@@ -12,6 +13,7 @@ pub use access::{Access, Permission, StudyRole};
 #[cfg(feature = "ssr")]
 pub use backend::{Backend, Caller, Scope};
 pub use error::AppError;
+pub use fleet::*;
 pub use inputs::{ImportInput, InstanceInput};
 pub use inventory::*;
 pub use types::*;

@@ -5,7 +5,8 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::{CheckHost, PinHostKey, ScanHostKey, UpdateHost, get_host, ssh_key_choices};
 use crate::components::{ErrorBanner, Field, FieldError, FormError, PageHeader, last_error, successes};
-use crate::contract::HostDetail;
+use crate::contract::{HostDetail, HostHealth};
+use crate::pages::fleet::HealthPanel;
 
 #[component]
 pub fn HostPage() -> impl IntoView {
@@ -17,7 +18,8 @@ pub fn HostPage() -> impl IntoView {
     let check = ServerAction::<CheckHost>::new();
     let detail = Resource::new(
         {
-            let changes = [successes(update.value()), successes(scan.value()), successes(pin.value())];
+            let changes =
+                [successes(update.value()), successes(scan.value()), successes(pin.value()), successes(check.value())];
             move || (id(), changes.map(|c| c.get()))
         },
         |(id, _)| get_host(id),
@@ -28,7 +30,8 @@ pub fn HostPage() -> impl IntoView {
                 match detail.await {
                     Ok(detail) => view! {
                         <HostView detail=detail.clone() update />
-                        <HostKeys detail scan pin check />
+                        <HostHealthSection health=detail.health.clone() check />
+                        <HostKeys detail scan pin />
                     }.into_any(),
                     Err(error) => view! { <PageHeader title="Host" /><ErrorBanner error /> }.into_any(),
                 }
@@ -126,22 +129,35 @@ fn EditHost(detail: HostDetail, update: ServerAction<UpdateHost>) -> impl IntoVi
     .into_any()
 }
 
-/// The host's keys: scan, trust one by its fingerprint, check the connection.
+/// Reachability and facts, with "check now".
 #[component]
-fn HostKeys(
-    detail: HostDetail,
-    scan: ServerAction<ScanHostKey>,
-    pin: ServerAction<PinHostKey>,
-    check: ServerAction<CheckHost>,
-) -> impl IntoView {
+fn HostHealthSection(health: HostHealth, check: ServerAction<CheckHost>) -> impl IntoView {
+    let host_id = health.host_id;
+    let error = last_error(check.value());
+    view! {
+        <section class="panel" data-test="host-health">
+            <div class="section-header">
+                <h2>"Health"</h2>
+                <ActionForm action=check>
+                    <input type="hidden" name="host_id" value=host_id.to_string() />
+                    <button type="submit" class="button" disabled=move || check.pending().get()>
+                        {move || if check.pending().get() { "Checking…" } else { "Check now" }}
+                    </button>
+                </ActionForm>
+            </div>
+            <FormError error />
+            <HealthPanel health />
+        </section>
+    }
+    .into_any()
+}
+
+/// The host's keys: scan, trust one by its fingerprint.
+#[component]
+fn HostKeys(detail: HostDetail, scan: ServerAction<ScanHostKey>, pin: ServerAction<PinHostKey>) -> impl IntoView {
     let host_id = detail.host.id;
     let can_pin = detail.can_pin;
-    let error = Signal::derive(move || {
-        last_error(scan.value())
-            .get()
-            .or_else(|| last_error(pin.value()).get())
-            .or_else(|| last_error(check.value()).get())
-    });
+    let error = Signal::derive(move || last_error(scan.value()).get().or_else(|| last_error(pin.value()).get()));
     let (status_text, status_class) = match detail.key_status.as_str() {
         "pinned" => ("pinned", "badge badge-good"),
         "changed" => ("host key changed", "badge badge-bad"),
@@ -155,9 +171,6 @@ fn HostKeys(
                 <code>"ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub"</code>") before trusting it."
             </p>
             <FormError error />
-            {move || check.value().get().and_then(Result::ok).map(|message| view! {
-                <p class="banner banner-success" role="status" data-test="check-result">{message}</p>
-            })}
             {(!detail.keys.is_empty()).then(|| view! {
                 <table class="table" data-test="keys-table">
                     <thead><tr><th scope="col">"Type"</th><th scope="col">"Fingerprint"</th><th scope="col">"Trusted"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
@@ -189,10 +202,6 @@ fn HostKeys(
                 <ActionForm action=scan>
                     <input type="hidden" name="host_id" value=host_id.to_string() />
                     <button type="submit" class="button">"Scan host key"</button>
-                </ActionForm>
-                <ActionForm action=check>
-                    <input type="hidden" name="host_id" value=host_id.to_string() />
-                    <button type="submit" class="button">"Check connection"</button>
                 </ActionForm>
             </div>
         </section>

@@ -6,6 +6,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::api::{AddHost, DeleteHost, DeleteInstance, UpdateInstance, get_instance, list_instances, ssh_key_choices};
 use crate::components::{ErrorBanner, Field, FormError, PageHeader, TextArea, last_error, percent_encode, successes};
 use crate::contract::{InstanceDetail, InstanceQuery, InstanceSummary, Page, Stack};
+use crate::pages::fleet::{CheckNow, FleetCell, health_cells};
 
 fn query_link(query: &InstanceQuery) -> String {
     let pairs = [
@@ -124,7 +125,7 @@ fn InstancesTable(page: Page<InstanceSummary>, query: InstanceQuery) -> impl Int
                         <td>{i.stack.as_str()}</td>
                         <td>{i.environment}</td>
                         <td><span class="badge">{i.status}</span></td>
-                        <td>{i.host_count}</td>
+                        <td><FleetCell summary=i.fleet host_count=i.host_count /></td>
                         <td>{i.tags.into_iter().map(|t| view! { <span class="badge">{t}</span>" " }).collect_view()}</td>
                     </tr>
                 }).collect_view()}
@@ -181,6 +182,7 @@ fn InstanceView(
     let delete_instance_error = last_error(delete_instance.value());
     let instance_id = instance.id;
     let keys = Resource::new(move || (), move |_| ssh_key_choices(instance_id));
+    let health = RwSignal::new(detail.health.clone());
     let jump_choices =
         StoredValue::new(detail.hosts.iter().map(|h| (h.id, h.name.clone())).collect::<Vec<(i64, String)>>());
     let title = instance.name.clone();
@@ -201,7 +203,10 @@ fn InstanceView(
             {(!detail.notes.is_empty()).then(|| view! { <h3>"Notes"</h3><p class="prewrap" data-test="notes">{detail.notes.clone()}</p> })}
         </section>
         <section class="panel">
-            <h2>"Hosts"</h2>
+            <div class="section-header">
+                <h2>"Hosts"</h2>
+                {(!detail.hosts.is_empty()).then(|| view! { <CheckNow health label="Check all hosts now" /> })}
+            </div>
             <FormError error=delete_error />
             {if detail.hosts.is_empty() {
                 view! { <p class="empty">"No hosts yet. Add the servers this instance runs on."</p> }.into_any()
@@ -210,16 +215,18 @@ fn InstanceView(
                     <table class="table" data-test="hosts-table">
                         <thead><tr>
                             <th scope="col">"Host"</th><th scope="col">"Roles"</th><th scope="col">"SSH"</th>
-                            <th scope="col">"Key"</th><th scope="col">"Jump host"</th><th scope="col"><span class="sr-only">"Actions"</span></th>
+                            <th scope="col">"Jump host"</th><th scope="col">"State"</th><th scope="col">"System"</th>
+                            <th scope="col">"Fullest disk"</th><th scope="col">"Certificate"</th><th scope="col">"Clock"</th>
+                            <th scope="col">"Reboot"</th><th scope="col"><span class="sr-only">"Actions"</span></th>
                         </tr></thead>
                         <tbody>
-                            {detail.hosts.clone().into_iter().map(|h| view! {
+                            {detail.hosts.clone().into_iter().map(|h| { let id = h.id; view! {
                                 <tr data-host=h.name.clone()>
                                     <td><a href=format!("/hosts/{}", h.id)>{h.name.clone()}</a></td>
                                     <td>{h.roles.iter().map(|r| view! { <span class="badge">{r.as_str()}</span>" " }).collect_view()}</td>
                                     <td><code>{format!("{}@{}:{}", h.ssh_user, h.address, h.ssh_port)}</code></td>
-                                    <td>{h.credential.map(|c| c.name)}</td>
                                     <td>{h.jump_host.map(|j| j.name)}</td>
+                                    {move || health.with(|all| all.iter().find(|x| x.host_id == id).map(health_cells))}
                                     <td class="row-actions">
                                         <Show when=move || manage>
                                             <ActionForm action=delete_host>
@@ -229,7 +236,7 @@ fn InstanceView(
                                         </Show>
                                     </td>
                                 </tr>
-                            }).collect_view()}
+                            }}).collect_view()}
                         </tbody>
                     </table>
                 }.into_any()

@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod credentials;
 mod dashboard;
+mod fleet;
 mod hosts;
 mod instances;
 mod studies;

@@ -6,13 +6,14 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use steward_frontend::contract::{
-    AppError, DeletionPreview, HostInput, HostRole, HostSummary, ImportReport, InstanceInput, InstanceQuery,
-    InstanceSummary, Member, NamedRef, Page, PlannedHost, PlannedInstance, Skipped, Stack, StudyRole, StudySummary,
+    AppError, DeletionPreview, FleetSummary, HostHealth, HostInput, HostRole, HostSummary, ImportReport, InstanceInput,
+    InstanceQuery, InstanceSummary, Member, NamedRef, Page, PlannedHost, PlannedInstance, Skipped, Stack, StudyRole,
+    StudySummary,
 };
 
 use crate::clock::SharedClock;
-use crate::services::ansible;
 use crate::services::audit::{Actor, Audit};
+use crate::services::{ansible, fleet};
 use crate::store::{HostFields, HostRow, InstanceFields, InstanceFilter, InstanceRow, InstanceSort, Store, StoreError};
 use crate::store::{StudyRow, Viewer};
 use crate::web::error::from_store;
@@ -187,6 +188,7 @@ fn instance_summary(row: InstanceRow, tags: &mut BTreeMap<i64, Vec<String>>) -> 
         base_url: row.base_url,
         status: row.status,
         host_count: row.host_count,
+        fleet: FleetSummary::default(),
     }
 }
 
@@ -360,7 +362,21 @@ impl Inventory {
         for (id, tag) in self.store.tags_of(&ids).await.map_err(from_store)? {
             tags.entry(id).or_default().push(tag);
         }
-        Ok(rows.into_iter().map(|row| instance_summary(row, &mut tags)).collect())
+        let health = self.store.host_statuses_of_instances(&ids).await.map_err(from_store)?;
+        let mut summaries: Vec<InstanceSummary> =
+            rows.into_iter().map(|row| instance_summary(row, &mut tags)).collect();
+        for summary in &mut summaries {
+            let hosts: Vec<HostHealth> = health
+                .iter()
+                .filter(|row| row.instance_id == summary.id)
+                .map(|row| fleet::health(row.host_id, Some(row)))
+                .collect();
+            let mut fleet = FleetSummary::of(&hosts);
+            fleet.never_checked =
+                u32::try_from(summary.host_count).unwrap_or(0).saturating_sub(fleet.reachable + fleet.failing);
+            summary.fleet = fleet;
+        }
+        Ok(summaries)
     }
 
     pub async fn instances(&self, viewer: Viewer, query: &InstanceQuery) -> Result<Page<InstanceSummary>> {

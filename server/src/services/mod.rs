@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod ansible;
 pub mod audit;
+pub mod fleet;
 pub mod inventory;
 pub mod ssh;
 pub mod vault;

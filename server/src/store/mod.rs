@@ -7,6 +7,7 @@
 mod accounts;
 mod audit;
 mod host_keys;
+mod host_status;
 mod inventory;
 mod sessions;
 mod vault;
@@ -23,6 +24,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 pub use accounts::{NewUser, TokenPurpose, UserRow};
 pub use audit::AuditRecord;
 pub use host_keys::HostKeyRow;
+pub use host_status::{CheckOutcome, EventRow, HostStatusRow, NewEvent};
 pub use inventory::{
     HostFields, HostRow, InstanceFields, InstanceFilter, InstanceRow, InstanceSort, MemberRow, StudyRow, Viewer,
 };

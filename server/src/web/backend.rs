@@ -10,9 +10,9 @@ use axum::extract::ConnectInfo;
 use http::request::Parts;
 use steward_frontend::contract::{
     Access, AppError, AuditEntry, AuditQuery, Backend, Caller, CredentialKind, CredentialSummary, CurrentUser,
-    DeletionPreview, GlobalRole, HostDetail, HostInput, HostKeyInfo, HostSummary, ImportInput, ImportReport,
-    InstanceDetail, InstanceInput, InstanceQuery, InstanceSummary, NamedRef, OneTimeLink, Page, Permission, Scope,
-    SetupStatus, Stack, StudyDetail, StudyRole, StudySummary, UserSummary,
+    DeletionPreview, GlobalRole, HostDetail, HostHealth, HostInput, HostKeyInfo, HostSummary, ImportInput,
+    ImportReport, InstanceDetail, InstanceInput, InstanceQuery, InstanceSummary, NamedRef, OneTimeLink, Page,
+    Permission, Scope, SetupStatus, Stack, StudyDetail, StudyRole, StudySummary, UserSummary,
 };
 use tower_sessions::Session;
 
@@ -20,6 +20,7 @@ use crate::app::AppState;
 use crate::auth::sessions::{AUTH_AT, USER_ID};
 use crate::services::accounts::{Link, role_of, summary};
 use crate::services::audit::Actor;
+use crate::services::fleet;
 use crate::store::{StoreError, UserRow, Viewer};
 use crate::web::error::{from_store, internal};
 
@@ -333,7 +334,11 @@ impl Backend for WebBackend {
     async fn instance(&self, caller: &Caller, instance_id: i64) -> Result<InstanceDetail> {
         let (instance, notes) = self.state.inventory.instance(instance_id).await?;
         let hosts = self.state.inventory.hosts(instance_id).await?;
-        Ok(InstanceDetail { instance, notes, hosts, can_manage: may(caller, Permission::ManageInventory) })
+        let statuses = self.state.store.host_statuses_of_instances(&[instance_id]).await.map_err(from_store)?;
+        let mut by_host = fleet::health_by_host(&statuses);
+        let health =
+            hosts.iter().map(|h| by_host.remove(&h.id).unwrap_or_else(|| HostHealth::never_checked(h.id))).collect();
+        Ok(InstanceDetail { instance, notes, hosts, health, can_manage: may(caller, Permission::ManageInventory) })
     }
 
     async fn update_instance(&self, caller: &Caller, instance_id: i64, input: InstanceInput) -> Result<()> {
@@ -374,11 +379,13 @@ impl Backend for WebBackend {
             .map(|k| HostKeyInfo { algorithm: k.algorithm, fingerprint: k.fingerprint, pinned: k.pinned })
             .collect();
         let key_status = self.state.store.host_key_status(host_id).await.map_err(from_store)?;
+        let status = self.state.store.host_status(host_id).await.map_err(from_store)?;
         Ok(HostDetail {
             host,
             instance,
             key_status,
             keys,
+            health: fleet::health(host_id, status.as_ref()),
             can_pin: caller.user.as_ref().is_some_and(CurrentUser::is_admin),
             jump_choices,
             can_manage: may(caller, Permission::ManageInventory),
@@ -411,11 +418,10 @@ impl Backend for WebBackend {
         self.state.ssh.pin(&actor(caller), host_id, &fingerprint).await
     }
 
-    async fn check_host(&self, _caller: &Caller, host_id: i64) -> Result<String> {
-        match self.state.ssh.check(host_id).await {
-            Ok(()) => Ok("Steward reached the host over SSH with its pinned key".into()),
-            Err(failure) => Err(AppError::Remote { message: failure.to_string() }),
-        }
+    async fn check_host(&self, _caller: &Caller, host_id: i64) -> Result<HostHealth> {
+        self.state.ssh.check(host_id).await?;
+        let status = self.state.store.host_status(host_id).await.map_err(from_store)?;
+        Ok(fleet::health(host_id, status.as_ref()))
     }
 
     async fn update_host(&self, caller: &Caller, host_id: i64, input: HostInput) -> Result<HostSummary> {

@@ -1,6 +1,8 @@
 //! A real test fleet: each host is its own unix user with a home, its own sshd on a loopback
 //! port with its own host key, key-only authentication. Hosts can be stopped, restarted and
-//! given a new host key. Needs root and Debian's openssh-server (the test command installs it).
+//! given a new host key. A pair of hosts in network namespaces the harness creates gives a
+//! host reachable only through a jump host. Needs root and Debian's openssh-server (the test
+//! command installs it).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -11,9 +13,40 @@ static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 pub struct FleetHost {
     pub user: String,
+    /// Where Steward reaches it (127.0.0.1, or an address in a namespace).
+    pub address: String,
     pub port: u16,
     pub dir: PathBuf,
+    pub home: PathBuf,
     sshd: Option<Child>,
+    /// The network namespace sshd runs in, if any.
+    netns: Option<String>,
+    _net: Option<std::sync::Arc<Namespaces>>,
+}
+
+/// Network namespaces and links made for a jump pair; deleted on drop.
+struct Namespaces {
+    names: Vec<String>,
+    links: Vec<String>,
+    routes: Vec<String>,
+}
+
+impl Drop for Namespaces {
+    fn drop(&mut self) {
+        for route in &self.routes {
+            let _ = Command::new("ip").args(["route", "del", "unreachable", route]).stderr(Stdio::null()).status();
+        }
+        for link in &self.links {
+            let _ = Command::new("ip").args(["link", "del", link]).stderr(Stdio::null()).status();
+        }
+        for name in &self.names {
+            let _ = Command::new("ip").args(["netns", "del", name]).stderr(Stdio::null()).status();
+        }
+    }
+}
+
+fn ip(args: &[&str]) {
+    run(Command::new("ip").args(args));
 }
 
 fn run(cmd: &mut Command) {
@@ -28,6 +61,53 @@ fn free_port() -> u16 {
 impl FleetHost {
     /// A new host that accepts `authorized_key` (an OpenSSH public key line).
     pub fn start(authorized_key: &str) -> Self {
+        Self::start_in(authorized_key, "127.0.0.1", None, None)
+    }
+
+    /// A jump host reachable from here and a host reachable only through it: the jump host's
+    /// sshd runs in namespace J linked to this one, the hidden host's in namespace H linked to
+    /// J only, so nothing here has a route to it.
+    pub fn start_jump_pair(authorized_key: &str) -> (Self, Self) {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let tag = format!("{}x{n}", std::process::id() % 10_000);
+        let net = format!("10.{}.{}", 200 + std::process::id() % 50, n % 250);
+        let (j, h) = (format!("stwj{tag}"), format!("stwh{tag}"));
+        let (root_j, j_root, j_h, h_j) =
+            (format!("sr{tag}"), format!("sj{tag}"), format!("sk{tag}"), format!("sh{tag}"));
+        let hidden_net = format!("{net}.4/30");
+        let spaces = std::sync::Arc::new(Namespaces {
+            names: vec![j.clone(), h.clone()],
+            links: vec![root_j.clone()],
+            routes: vec![hidden_net.clone()],
+        });
+        // Nothing here may try the hidden network through a default route: it is unreachable.
+        ip(&["route", "add", "unreachable", &hidden_net]);
+        ip(&["netns", "add", &j]);
+        ip(&["netns", "add", &h]);
+        ip(&["link", "add", &root_j, "type", "veth", "peer", "name", &j_root]);
+        ip(&["link", "set", &j_root, "netns", &j]);
+        ip(&["netns", "exec", &j, "ip", "link", "add", &j_h, "type", "veth", "peer", "name", &h_j]);
+        ip(&["netns", "exec", &j, "ip", "link", "set", &h_j, "netns", &h]);
+        ip(&["addr", "add", &format!("{net}.1/30"), "dev", &root_j]);
+        ip(&["link", "set", &root_j, "up"]);
+        for (space, link, address) in
+            [(&j, &j_root, format!("{net}.2/30")), (&j, &j_h, format!("{net}.5/30")), (&h, &h_j, format!("{net}.6/30"))]
+        {
+            ip(&["netns", "exec", space, "ip", "addr", "add", &address, "dev", link]);
+            ip(&["netns", "exec", space, "ip", "link", "set", link, "up"]);
+            ip(&["netns", "exec", space, "ip", "link", "set", "lo", "up"]);
+        }
+        let jump = Self::start_in(authorized_key, &format!("{net}.2"), Some(j), Some(spaces.clone()));
+        let hidden = Self::start_in(authorized_key, &format!("{net}.6"), Some(h), Some(spaces));
+        (jump, hidden)
+    }
+
+    fn start_in(
+        authorized_key: &str,
+        address: &str,
+        netns: Option<String>,
+        net: Option<std::sync::Arc<Namespaces>>,
+    ) -> Self {
         assert!(Path::new("/usr/sbin/sshd").exists(), "the test fleet needs openssh-server (/usr/sbin/sshd)");
         std::fs::create_dir_all("/run/sshd").unwrap();
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
@@ -45,7 +125,8 @@ impl FleetHost {
         run(Command::new("chmod").arg("600").arg(ssh_dir.join("authorized_keys")));
         let dir = root.join(format!("{user}-sshd"));
         std::fs::create_dir_all(&dir).unwrap();
-        let mut host = Self { user, port: free_port(), dir, sshd: None };
+        let mut host =
+            Self { user, address: address.to_owned(), port: free_port(), dir, home, sshd: None, netns, _net: net };
         host.new_host_key();
         host.start_sshd();
         host
@@ -70,37 +151,51 @@ impl FleetHost {
         std::fs::write(
             &config,
             format!(
-                "Port {port}\nListenAddress 127.0.0.1\nHostKey {key}\nPidFile {pid}\nUsePAM no\nPasswordAuthentication no\n\
+                "Port {port}\nListenAddress {address}\nHostKey {key}\nPidFile {pid}\nUsePAM no\nPasswordAuthentication no\n\
                  KbdInteractiveAuthentication no\nPubkeyAuthentication yes\nAllowUsers {user}\nAllowTcpForwarding yes\n\
                  AuthorizedKeysFile .ssh/authorized_keys\nSubsystem sftp internal-sftp\n",
                 port = self.port,
+                address = self.address,
                 key = self.dir.join("host_key").display(),
                 pid = self.dir.join("sshd.pid").display(),
                 user = self.user,
             ),
         )
         .unwrap();
-        let child = Command::new("/usr/sbin/sshd")
-            .arg("-D")
-            .arg("-f")
-            .arg(&config)
-            .arg("-E")
-            .arg(self.dir.join("sshd.log"))
-            .spawn()
-            .unwrap();
+        let pid_file = self.dir.join("sshd.pid");
+        let _ = std::fs::remove_file(&pid_file);
+        let mut command = match &self.netns {
+            Some(space) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", space, "/usr/sbin/sshd"]);
+                c
+            }
+            None => Command::new("/usr/sbin/sshd"),
+        };
+        let child = command.arg("-D").arg("-f").arg(&config).arg("-E").arg(self.dir.join("sshd.log")).spawn().unwrap();
         self.sshd = Some(child);
+        // sshd writes its pid file once it listens.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "sshd did not listen on {}", self.port);
+        while !pid_file.exists() {
+            assert!(Instant::now() < deadline, "sshd did not start on {}:{}", self.address, self.port);
             std::thread::sleep(Duration::from_millis(20));
         }
     }
 
+    /// Stops sshd and everything of the host's user (sessions, agents): the host is down.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.sshd.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
+        let _ = Command::new("pkill").args(["-KILL", "-u", &self.user]).status();
+    }
+
+    /// Runs a command as the host's user (as someone logged in on it would) and returns stdout.
+    pub fn run_as_user(&self, argv: &[&str]) -> String {
+        let out = Command::new("runuser").args(["-u", &self.user, "--"]).args(argv).current_dir("/").output().unwrap();
+        assert!(out.status.success(), "{argv:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
     }
 
     /// Restarts with a freshly generated host key.

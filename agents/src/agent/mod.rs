@@ -1,0 +1,124 @@
+//! The agent's session: one thread reads request lines, the main thread answers them in order.
+//! Everything the main thread waits for (request lines, a running program's output) arrives on
+//! one channel, so a `cancel` or a closed stdin is seen even while a program runs.
+
+mod exec;
+mod facts;
+mod files;
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::sync::mpsc;
+
+use steward_agent::{ErrorKind, PROTOCOL_VERSION, Request, Response, Stream};
+
+/// What the main thread waits for.
+pub(crate) enum Event {
+    Line(String),
+    /// Steward closed stdin: the session is over.
+    Eof,
+    /// Output of the program started by exec number `.0`.
+    Output(u64, Stream, Vec<u8>),
+    /// One of that program's output pipes closed.
+    OutputClosed(u64),
+}
+
+pub(crate) struct Replies<W: Write> {
+    out: W,
+}
+
+impl<W: Write> Replies<W> {
+    pub(crate) fn send(&mut self, response: &Response) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, response).map_err(io::Error::other)?;
+        self.out.write_all(b"\n")?;
+        self.out.flush()
+    }
+}
+
+pub(crate) fn error(kind: ErrorKind, message: impl Into<String>) -> Response {
+    Response::Error { kind, message: message.into() }
+}
+
+/// Maps an I/O error on `what` to a protocol error.
+pub(crate) fn io_error(what: &str, err: &io::Error) -> Response {
+    let kind = match err.kind() {
+        io::ErrorKind::NotFound => ErrorKind::NotFound,
+        io::ErrorKind::PermissionDenied => ErrorKind::PermissionDenied,
+        _ => ErrorKind::Io,
+    };
+    error(kind, format!("{what}: {err}"))
+}
+
+pub fn serve(input: impl Read + Send + 'static, output: impl Write) -> io::Result<()> {
+    let (events, inbox) = mpsc::channel();
+    let reader_events = events.clone();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(input);
+        loop {
+            let mut line = String::new();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    if reader_events.send(Event::Line(line)).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        let _ = reader_events.send(Event::Eof);
+    });
+
+    let mut replies = Replies { out: output };
+    let mut write: Option<files::PendingWrite> = None;
+    let mut runner = exec::Runner::new(events);
+    while let Ok(event) = inbox.recv() {
+        let line = match event {
+            Event::Line(line) => line,
+            Event::Eof => break,
+            // Late output of a program that was already reported.
+            Event::Output(..) | Event::OutputClosed(_) => continue,
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let request = match serde_json::from_str::<Request>(&line) {
+            Ok(request) => request,
+            Err(err) => {
+                replies.send(&error(ErrorKind::Malformed, format!("malformed request: {err}")))?;
+                continue;
+            }
+        };
+        if write.is_some() && !matches!(request, Request::Chunk { .. }) {
+            // The announced content never came: drop the half-written temporary file.
+            write = None;
+            replies.send(&error(ErrorKind::Malformed, "write-file ended before all its content arrived"))?;
+        }
+        match request {
+            Request::Hello => replies.send(&Response::Hello {
+                protocol: PROTOCOL_VERSION,
+                agent_version: env!("CARGO_PKG_VERSION").to_owned(),
+            })?,
+            Request::Facts(request) => replies.send(&Response::Facts(Box::new(facts::collect(&request))))?,
+            Request::ReadFile { path } => replies.send(&files::read(&path))?,
+            Request::WriteFile(request) => match files::PendingWrite::begin(request) {
+                Ok(pending) if pending.is_complete() => replies.send(&pending.commit())?,
+                Ok(pending) => write = Some(pending),
+                Err(response) => replies.send(&response)?,
+            },
+            Request::Chunk { data } => match write.take() {
+                None => replies.send(&error(ErrorKind::Malformed, "a chunk arrived without a write-file"))?,
+                Some(mut pending) => match pending.append(&data) {
+                    Err(response) => replies.send(&response)?,
+                    Ok(()) if pending.is_complete() => replies.send(&pending.commit())?,
+                    Ok(()) => write = Some(pending),
+                },
+            },
+            Request::Exec(request) => {
+                if runner.run(request, &inbox, &mut replies)? == exec::After::Stop {
+                    break;
+                }
+            }
+            Request::Cancel => {} // Nothing is running: nothing to stop.
+        }
+    }
+    Ok(())
+}
