@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use steward_frontend::contract::GlobalRole;
+use steward_frontend::contract::{GlobalRole, StudySummary};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{self, AppState};
@@ -42,6 +42,9 @@ enum Command {
     /// Import or export Ansible inventories.
     #[command(subcommand)]
     Inventory(InventoryCommand),
+    /// Act on one host.
+    #[command(subcommand)]
+    Host(HostCommand),
     /// Manage the vault of credentials.
     #[command(subcommand)]
     Vault(VaultCommand),
@@ -96,6 +99,23 @@ enum InventoryCommand {
     Export {
         #[arg(long)]
         study: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum HostCommand {
+    /// Remove Steward's agent from the host, forget what Steward learned about it, and remove
+    /// it from the inventory.
+    Forget {
+        #[arg(long)]
+        study: String,
+        #[arg(long)]
+        instance: String,
+        /// The host's name in Steward.
+        host: String,
+        /// Keep the host in the inventory (only clean up the host and its facts).
+        #[arg(long)]
+        keep_in_inventory: bool,
     },
 }
 
@@ -174,6 +194,33 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, CliError> {
         }
         Command::Healthcheck => healthcheck(&config),
         Command::Inventory(command) => inventory(command, config).await,
+        Command::Host(HostCommand::Forget { study, instance, host, keep_in_inventory }) => {
+            let state = AppState::build_for_cli(config).await?;
+            let study = find_study(&state, &study, false).await?;
+            let instance = state
+                .inventory
+                .instances_of_study(study.id)
+                .await?
+                .into_iter()
+                .find(|i| i.name == instance)
+                .ok_or_else(|| CliError::Other(format!("--instance: {} has no instance named {instance:?}", study.name)))?;
+            let host = state
+                .inventory
+                .hosts(instance.id)
+                .await?
+                .into_iter()
+                .find(|h| h.name == host)
+                .ok_or_else(|| CliError::Other(format!("{}/{} has no host named {host:?}", study.name, instance.name)))?;
+            match state.ssh.forget(host.id).await {
+                None => println!("removed Steward's agent from {}", host.name),
+                Some(warning) => eprintln!("warning: could not clean up {}: {warning}", host.name),
+            }
+            if !keep_in_inventory {
+                state.inventory.delete_host(&Actor::cli(), host.id).await?;
+                println!("removed {} from {}/{}", host.name, study.name, instance.name);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Vault(VaultCommand::RotateKey) => {
             app::prepare_data_dir(&config)?;
             // Exclusive: a running server would keep using the old key.
@@ -273,26 +320,25 @@ async fn user(command: UserCommand, config: Config) -> Result<ExitCode, CliError
     Ok(ExitCode::SUCCESS)
 }
 
+/// The study with this name; created when `create` and missing.
+async fn find_study(state: &AppState, name: &str, create: bool) -> Result<StudySummary, CliError> {
+    let all = state.inventory.studies(crate::store::Viewer { user_id: 0, is_admin: true }).await?;
+    match all.into_iter().find(|s| s.name == name) {
+        Some(study) => Ok(study),
+        None if create => {
+            let study = state.inventory.create_study(&Actor::cli(), name, "", "").await?;
+            println!("created study {name}");
+            Ok(study)
+        }
+        None => Err(CliError::Other(format!("--study: there is no study named {name:?}"))),
+    }
+}
+
 async fn inventory(command: InventoryCommand, config: Config) -> Result<ExitCode, CliError> {
     let state = AppState::build_for_cli(config).await?;
-    let find_study = |name: String, create: bool| {
-        let state = state.clone();
-        async move {
-            let all = state.inventory.studies(crate::store::Viewer { user_id: 0, is_admin: true }).await?;
-            match all.into_iter().find(|s| s.name == name) {
-                Some(study) => Ok(study),
-                None if create => {
-                    let study = state.inventory.create_study(&Actor::cli(), &name, "", "").await?;
-                    println!("created study {name}");
-                    Ok(study)
-                }
-                None => Err(CliError::Other(format!("--study: there is no study named {name:?}"))),
-            }
-        }
-    };
     match command {
         InventoryCommand::Import { file, study, instance, stack, environment, user, dry_run } => {
-            let study = find_study(study, !dry_run).await?;
+            let study = find_study(&state, &study, !dry_run).await?;
             let text = std::fs::read_to_string(&file)
                 .map_err(|err| CliError::Other(format!("cannot read {}: {err}", file.display())))?;
             let stack = steward_frontend::contract::Stack::parse(&stack).ok_or_else(|| {
@@ -348,7 +394,7 @@ async fn inventory(command: InventoryCommand, config: Config) -> Result<ExitCode
             }
         }
         InventoryCommand::Export { study } => {
-            let study = find_study(study, false).await?;
+            let study = find_study(&state, &study, false).await?;
             print!("{}", state.inventory.export_ansible(study.id).await?);
         }
     }

@@ -313,5 +313,13 @@ async fn the_agent_runs_commands_and_writes_files_safely() {
     agent.write_file(write(Some(current)), b"listen 9090;\n").await.unwrap();
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "listen 9090;\n");
     assert!(!partial.exists(), "the killed agent's temporary file was removed");
+    drop(agent);
+
+    // `steward host forget` leaves nothing of Steward's on the host.
+    let agents = fleet.home.join(".cache/steward");
+    assert!(std::fs::read_dir(&agents).unwrap().flatten().any(|e| e.file_name().to_string_lossy().starts_with("agent-")));
+    assert_eq!(ssh.forget(host_id).await, None);
+    assert!(!agents.exists(), "the agent was removed");
+    assert_eq!(ssh.open_connections(), 0);
     app.stop().await;
 }
