@@ -14,6 +14,9 @@ command -v psql >/dev/null || apt_install postgresql-client
 command -v ssh-keygen >/dev/null || apt_install openssh-client
 # The test fleet: one real sshd per host on loopback (Debian's policy keeps the system one off).
 [ -x /usr/sbin/sshd ] || apt_install openssh-server
+# Namespaced test hosts (a host reachable only through a jump host), and test certificates.
+command -v ip >/dev/null || apt_install iproute2
+command -v openssl >/dev/null || apt_install openssl
 as_root mkdir -p /run/sshd
 
 # Postgres: use the one on 127.0.0.1:5432, starting or installing it when absent.

@@ -353,6 +353,14 @@ pub async fn update_host(host_id: i64, input: HostInput) -> Result<HostSummary, 
     .await
 }
 
+#[server(prefix = "/api", endpoint = "set_host_watch")]
+pub async fn set_host_watch(host_id: i64, certificates: String, units: String) -> Result<(), AppError> {
+    run(Access::Study(ManageInventory), Scope::Host(host_id), |b, _, caller| async move {
+        b.set_host_watch(&caller, host_id, certificates, units).await
+    })
+    .await
+}
+
 #[server(prefix = "/api", endpoint = "delete_host")]
 pub async fn delete_host(host_id: i64) -> Result<(), AppError> {
     run(Access::Study(ManageInventory), Scope::Host(host_id), |b, _, caller| async move {

@@ -27,3 +27,7 @@ CREATE TABLE events (
 );
 CREATE INDEX events_at ON events (at);
 CREATE INDEX events_host ON events (host_id);
+
+-- What to watch on a host besides the basics: certificate files (PEM) and service units.
+ALTER TABLE hosts ADD COLUMN watch_certificates TEXT NOT NULL DEFAULT '';
+ALTER TABLE hosts ADD COLUMN watch_units TEXT NOT NULL DEFAULT '';

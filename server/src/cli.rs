@@ -203,14 +203,13 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, CliError> {
                 .await?
                 .into_iter()
                 .find(|i| i.name == instance)
-                .ok_or_else(|| CliError::Other(format!("--instance: {} has no instance named {instance:?}", study.name)))?;
-            let host = state
-                .inventory
-                .hosts(instance.id)
-                .await?
-                .into_iter()
-                .find(|h| h.name == host)
-                .ok_or_else(|| CliError::Other(format!("{}/{} has no host named {host:?}", study.name, instance.name)))?;
+                .ok_or_else(|| {
+                    CliError::Other(format!("--instance: {} has no instance named {instance:?}", study.name))
+                })?;
+            let host =
+                state.inventory.hosts(instance.id).await?.into_iter().find(|h| h.name == host).ok_or_else(|| {
+                    CliError::Other(format!("{}/{} has no host named {host:?}", study.name, instance.name))
+                })?;
             match state.ssh.forget(host.id).await {
                 None => println!("removed Steward's agent from {}", host.name),
                 Some(warning) => eprintln!("warning: could not clean up {}: {warning}", host.name),

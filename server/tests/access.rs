@@ -80,6 +80,7 @@ fn table(f: &Fixture) -> Vec<(&'static str, &'static [&'static str], Args)> {
         ("pin_host_key", ADMIN, a(&[("host_id", &jump), ("fingerprint", "SHA256:none")])),
         ("check_host", RUNS_OPERATIONS, a(&[("host_id", &jump)])),
         ("update_host", MANAGES_STUDY, bad_host(("host_id", &host))),
+        ("set_host_watch", MANAGES_STUDY, a(&[("host_id", &host), ("certificates", "relative.pem"), ("units", "")])),
         // The jump host still serves another host, so deleting it is refused after the check.
         ("delete_host", MANAGES_STUDY, a(&[("host_id", &jump)])),
         (

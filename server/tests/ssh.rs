@@ -159,6 +159,52 @@ async fn facts_match_what_the_host_says() {
     // Same machine, so the clocks agree (within the round trip).
     assert!(health.clock_offset_ms.unwrap().abs() < 1000, "{:?}", health.clock_offset_ms);
     assert!(health.memory_total_bytes > 0 && health.memory_available_bytes <= health.memory_total_bytes);
+
+    // Watched certificates report their expiry; a missing file says so; bad input is refused.
+    let cert = fleet.home.join("site.pem").display().to_string();
+    let key = fleet.home.join("site.key").display().to_string();
+    fleet.run_as_user(&[
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "ed25519",
+        "-nodes",
+        "-days",
+        "10",
+        "-subj",
+        "/CN=study.example.org",
+        "-keyout",
+        &key,
+        "-out",
+        &cert,
+    ]);
+    let hid = host_id.to_string();
+    let refused = setup
+        .admin
+        .call::<()>("set_host_watch", &[("host_id", &hid), ("certificates", "site.pem"), ("units", "")])
+        .await
+        .unwrap_err();
+    assert!(refused.error.for_field("certificates").is_some(), "{}", refused.error);
+    let missing = fleet.home.join("gone.pem").display().to_string();
+    let certificates = format!("{cert}\n\n{missing}\n");
+    setup
+        .admin
+        .call::<()>(
+            "set_host_watch",
+            &[("host_id", &hid), ("certificates", &certificates), ("units", "no-such.service")],
+        )
+        .await
+        .unwrap();
+    let health = check(&setup.admin, host_id).await;
+    let site = health.certificates.iter().find(|c| c.source == cert).expect("the certificate is reported");
+    assert_eq!(site.subject, "CN=study.example.org");
+    let days = (site.not_after.unwrap() - chrono::Utc::now()).num_days();
+    assert!((9..=10).contains(&days), "{days} days");
+    let gone = health.certificates.iter().find(|c| c.source == missing).unwrap();
+    assert!(gone.error.as_deref().unwrap().contains("cannot read"), "{gone:?}");
+    let unit = health.units.iter().find(|u| u.name == "no-such.service").expect("the unit is reported");
+    assert!(!unit.healthy);
     app.stop().await;
 }
 
@@ -317,7 +363,9 @@ async fn the_agent_runs_commands_and_writes_files_safely() {
 
     // `steward host forget` leaves nothing of Steward's on the host.
     let agents = fleet.home.join(".cache/steward");
-    assert!(std::fs::read_dir(&agents).unwrap().flatten().any(|e| e.file_name().to_string_lossy().starts_with("agent-")));
+    assert!(
+        std::fs::read_dir(&agents).unwrap().flatten().any(|e| e.file_name().to_string_lossy().starts_with("agent-"))
+    );
     assert_eq!(ssh.forget(host_id).await, None);
     assert!(!agents.exists(), "the agent was removed");
     assert_eq!(ssh.open_connections(), 0);

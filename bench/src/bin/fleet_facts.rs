@@ -79,7 +79,11 @@ fn timed(command: &mut Command) -> Option<(Duration, String)> {
 }
 
 fn on_path(tool: &str) -> bool {
-    Command::new("sh").args(["-c", &format!("command -v {tool}")]).stdout(Stdio::null()).status().is_ok_and(|s| s.success())
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 #[tokio::main]
@@ -176,9 +180,7 @@ async fn main() {
             let lines: String = subset
                 .iter()
                 .enumerate()
-                .map(|(n, h)| {
-                    format!("h{n} ansible_host=127.0.0.1 ansible_port={} ansible_user={}\n", h.port, h.user)
-                })
+                .map(|(n, h)| format!("h{n} ansible_host=127.0.0.1 ansible_port={} ansible_user={}\n", h.port, h.user))
                 .collect();
             std::fs::write(&inventory, format!("[fleet]\n{lines}")).unwrap();
             let ssh_args = format!(
@@ -226,7 +228,10 @@ async fn main() {
             println!("  warm / pssh true = {:.2}× (goal ≤ 0.2×)", ratio(warm));
         }
         if let Some(ansible) = ansible {
-            println!("  Ansible / Steward cold = {:.1}× faster (goal ≥ 10×)", ansible.as_secs_f64() / cold.as_secs_f64());
+            println!(
+                "  Ansible / Steward cold = {:.1}× faster (goal ≥ 10×)",
+                ansible.as_secs_f64() / cold.as_secs_f64()
+            );
             println!("  Ansible / Steward warm = {:.1}× faster", ansible.as_secs_f64() / warm.as_secs_f64());
         }
         if size == SIZES[1] {

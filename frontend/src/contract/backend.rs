@@ -106,6 +106,8 @@ pub trait Backend: Send + Sync + 'static {
     /// unreachable host is a result (its state says why), not an error.
     async fn check_host(&self, caller: &Caller, host_id: i64) -> Result<HostHealth>;
     async fn update_host(&self, caller: &Caller, host_id: i64, input: HostInput) -> Result<HostSummary>;
+    /// Certificate files and units to watch, one per line.
+    async fn set_host_watch(&self, caller: &Caller, host_id: i64, certificates: String, units: String) -> Result<()>;
     async fn delete_host(&self, caller: &Caller, host_id: i64) -> Result<()>;
     /// Previews or applies an Ansible inventory import into the caller's study.
     async fn import_inventory(&self, caller: &Caller, input: ImportInput) -> Result<ImportReport>;

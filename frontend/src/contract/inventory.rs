@@ -158,6 +158,9 @@ pub struct HostDetail {
     pub key_status: String,
     pub keys: Vec<HostKeyInfo>,
     pub health: HostHealth,
+    /// Certificate files and service units watched on the host, besides the basics.
+    pub watch_certificates: Vec<String>,
+    pub watch_units: Vec<String>,
     /// Whether the caller may trust a host key (global admins).
     pub can_pin: bool,
     /// Hosts of the same instance it may use as its jump host.

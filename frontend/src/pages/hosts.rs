@@ -3,9 +3,9 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::{CheckHost, PinHostKey, ScanHostKey, UpdateHost, get_host, ssh_key_choices};
-use crate::components::{ErrorBanner, Field, FieldError, FormError, PageHeader, last_error, successes};
-use crate::contract::{HostDetail, HostHealth};
+use crate::api::{CheckHost, PinHostKey, ScanHostKey, SetHostWatch, UpdateHost, get_host, ssh_key_choices};
+use crate::components::{ErrorBanner, Field, FieldError, FormError, PageHeader, TextArea, last_error, successes};
+use crate::contract::HostDetail;
 use crate::pages::fleet::HealthPanel;
 
 #[component]
@@ -16,6 +16,7 @@ pub fn HostPage() -> impl IntoView {
     let scan = ServerAction::<ScanHostKey>::new();
     let pin = ServerAction::<PinHostKey>::new();
     let check = ServerAction::<CheckHost>::new();
+    let watch = ServerAction::<SetHostWatch>::new();
     let detail = Resource::new(
         {
             let changes =
@@ -30,7 +31,7 @@ pub fn HostPage() -> impl IntoView {
                 match detail.await {
                     Ok(detail) => view! {
                         <HostView detail=detail.clone() update />
-                        <HostHealthSection health=detail.health.clone() check />
+                        <HostHealthSection detail=detail.clone() check watch />
                         <HostKeys detail scan pin />
                     }.into_any(),
                     Err(error) => view! { <PageHeader title="Host" /><ErrorBanner error /> }.into_any(),
@@ -131,9 +132,17 @@ fn EditHost(detail: HostDetail, update: ServerAction<UpdateHost>) -> impl IntoVi
 
 /// Reachability and facts, with "check now".
 #[component]
-fn HostHealthSection(health: HostHealth, check: ServerAction<CheckHost>) -> impl IntoView {
+fn HostHealthSection(
+    detail: HostDetail,
+    check: ServerAction<CheckHost>,
+    watch: ServerAction<SetHostWatch>,
+) -> impl IntoView {
+    let HostDetail { health, watch_certificates, watch_units, can_manage, .. } = detail;
     let host_id = health.host_id;
     let error = last_error(check.value());
+    let watch_error = last_error(watch.value());
+    let certificates = StoredValue::new(watch_certificates.join("\n"));
+    let units = StoredValue::new(watch_units.join("\n"));
     view! {
         <section class="panel" data-test="host-health">
             <div class="section-header">
@@ -147,6 +156,20 @@ fn HostHealthSection(health: HostHealth, check: ServerAction<CheckHost>) -> impl
             </div>
             <FormError error />
             <HealthPanel health />
+            <Show when=move || can_manage>
+                <details class="watch">
+                    <summary>"Watch certificates and services"</summary>
+                    <FormError error=watch_error />
+                    <ActionForm action=watch attr:class="form" attr:data-test="watch-form">
+                        <input type="hidden" name="host_id" value=host_id.to_string() />
+                        <TextArea label="Certificate files" name="certificates" value=certificates.get_value()
+                            hint="PEM files on the host, one absolute path per line; their expiry is reported." error=watch_error />
+                        <TextArea label="Service units" name="units" value=units.get_value()
+                            hint="systemd units, one per line (nginx.service); failed units are always reported." error=watch_error />
+                        <div class="form-actions"><button type="submit" class="button">"Save"</button></div>
+                    </ActionForm>
+                </details>
+            </Show>
         </section>
     }
     .into_any()

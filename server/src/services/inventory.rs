@@ -203,6 +203,21 @@ struct CheckedHost {
     jump: Option<i64>,
 }
 
+/// Cleans a one-per-line list: blank lines dropped, duplicates removed, each line checked.
+fn watch_list(field: &str, text: &str, check: impl Fn(&str) -> std::result::Result<(), String>) -> Result<String> {
+    let mut lines: Vec<&str> = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        check(line).map_err(|message| AppError::invalid(field, message))?;
+        if !lines.contains(&line) {
+            lines.push(line);
+        }
+    }
+    if lines.len() > 100 {
+        return Err(AppError::invalid(field, "Watch at most 100 entries per host"));
+    }
+    Ok(lines.join("\n"))
+}
+
 /// Removing a jump host would cut off the hosts behind it.
 fn refuse_if_jumped_through(dependants: i64, whose: &str, name: &str) -> Result<()> {
     if dependants > 0 {
@@ -756,6 +771,26 @@ impl Inventory {
             instances.push((instance, hosts));
         }
         Ok(ansible::export(&study.name, &instances))
+    }
+
+    /// What to watch on the host: certificate files (absolute paths) and service units, one
+    /// per line.
+    pub async fn set_watch(&self, actor: &Actor, host_id: i64, certificates: &str, units: &str) -> Result<()> {
+        let host = self.host(host_id).await?;
+        let certificates = watch_list("certificates", certificates, |path| {
+            (path.starts_with('/') && path.len() <= 4096).then_some(()).ok_or_else(|| {
+                format!("{path:?} is not an absolute path; give the certificate file as /etc/ssl/.../cert.pem")
+            })
+        })?;
+        let units = watch_list("units", units, |unit| {
+            let valid = unit.len() <= 256
+                && unit.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '@' | '.' | '_' | ':' | '-' | '\\'));
+            valid.then_some(()).ok_or_else(|| format!("{unit:?} is not a unit name like nginx.service"))
+        })?;
+        self.store.set_host_watch(host_id, &certificates, &units).await.map_err(not_found("The host"))?;
+        let detail = format!("certificates: {}; units: {}", certificates.replace('\n', " "), units.replace('\n', " "));
+        self.audit.record(actor, "host.watch_updated", &format!("host {}", host.name), &detail).await;
+        Ok(())
     }
 
     pub async fn delete_host(&self, actor: &Actor, host_id: i64) -> Result<()> {

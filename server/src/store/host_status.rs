@@ -81,6 +81,19 @@ impl Store {
         Ok(on_pool!(self, pool => sqlx::query_as::<_, HostStatusRow>(&sql).fetch_all(pool).await)?)
     }
 
+    /// Certificate files and units to watch on the host, one per line.
+    pub async fn host_watch(&self, host_id: i64) -> Result<(String, String)> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, (String, String)>(
+            "SELECT watch_certificates, watch_units FROM hosts WHERE id = $1")
+            .bind(host_id).fetch_one(pool).await)?)
+    }
+
+    pub async fn set_host_watch(&self, host_id: i64, certificates: &str, units: &str) -> Result<()> {
+        on_pool!(self, pool => sqlx::query("UPDATE hosts SET watch_certificates = $1, watch_units = $2 WHERE id = $3")
+            .bind(certificates).bind(units).bind(host_id).execute(pool).await.map(|d| d.rows_affected()))?;
+        Ok(())
+    }
+
     pub async fn forget_host_status(&self, host_id: i64) -> Result<()> {
         on_pool!(self, pool => sqlx::query("DELETE FROM host_status WHERE host_id = $1")
             .bind(host_id).execute(pool).await.map(|d| d.rows_affected()))?;

@@ -380,7 +380,10 @@ impl Backend for WebBackend {
             .collect();
         let key_status = self.state.store.host_key_status(host_id).await.map_err(from_store)?;
         let status = self.state.store.host_status(host_id).await.map_err(from_store)?;
+        let (certificates, units) = self.state.store.host_watch(host_id).await.map_err(from_store)?;
         Ok(HostDetail {
+            watch_certificates: certificates.lines().map(str::to_owned).collect(),
+            watch_units: units.lines().map(str::to_owned).collect(),
             host,
             instance,
             key_status,
@@ -416,6 +419,10 @@ impl Backend for WebBackend {
 
     async fn pin_host_key(&self, caller: &Caller, host_id: i64, fingerprint: String) -> Result<()> {
         self.state.ssh.pin(&actor(caller), host_id, &fingerprint).await
+    }
+
+    async fn set_host_watch(&self, caller: &Caller, host_id: i64, certificates: String, units: String) -> Result<()> {
+        self.state.inventory.set_watch(&actor(caller), host_id, &certificates, &units).await
     }
 
     async fn check_host(&self, _caller: &Caller, host_id: i64) -> Result<HostHealth> {

@@ -356,10 +356,15 @@ impl Ssh {
     pub async fn check(&self, host_id: i64) -> Result<HostCheck, AppError> {
         let host = self.host(host_id).await?;
         let previous = self.store.host_status(host_id).await.map_err(from_store)?;
+        let (certificates, units) = self.store.host_watch(host_id).await.map_err(from_store)?;
+        let request = FactsRequest {
+            cert_files: certificates.lines().map(str::to_owned).collect(),
+            units: units.lines().map(str::to_owned).collect(),
+        };
         let result = async {
             let mut agent = self.agent(host_id).await?;
             let sent = chrono::Utc::now().timestamp_millis();
-            let facts = agent.facts(FactsRequest::default()).await?;
+            let facts = agent.facts(request).await?;
             let received = chrono::Utc::now().timestamp_millis();
             // The host read its clock about halfway through the round trip.
             let offset = facts.now_unix_ms - (sent + received) / 2;
