@@ -11,6 +11,7 @@ use crate::contract::{
     ImportReport, InstanceDetail, InstanceInput,
 };
 use crate::contract::{InstanceQuery, InstanceSummary, NamedRef, OneTimeLink, Page, SetupStatus};
+use crate::contract::{JobDetail, JobInput, JobQuery, JobSummary, LogLine, ScheduleInput, ScheduleSummary};
 use crate::contract::{StudyDetail, StudyRole, StudySummary, UserSummary};
 
 #[cfg(feature = "ssr")]
@@ -427,4 +428,93 @@ pub async fn store_secret(name: String, kind: CredentialKind, secret: String) ->
 pub async fn delete_credential(credential_id: i64) -> Result<(), AppError> {
     run(Access::Admin, Scope::Global, |b, _, caller| async move { b.delete_credential(&caller, credential_id).await })
         .await
+}
+
+// --- jobs and schedules -------------------------------------------------------------------
+
+/// Who may start work on a target: operators of its study; admins for the whole fleet.
+#[cfg(feature = "ssr")]
+fn operations_on(target_kind: &str, target_id: Option<i64>) -> (Access, Scope) {
+    match (target_kind, target_id) {
+        ("host", Some(id)) => (Access::Study(RunOperations), Scope::Host(id)),
+        ("instance", Some(id)) => (Access::Study(RunOperations), Scope::Instance(id)),
+        ("study", Some(id)) => (Access::Study(RunOperations), Scope::Study(id)),
+        _ => (Access::Admin, Scope::Global),
+    }
+}
+
+#[server(prefix = "/api", endpoint = "list_jobs")]
+pub async fn list_jobs(query: JobQuery) -> Result<Page<JobSummary>, AppError> {
+    run(Access::SignedIn, Scope::Global, |b, _, caller| async move { b.list_jobs(&caller, query).await }).await
+}
+
+#[server(prefix = "/api", endpoint = "get_job")]
+pub async fn get_job(job_id: i64) -> Result<JobDetail, AppError> {
+    run(
+        Access::Study(ViewInventory),
+        Scope::Job(job_id),
+        |b, _, caller| async move { b.get_job(&caller, job_id).await },
+    )
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "job_log")]
+pub async fn job_log(job_id: i64, after: i64) -> Result<Vec<LogLine>, AppError> {
+    run(Access::Study(ViewInventory), Scope::Job(job_id), |b, _, caller| async move {
+        b.job_log(&caller, job_id, after).await
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "start_job")]
+pub async fn start_job(input: JobInput) -> Result<JobSummary, AppError> {
+    let (access, scope) = operations_on(&input.target_kind, input.target_id);
+    run(access, scope, |b, _, caller| async move { b.start_job(&caller, input).await }).await
+}
+
+#[server(prefix = "/api", endpoint = "cancel_job")]
+pub async fn cancel_job(job_id: i64) -> Result<String, AppError> {
+    run(
+        Access::Study(RunOperations),
+        Scope::Job(job_id),
+        |b, _, caller| async move { b.cancel_job(&caller, job_id).await },
+    )
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "list_schedules")]
+pub async fn list_schedules() -> Result<Vec<ScheduleSummary>, AppError> {
+    run(Access::SignedIn, Scope::Global, |b, _, caller| async move { b.list_schedules(&caller).await }).await
+}
+
+#[server(prefix = "/api", endpoint = "get_schedule")]
+pub async fn get_schedule(schedule_id: i64) -> Result<ScheduleSummary, AppError> {
+    run(Access::Study(ViewInventory), Scope::Schedule(schedule_id), |b, _, caller| async move {
+        b.get_schedule(&caller, schedule_id).await
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "save_schedule")]
+pub async fn save_schedule(schedule_id: Option<i64>, input: ScheduleInput) -> Result<ScheduleSummary, AppError> {
+    let (access, scope) = operations_on(&input.target_kind, input.target_id);
+    run(access, scope, |b, _, caller| async move { b.save_schedule(&caller, schedule_id, input).await }).await
+}
+
+#[server(prefix = "/api", endpoint = "delete_schedule")]
+pub async fn delete_schedule(schedule_id: i64, confirm: String) -> Result<(), AppError> {
+    run(Access::Study(RunOperations), Scope::Schedule(schedule_id), |b, _, caller| async move {
+        b.delete_schedule(&caller, schedule_id, confirm).await
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "preview_schedule")]
+pub async fn preview_schedule(cron: String, timezone: String) -> Result<Vec<chrono::DateTime<chrono::Utc>>, AppError> {
+    run(
+        Access::SignedIn,
+        Scope::Global,
+        |b, _, caller| async move { b.preview_schedule(&caller, cron, timezone).await },
+    )
+    .await
 }

@@ -61,6 +61,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("instances") view=pages::InstancesPage />
                     <Route path=path!("instances/:id") view=pages::InstancePage />
                     <Route path=path!("hosts/:id") view=pages::HostPage />
+                    <Route path=path!("jobs") view=pages::JobsPage />
+                    <Route path=path!("jobs/:id") view=pages::JobPage />
+                    <Route path=path!("schedules") view=pages::SchedulesPage />
+                    <Route path=path!("schedules/:id") view=pages::SchedulePage />
                     <Route path=path!("credentials") view=pages::CredentialsPage />
                     <Route path=path!("users") view=pages::UsersPage />
                     <Route path=path!("audit") view=pages::AuditPage />
@@ -110,6 +114,8 @@ fn Navigation(user: CurrentUser) -> impl IntoView {
                 <li><A href="/" exact=true>"Dashboard"</A></li>
                 <li><A href="/studies">"Studies"</A></li>
                 <li><A href="/instances">"Instances"</A></li>
+                <li><A href="/jobs">"Jobs"</A></li>
+                <li><A href="/schedules">"Schedules"</A></li>
                 <Show when=move || is_admin>
                     <li class="nav-section">"Administration"</li>
                     <li><A href="/credentials">"Credentials"</A></li>

@@ -14,6 +14,9 @@ use crate::config::{Config, ConfigError};
 use crate::services::accounts::Accounts;
 use crate::services::audit::Audit;
 use crate::services::inventory::Inventory;
+use crate::services::jobs::Jobs;
+use crate::services::jobs::runner::Runner;
+use crate::services::jobs::schedules::Scheduler;
 use crate::services::ssh::Ssh;
 use crate::services::vault::Vault;
 use crate::store::Store;
@@ -28,6 +31,7 @@ pub struct AppState {
     pub inventory: Inventory,
     pub vault: Vault,
     pub ssh: Ssh,
+    pub jobs: Jobs,
 }
 
 impl AppState {
@@ -70,7 +74,15 @@ impl AppState {
             config.ssh.clone(),
             std::env::temp_dir(),
         );
-        Ok(Self { config, store, clock, accounts, audit, inventory, vault, ssh })
+        let jobs = Jobs::new(
+            store.clone(),
+            clock.clone(),
+            audit.clone(),
+            ssh.clone(),
+            config.jobs.clone(),
+            config.server.shutdown_grace_secs,
+        );
+        Ok(Self { config, store, clock, accounts, audit, inventory, vault, ssh, jobs })
     }
 }
 
@@ -107,6 +119,11 @@ pub async fn serve(state: AppState, listener: TcpListener, shutdown: Cancellatio
     let app = crate::web::router(&state);
     let sweeper = tokio::spawn(sweep_sessions(state.clone(), shutdown.clone()));
     let closer = tokio::spawn(close_idle_connections(state.clone(), shutdown.clone()));
+    let workers = state.config.jobs.enabled.then(|| {
+        let runner = tokio::spawn(Runner::new(state.jobs.clone()).run(shutdown.clone()));
+        let scheduler = tokio::spawn(Scheduler::new(state.jobs.clone()).run(shutdown.clone()));
+        (runner, scheduler)
+    });
     let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
     let signal = shutdown.clone();
     // Pages stream in chunks; without TCP_NODELAY the last small chunk can wait ~40 ms for a
@@ -127,6 +144,11 @@ pub async fn serve(state: AppState, listener: TcpListener, shutdown: Cancellatio
     };
     sweeper.abort();
     closer.abort();
+    if let Some((runner, scheduler)) = workers {
+        scheduler.abort();
+        // The runner drains its jobs within the grace period itself.
+        let _ = runner.await;
+    }
     state.ssh.close_all().await;
     state.store.close().await;
     result

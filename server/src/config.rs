@@ -28,6 +28,7 @@ pub struct Config {
     pub log: LogConfig,
     pub auth: AuthConfig,
     pub ssh: SshConfig,
+    pub jobs: JobsConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -123,6 +124,37 @@ pub struct SshConfig {
 impl Default for SshConfig {
     fn default() -> Self {
         Self { connect_timeout_secs: 10, command_timeout_secs: 300, idle_timeout_secs: 300, max_sessions_per_host: 4 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobsConfig {
+    /// Run background jobs in this process (turn off for a web-only replica).
+    pub enabled: bool,
+    /// Jobs this process runs at once.
+    pub concurrency: usize,
+    /// Jobs of one study running at once (across replicas, checked when a job is claimed).
+    pub per_study: i64,
+    /// A running job's lease; a replica that stops renewing it for this long is presumed dead
+    /// and its jobs are marked interrupted.
+    pub lease_secs: u64,
+    /// How often an idle replica looks for new jobs (jobs queued on this replica start at once).
+    pub poll_interval_ms: u64,
+    /// A job's stored log is cut at this size, with a marker saying so.
+    pub log_cap_bytes: i64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            concurrency: 8,
+            per_study: 4,
+            lease_secs: 30,
+            poll_interval_ms: 1000,
+            log_cap_bytes: 1024 * 1024,
+        }
     }
 }
 
@@ -431,6 +463,13 @@ impl Config {
                 "ssh.connect_timeout_secs",
                 "SSH timeouts must be at least 1 second",
                 "Set STEWARD_SSH__CONNECT_TIMEOUT_SECS and STEWARD_SSH__COMMAND_TIMEOUT_SECS to 1 or more.",
+            ));
+        }
+        if self.jobs.concurrency == 0 || self.jobs.per_study < 1 || self.jobs.lease_secs < 3 {
+            return Err(ConfigError::new(
+                "jobs",
+                "jobs.concurrency and jobs.per_study must be at least 1 and jobs.lease_secs at least 3",
+                "Fix STEWARD_JOBS__CONCURRENCY, STEWARD_JOBS__PER_STUDY or STEWARD_JOBS__LEASE_SECS.",
             ));
         }
         if self.auth.min_password_length < 8 {

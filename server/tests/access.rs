@@ -9,6 +9,8 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::{Backend, Client, Fixture, ROLE_USERS, TestApp, USER_PASSWORD, fixture};
+use steward::clock::Clock;
+use steward::store::{NewJob, ScheduleFields};
 
 /// Who calls: nobody, a signed-in user without a study role, one per study role, an admin.
 const WHO: [&str; 8] = ["anonymous", "member", "researcher", "viewer", "oncall", "operator", "studyadmin", "admin"];
@@ -25,7 +27,8 @@ type Args = Vec<(&'static str, String)>;
 
 /// (endpoint, who is let through, arguments). Arguments that mutate are chosen to fail
 /// validation after the permission check, so each row can run for every role.
-fn table(f: &Fixture) -> Vec<(&'static str, &'static [&'static str], Args)> {
+fn table(f: &Fixture, job: i64, schedule: i64) -> Vec<(&'static str, &'static [&'static str], Args)> {
+    let (job, schedule) = (job.to_string(), schedule.to_string());
     let study = f.study_id.to_string();
     let instance = f.instance_id.to_string();
     let jump = f.jump_host_id.to_string();
@@ -95,6 +98,33 @@ fn table(f: &Fixture) -> Vec<(&'static str, &'static [&'static str], Args)> {
         ("import_ssh_key", ADMIN, a(&[("name", "k"), ("private_key", "not a key"), ("passphrase", "")])),
         ("store_secret", ADMIN, a(&[("name", "s"), ("kind", "api-key"), ("secret", "")])),
         ("delete_credential", ADMIN, a(&[("credential_id", "999999")])),
+        ("list_jobs", SIGNED_IN, a(&[("query[page]", "0")])),
+        ("get_job", SEES_INVENTORY, a(&[("job_id", &job)])),
+        ("job_log", SEES_INVENTORY, a(&[("job_id", &job), ("after", "0")])),
+        (
+            "start_job",
+            RUNS_OPERATIONS,
+            a(&[("input[kind]", "nonsense"), ("input[target_kind]", "instance"), ("input[target_id]", &instance)]),
+        ),
+        // Fleet-wide jobs are for admins.
+        ("start_job", ADMIN, a(&[("input[kind]", "nonsense"), ("input[target_kind]", "fleet")])),
+        ("cancel_job", RUNS_OPERATIONS, a(&[("job_id", &job)])),
+        ("list_schedules", SIGNED_IN, a(&[])),
+        ("get_schedule", SEES_INVENTORY, a(&[("schedule_id", &schedule)])),
+        (
+            "save_schedule",
+            RUNS_OPERATIONS,
+            a(&[
+                ("input[name]", "x"),
+                ("input[kind]", "facts"),
+                ("input[target_kind]", "instance"),
+                ("input[target_id]", &instance),
+                ("input[cron]", "not cron"),
+                ("input[timezone]", "UTC"),
+            ]),
+        ),
+        ("delete_schedule", RUNS_OPERATIONS, a(&[("schedule_id", &schedule), ("confirm", "not the name")])),
+        ("preview_schedule", SIGNED_IN, a(&[("cron", "0 * * * *"), ("timezone", "UTC")])),
         // Last: it ends the session.
         ("logout", EVERYONE, a(&[])),
     ]
@@ -106,7 +136,8 @@ async fn every_route_checks_every_role(backend: Backend) {
     let app = TestApp::start(backend).await;
     let admin = app.admin().await;
     let f = fixture(&admin).await;
-    let table = table(&f);
+    let (job, schedule) = job_and_schedule(&app, &f).await;
+    let table = table(&f, job, schedule);
 
     let registered: BTreeSet<String> = leptos::server_fn::axum::server_fn_paths()
         .map(|(path, _)| path.trim_start_matches("/api/").to_owned())
@@ -144,6 +175,41 @@ async fn every_route_checks_every_role(backend: Backend) {
     }
     assert!(wrong.is_empty(), "access table violated:\n{}", wrong.join("\n"));
     app.stop().await;
+}
+
+/// A job (queued for next year, so it stays put) and a disabled schedule in the study.
+async fn job_and_schedule(app: &TestApp, f: &Fixture) -> (i64, i64) {
+    let now = app.clock.now();
+    let next_year = now + chrono::Duration::days(365);
+    let job = NewJob {
+        kind: "facts",
+        target_kind: "instance",
+        target_id: Some(f.instance_id),
+        target_name: "prod",
+        study_id: Some(f.study_id),
+        payload: "{}",
+        max_attempts: 1,
+        requested_by: "test",
+        schedule_id: None,
+        run_after: next_year,
+    };
+    let job = app.state.store.insert_job(&job, now).await.unwrap();
+    let schedule = ScheduleFields {
+        name: "nightly",
+        kind: "facts",
+        target_kind: "instance",
+        target_id: Some(f.instance_id),
+        study_id: Some(f.study_id),
+        payload: "{}",
+        cron: "0 3 * * *",
+        timezone: "UTC",
+        enabled: false,
+        catch_up: "once",
+        jitter_secs: 0,
+        next_due_at: next_year,
+    };
+    let schedule = app.state.store.insert_schedule(&schedule, "test", now).await.unwrap();
+    (job, schedule)
 }
 
 async fn call_status(client: &Client, endpoint: &str, form: &[(&str, &str)]) -> u16 {

@@ -221,3 +221,55 @@ fn inventory_import_and_export_from_the_command_line() {
     assert!(!output.status.success());
     assert!(stderr.contains("line 1: section header") && stderr.contains("nothing was imported"), "{stderr}");
 }
+
+/// Polls the SQLite database until `query` (a COUNT) is at least 1.
+async fn wait_until(pool: &sqlx::SqlitePool, query: &str, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let n: i64 = sqlx::query_scalar(query).fetch_one(pool).await.unwrap();
+        if n > 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[test]
+fn a_job_killed_with_steward_is_interrupted_and_runs_again_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut first, _) = serve(dir.path(), free_port());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let url = format!("sqlite://{}/steward.db", dir.path().display());
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        // A slow, idempotent job, queued as another process would.
+        let now = chrono::Utc::now();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO jobs (kind, target_kind, target_name, payload, state, max_attempts, requested_by, created_at, run_after)
+             VALUES ('noop', 'fleet', 'all hosts', '{\"sleep_ms\": 3000}', 'queued', 1, 'test', $1, $1) RETURNING id",
+        )
+        .bind(now)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        wait_until(&pool, &format!("SELECT COUNT(*) FROM jobs WHERE id = {id} AND state = 'running'"), "the job runs").await;
+
+        Command::new("kill").args(["-KILL", &first.id().to_string()]).status().unwrap();
+        first.wait().unwrap();
+        let state: String = sqlx::query_scalar(&format!("SELECT state FROM jobs WHERE id = {id}")).fetch_one(&pool).await.unwrap();
+        assert_eq!(state, "running", "nothing could mark it: the process died");
+
+        let (mut second, _) = serve(dir.path(), free_port());
+        wait_until(&pool, &format!("SELECT COUNT(*) FROM jobs WHERE id = {id} AND state = 'interrupted'"), "it is interrupted").await;
+        let rerun = format!("SELECT COUNT(*) FROM jobs WHERE requested_by = 'rerun of job {id}' AND state = 'succeeded'");
+        wait_until(&pool, &rerun, "its re-run succeeds").await;
+        let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE kind = 'job.interrupted'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(events, 1);
+        Command::new("kill").args(["-TERM", &second.id().to_string()]).status().unwrap();
+        second.wait().unwrap();
+    });
+}

@@ -4,6 +4,7 @@
 //! then calls one method with the resulting [`Caller`].
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use http::request::Parts;
 
 use super::{Access, AppError, AuditEntry, AuditQuery, CredentialKind, CredentialSummary, CurrentUser};
@@ -13,6 +14,7 @@ use super::{
 };
 use super::{ImportInput, ImportReport, InstanceInput, StudySummary, UserSummary};
 use super::{InstanceSummary, NamedRef, OneTimeLink, Page, SetupStatus, StudyDetail, StudyRole};
+use super::{JobDetail, JobInput, JobQuery, JobSummary, LogLine, ScheduleInput, ScheduleSummary};
 
 pub type Result<T> = std::result::Result<T, AppError>;
 
@@ -23,6 +25,10 @@ pub enum Scope {
     Study(i64),
     Instance(i64),
     Host(i64),
+    /// A job's study; a fleet-wide job (no study) is for admins only.
+    Job(i64),
+    /// A schedule's study; a fleet-wide schedule is for admins only.
+    Schedule(i64),
 }
 
 /// The checked caller of a server function.
@@ -134,4 +140,25 @@ pub trait Backend: Send + Sync + 'static {
         secret: String,
     ) -> Result<CredentialSummary>;
     async fn delete_credential(&self, caller: &Caller, credential_id: i64) -> Result<()>;
+
+    // --- jobs and schedules -----------------------------------------------------------------
+    /// Jobs of the studies the caller may see (all, for admins).
+    async fn list_jobs(&self, caller: &Caller, query: JobQuery) -> Result<Page<JobSummary>>;
+    async fn get_job(&self, caller: &Caller, job_id: i64) -> Result<JobDetail>;
+    async fn job_log(&self, caller: &Caller, job_id: i64, after: i64) -> Result<Vec<LogLine>>;
+    async fn start_job(&self, caller: &Caller, input: JobInput) -> Result<JobSummary>;
+    async fn cancel_job(&self, caller: &Caller, job_id: i64) -> Result<String>;
+    async fn list_schedules(&self, caller: &Caller) -> Result<Vec<ScheduleSummary>>;
+    async fn get_schedule(&self, caller: &Caller, schedule_id: i64) -> Result<ScheduleSummary>;
+    /// Creates (`schedule_id` None) or changes a schedule; a schedule stays in its study.
+    async fn save_schedule(
+        &self,
+        caller: &Caller,
+        schedule_id: Option<i64>,
+        input: ScheduleInput,
+    ) -> Result<ScheduleSummary>;
+    /// Deletes a schedule whose name was typed in `confirm`.
+    async fn delete_schedule(&self, caller: &Caller, schedule_id: i64, confirm: String) -> Result<()>;
+    /// The next five due times of a cron expression in a time zone.
+    async fn preview_schedule(&self, caller: &Caller, cron: String, timezone: String) -> Result<Vec<DateTime<Utc>>>;
 }

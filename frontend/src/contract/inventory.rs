@@ -119,6 +119,8 @@ pub struct InstanceDetail {
     /// Each host's last check, in the order of `hosts`.
     pub health: Vec<HostHealth>,
     pub can_manage: bool,
+    /// Whether the caller may run jobs on it.
+    pub can_operate: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,6 +7,7 @@ mod error;
 mod fleet;
 mod inputs;
 mod inventory;
+mod jobs;
 mod types;
 
 pub use access::{Access, Permission, StudyRole};
@@ -16,4 +17,5 @@ pub use error::AppError;
 pub use fleet::*;
 pub use inputs::{ImportInput, InstanceInput};
 pub use inventory::*;
+pub use jobs::*;
 pub use types::*;

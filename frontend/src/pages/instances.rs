@@ -7,6 +7,8 @@ use crate::api::{AddHost, DeleteHost, DeleteInstance, UpdateInstance, get_instan
 use crate::components::{ErrorBanner, Field, FormError, PageHeader, TextArea, last_error, percent_encode, successes};
 use crate::contract::{InstanceDetail, InstanceQuery, InstanceSummary, Page, Stack};
 use crate::pages::fleet::{CheckNow, FleetCell, health_cells};
+use crate::pages::jobs::StartJob;
+use crate::pages::schedules::NewSchedule;
 
 fn query_link(query: &InstanceQuery) -> String {
     let pairs = [
@@ -176,6 +178,7 @@ fn InstanceView(
     let instance = detail.instance.clone();
     let edit = StoredValue::new(detail.clone());
     let manage = detail.can_manage;
+    let operate = detail.can_operate;
     let host_error = last_error(add_host.value());
     let delete_error = last_error(delete_host.value());
     let delete_instance = ServerAction::<DeleteInstance>::new();
@@ -277,6 +280,19 @@ fn InstanceView(
                 </ActionForm>
             </Show>
         </section>
+        <Show when=move || operate>
+            <section class="panel">
+                <h2>"Run a job"</h2>
+                <p class="muted">"On every host of this instance, with live progress and log."</p>
+                <StartJob target_kind="instance" target_id=instance_id />
+            </section>
+            <section class="panel">
+                <details>
+                    <summary><h2 class="inline">"Schedule a job"</h2></summary>
+                    <NewSchedule target_kind="instance" target_id=instance_id />
+                </details>
+            </section>
+        </Show>
         <Show when=move || manage>
             <EditInstance detail=edit.get_value() update />
         </Show>

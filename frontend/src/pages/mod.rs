@@ -9,6 +9,8 @@ mod dashboard;
 mod fleet;
 mod hosts;
 mod instances;
+mod jobs;
+mod schedules;
 mod studies;
 mod users;
 
@@ -19,6 +21,8 @@ pub use credentials::CredentialsPage;
 pub use dashboard::Dashboard;
 pub use hosts::HostPage;
 pub use instances::{InstancePage, InstancesPage};
+pub use jobs::{JobPage, JobsPage};
+pub use schedules::{SchedulePage, SchedulesPage};
 pub use studies::{StudiesPage, StudyPage};
 pub use users::UsersPage;
 

@@ -18,6 +18,11 @@ impl Actor {
     pub fn cli() -> Self {
         Self { user_id: None, username: Some("cli".into()), client_addr: Some("local".into()) }
     }
+
+    /// Steward itself (schedules, the SSH layer flagging a changed key...).
+    pub fn system() -> Self {
+        Self { user_id: None, username: Some("steward".into()), client_addr: None }
+    }
 }
 
 pub const PAGE_SIZE: u32 = 50;

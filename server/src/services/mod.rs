@@ -5,5 +5,6 @@ pub mod ansible;
 pub mod audit;
 pub mod fleet;
 pub mod inventory;
+pub mod jobs;
 pub mod ssh;
 pub mod vault;

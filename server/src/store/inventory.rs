@@ -344,6 +344,12 @@ impl Store {
         Ok(on_pool!(self, pool => sqlx::query_as::<_, HostRow>(&sql).bind(instance_id).fetch_all(pool).await)?)
     }
 
+    /// Every host (fleet-wide jobs).
+    pub async fn all_hosts(&self) -> Result<Vec<HostRow>> {
+        let sql = format!("{HOST_SELECT} ORDER BY h.id");
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, HostRow>(&sql).fetch_all(pool).await)?)
+    }
+
     pub async fn host(&self, id: i64) -> Result<HostRow> {
         let sql = format!("{HOST_SELECT} WHERE h.id = $1");
         Ok(on_pool!(self, pool => sqlx::query_as::<_, HostRow>(&sql).bind(id).fetch_one(pool).await)?)

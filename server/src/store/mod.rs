@@ -9,6 +9,8 @@ mod audit;
 mod host_keys;
 mod host_status;
 mod inventory;
+mod jobs;
+mod schedules;
 mod sessions;
 mod vault;
 
@@ -28,6 +30,8 @@ pub use host_status::{CheckOutcome, EventRow, HostStatusRow, NewEvent};
 pub use inventory::{
     HostFields, HostRow, InstanceFields, InstanceFilter, InstanceRow, InstanceSort, MemberRow, StudyRow, Viewer,
 };
+pub use jobs::{JobFilter, JobHostRow, JobRow, LogLineRow, NewJob};
+pub use schedules::{ScheduleFields, ScheduleRow, ScheduleRunRow};
 pub use vault::{CredentialRow, KeyCheckRow, NewCredential, SealedRow};
 
 use crate::config::{ConfigError, DatabaseConfig};

@@ -7,12 +7,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use axum::extract::ConnectInfo;
+use chrono::{DateTime, Utc};
 use http::request::Parts;
 use steward_frontend::contract::{
     Access, AppError, AuditEntry, AuditQuery, Backend, Caller, CredentialKind, CredentialSummary, CurrentUser,
     DeletionPreview, GlobalRole, HostDetail, HostHealth, HostInput, HostKeyInfo, HostSummary, ImportInput,
-    ImportReport, InstanceDetail, InstanceInput, InstanceQuery, InstanceSummary, NamedRef, OneTimeLink, Page,
-    Permission, Scope, SetupStatus, Stack, StudyDetail, StudyRole, StudySummary, UserSummary,
+    ImportReport, InstanceDetail, InstanceInput, InstanceQuery, InstanceSummary, JobDetail, JobInput, JobQuery,
+    JobSummary, LogLine, NamedRef, OneTimeLink, Page, Permission, ScheduleInput, ScheduleSummary, Scope, SetupStatus,
+    Stack, StudyDetail, StudyRole, StudySummary, UserSummary,
 };
 use tower_sessions::Session;
 
@@ -21,6 +23,7 @@ use crate::auth::sessions::{AUTH_AT, USER_ID};
 use crate::services::accounts::{Link, role_of, summary};
 use crate::services::audit::Actor;
 use crate::services::fleet;
+use crate::services::jobs::Jobs;
 use crate::store::{StoreError, UserRow, Viewer};
 use crate::web::error::{from_store, internal};
 
@@ -96,7 +99,9 @@ impl WebBackend {
             }
             Scope::Instance(id) => (self.state.store.study_of_instance(id).await, "The instance"),
             Scope::Host(id) => (self.state.store.study_of_host(id).await, "The host"),
-            Scope::Global => return Err(internal("a study permission needs a study scope")),
+            Scope::Job(_) | Scope::Schedule(_) | Scope::Global => {
+                return Err(internal("a study permission needs a study scope"));
+            }
         };
         result.map_err(|err| match err {
             StoreError::NotFound => AppError::not_found(what),
@@ -140,6 +145,28 @@ fn study_id(caller: &Caller) -> Result<i64> {
 }
 
 /// Whether the caller holds `permission` in the study they were authorized for.
+impl WebBackend {
+    /// Studies whose jobs and schedules the caller may see; `None` for admins (everything,
+    /// fleet-wide ones too).
+    async fn visible_studies(&self, caller: &Caller) -> Result<Option<Vec<i64>>> {
+        let user = caller.user.as_ref().ok_or(AppError::Unauthenticated)?;
+        if user.is_admin() {
+            return Ok(None);
+        }
+        let studies =
+            self.state.store.list_studies(Viewer { user_id: user.id, is_admin: false }).await.map_err(from_store)?;
+        Ok(Some(
+            studies
+                .into_iter()
+                .filter(|s| {
+                    s.my_role.as_deref().and_then(StudyRole::parse).is_some_and(|r| r.allows(Permission::ViewInventory))
+                })
+                .map(|s| s.id)
+                .collect(),
+        ))
+    }
+}
+
 fn may(caller: &Caller, permission: Permission) -> bool {
     caller.user.as_ref().is_some_and(CurrentUser::is_admin)
         || caller.study.and_then(|(_, role)| role).is_some_and(|role| role.allows(permission))
@@ -163,7 +190,15 @@ impl Backend for WebBackend {
             }
             Access::Study(permission) => {
                 let user = signed_in()?;
-                let study = self.study_of(scope).await?;
+                let study = match scope {
+                    Scope::Job(id) => self.state.jobs.summary(id).await?.study_id,
+                    Scope::Schedule(id) => self.state.jobs.schedule(id).await?.study_id,
+                    other => Some(self.study_of(other).await?),
+                };
+                // Fleet-wide jobs and schedules belong to no study: admins only.
+                let Some(study) = study else {
+                    return if user.is_admin() { Ok(caller) } else { Err(AppError::Forbidden) };
+                };
                 let role = self.state.store.study_role(study, user.id).await.map_err(from_store)?;
                 let role = role.as_deref().and_then(StudyRole::parse);
                 if !(user.is_admin() || role.is_some_and(|r| r.allows(permission))) {
@@ -338,7 +373,14 @@ impl Backend for WebBackend {
         let mut by_host = fleet::health_by_host(&statuses);
         let health =
             hosts.iter().map(|h| by_host.remove(&h.id).unwrap_or_else(|| HostHealth::never_checked(h.id))).collect();
-        Ok(InstanceDetail { instance, notes, hosts, health, can_manage: may(caller, Permission::ManageInventory) })
+        Ok(InstanceDetail {
+            instance,
+            notes,
+            hosts,
+            health,
+            can_manage: may(caller, Permission::ManageInventory),
+            can_operate: may(caller, Permission::RunOperations),
+        })
     }
 
     async fn update_instance(&self, caller: &Caller, instance_id: i64, input: InstanceInput) -> Result<()> {
@@ -502,5 +544,69 @@ impl Backend for WebBackend {
 
     async fn delete_credential(&self, caller: &Caller, credential_id: i64) -> Result<()> {
         self.state.vault.delete(&actor(caller), credential_id).await
+    }
+
+    // --- jobs and schedules -------------------------------------------------------------------
+
+    async fn list_jobs(&self, caller: &Caller, query: JobQuery) -> Result<Page<JobSummary>> {
+        let visible = self.visible_studies(caller).await?;
+        self.state.jobs.list(visible.as_deref(), &query).await
+    }
+
+    async fn get_job(&self, caller: &Caller, job_id: i64) -> Result<JobDetail> {
+        let mut detail = self.state.jobs.detail(job_id).await?;
+        detail.can_cancel &= may(caller, Permission::RunOperations);
+        Ok(detail)
+    }
+
+    async fn job_log(&self, _caller: &Caller, job_id: i64, after: i64) -> Result<Vec<LogLine>> {
+        self.state.jobs.log_after(job_id, after, 2000).await
+    }
+
+    async fn start_job(&self, caller: &Caller, input: JobInput) -> Result<JobSummary> {
+        let who = caller.user.as_ref().map_or_else(|| "someone".to_owned(), |u| u.username.clone());
+        let spec = Jobs::spec_from_input(&input, format!("user {who}"))?;
+        self.state.jobs.enqueue(&actor(caller), spec).await
+    }
+
+    async fn cancel_job(&self, caller: &Caller, job_id: i64) -> Result<String> {
+        self.state.jobs.cancel(&actor(caller), job_id).await
+    }
+
+    async fn list_schedules(&self, caller: &Caller) -> Result<Vec<ScheduleSummary>> {
+        let visible = self.visible_studies(caller).await?;
+        self.state.jobs.schedules(visible.as_deref()).await
+    }
+
+    async fn get_schedule(&self, _caller: &Caller, schedule_id: i64) -> Result<ScheduleSummary> {
+        self.state.jobs.schedule(schedule_id).await
+    }
+
+    async fn save_schedule(
+        &self,
+        caller: &Caller,
+        schedule_id: Option<i64>,
+        input: ScheduleInput,
+    ) -> Result<ScheduleSummary> {
+        if let Some(id) = schedule_id {
+            // The caller's rights were checked on the new target's study; the schedule must
+            // already be in that study (a fleet one stays fleet-wide).
+            let current = self.state.jobs.schedule(id).await?;
+            if current.study_id != caller.study.map(|(study, _)| study) {
+                return Err(AppError::invalid(
+                    "target_kind",
+                    "A schedule stays in its study; create a new one instead",
+                ));
+            }
+        }
+        self.state.jobs.save_schedule(&actor(caller), schedule_id, &input).await
+    }
+
+    async fn delete_schedule(&self, caller: &Caller, schedule_id: i64, confirm: String) -> Result<()> {
+        self.state.jobs.delete_schedule(&actor(caller), schedule_id, &confirm).await
+    }
+
+    async fn preview_schedule(&self, _caller: &Caller, cron: String, timezone: String) -> Result<Vec<DateTime<Utc>>> {
+        self.state.jobs.preview(&cron, &timezone)
     }
 }

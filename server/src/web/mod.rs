@@ -4,6 +4,7 @@
 pub mod assets;
 pub mod backend;
 pub mod error;
+pub mod live;
 pub mod request_id;
 
 use axum::Router;
@@ -30,6 +31,8 @@ pub fn router(state: &AppState) -> Router {
     let options = leptos_options();
     let routes = generate_route_list(App);
     let backend = backend::WebBackend::shared(state.clone());
+    let live_backend = backend.clone();
+    let live_state = state.clone();
     let context = move || provide_context(backend.clone());
     let shell_options = options.clone();
     let app_shell = move || shell(shell_options.clone());
@@ -45,6 +48,12 @@ pub fn router(state: &AppState) -> Router {
         .route("/readyz", get(move || readyz(store.clone())))
         .route("/pkg/{*file}", get(assets::pkg))
         .route("/assets/{*file}", get(assets::asset))
+        .route(
+            "/jobs/{id}/events",
+            get(move |parts, path, query| {
+                live::job_events(live_backend.clone(), live_state.clone(), parts, path, query)
+            }),
+        )
         .leptos_routes_with_context(&options, routes, context.clone(), app_shell.clone())
         .fallback(leptos_axum::render_app_to_stream_with_context(context, app_shell))
         .with_state(options)

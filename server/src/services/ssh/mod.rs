@@ -205,10 +205,6 @@ impl std::fmt::Debug for Ssh {
     }
 }
 
-fn steward_actor() -> Actor {
-    Actor { user_id: None, username: Some("steward".into()), client_addr: None }
-}
-
 impl Ssh {
     /// `runtime_dir`: where private per-connection directories (known_hosts, key, control
     /// socket) go; short, because a unix socket path has at most 108 bytes.
@@ -453,7 +449,7 @@ impl Ssh {
             tracing::error!(error = %err, host = host_id, "could not flag a changed host key");
         }
         let detail = "connection refused: the host key differs from the pinned one";
-        self.audit.record(&steward_actor(), "host.key_changed", &format!("host {name}"), detail).await;
+        self.audit.record(&Actor::system(), "host.key_changed", &format!("host {name}"), detail).await;
         self.event(host_id, "host.key_changed", "critical", &format!("host key of {name} changed"), detail).await;
         tracing::warn!(host = %name, "host key changed; refusing to connect");
     }

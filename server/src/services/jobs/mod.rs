@@ -1,0 +1,470 @@
+//! Background jobs: one engine for fact checks, commands, pushes, backups, upgrades and mail.
+//! A job is a database row (so it survives restarts and is shared by replicas), claimed by
+//! one worker under a lease ([`runner`]), run by its kind ([`kinds`]), with a per-host result
+//! table and a capped log that the browser follows live.
+
+pub mod kinds;
+pub mod runner;
+pub mod schedules;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use steward_frontend::contract::{AppError, JobDetail, JobHostResult, JobInput, JobQuery, JobSummary, LogLine, Page};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use self::kinds::Registry;
+use crate::clock::SharedClock;
+use crate::config::JobsConfig;
+use crate::services::audit::{Actor, Audit};
+use crate::services::ssh::{Ssh, SshFailure};
+use crate::store::{JobFilter, JobRow, NewEvent, NewJob, Store, StoreError};
+use crate::web::error::from_store;
+
+pub const JOBS_PER_PAGE: u32 = 50;
+/// Log lines sent with a job's page; the rest streams.
+const FIRST_LOG_LINES: i64 = 2000;
+
+/// Why a job (or one host of it) failed, and whether trying again may help.
+#[derive(Debug, Clone)]
+pub struct JobFailure {
+    pub message: String,
+    pub retryable: bool,
+}
+
+impl JobFailure {
+    pub fn fatal(message: impl Into<String>) -> Self {
+        Self { message: message.into(), retryable: false }
+    }
+}
+
+impl From<SshFailure> for JobFailure {
+    fn from(failure: SshFailure) -> Self {
+        Self { retryable: failure.is_connection_problem(), message: failure.to_string() }
+    }
+}
+
+/// What one host's work came to.
+pub type Outcome = Result<String, JobFailure>;
+
+/// What a job works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Host(i64),
+    Instance(i64),
+    Study(i64),
+    Fleet,
+}
+
+impl Target {
+    pub fn parse(kind: &str, id: Option<i64>) -> Option<Self> {
+        match (kind, id) {
+            ("host", Some(id)) => Some(Self::Host(id)),
+            ("instance", Some(id)) => Some(Self::Instance(id)),
+            ("study", Some(id)) => Some(Self::Study(id)),
+            ("fleet", _) => Some(Self::Fleet),
+            _ => None,
+        }
+    }
+
+    fn parts(self) -> (&'static str, Option<i64>) {
+        match self {
+            Self::Host(id) => ("host", Some(id)),
+            Self::Instance(id) => ("instance", Some(id)),
+            Self::Study(id) => ("study", Some(id)),
+            Self::Fleet => ("fleet", None),
+        }
+    }
+}
+
+/// A job to queue.
+#[derive(Debug, Clone)]
+pub struct JobSpec {
+    pub kind: String,
+    pub target: Target,
+    pub payload: Value,
+    /// `user:NAME`, `schedule:ID`...
+    pub requested_by: String,
+    pub schedule_id: Option<i64>,
+    pub run_after: Option<DateTime<Utc>>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: Store,
+    pub(crate) clock: SharedClock,
+    audit: Audit,
+    pub(crate) ssh: Ssh,
+    kinds: Registry,
+    pub(crate) config: JobsConfig,
+    /// Wakes this process's worker when a job is queued here.
+    pub(crate) wake: Notify,
+    pub(crate) shutdown_grace_secs: u64,
+    /// Jobs running in this process, to cancel them at once.
+    pub(crate) running: Mutex<HashMap<i64, CancellationToken>>,
+}
+
+#[derive(Clone)]
+pub struct Jobs {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Jobs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Jobs").finish_non_exhaustive()
+    }
+}
+
+fn summary_of(row: &JobRow, title: &str) -> JobSummary {
+    JobSummary {
+        id: row.id,
+        kind: row.kind.clone(),
+        title: title.to_owned(),
+        target_kind: row.target_kind.clone(),
+        target_id: row.target_id,
+        target_name: row.target_name.clone(),
+        study_id: row.study_id,
+        state: row.state.clone(),
+        attempts: row.attempts,
+        max_attempts: row.max_attempts,
+        requested_by: row.requested_by.clone(),
+        created_at: row.created_at,
+        started_at: row.started_at,
+        finished_at: row.finished_at,
+        total: row.total,
+        done: row.done,
+        failed: row.failed,
+        summary: row.summary.clone(),
+    }
+}
+
+impl Jobs {
+    pub fn new(
+        store: Store,
+        clock: SharedClock,
+        audit: Audit,
+        ssh: Ssh,
+        config: JobsConfig,
+        shutdown_grace_secs: u64,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                clock,
+                audit,
+                ssh,
+                kinds: kinds::registry(),
+                config,
+                wake: Notify::new(),
+                shutdown_grace_secs,
+                running: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    fn title(&self, kind: &str) -> &'static str {
+        self.inner.kinds.get(kind).map_or("Unknown job", |k| k.title())
+    }
+
+    /// The target's name and study, checking it exists.
+    async fn resolve(&self, target: Target) -> Result<(String, Option<i64>), AppError> {
+        let store = &self.inner.store;
+        let missing = |what: &'static str| {
+            move |err: StoreError| match err {
+                StoreError::NotFound => AppError::not_found(what),
+                other => from_store(other),
+            }
+        };
+        Ok(match target {
+            Target::Host(id) => {
+                let host = store.host(id).await.map_err(missing("The host"))?;
+                (host.name, Some(store.study_of_host(id).await.map_err(missing("The host"))?))
+            }
+            Target::Instance(id) => {
+                let instance = store.instance(id).await.map_err(missing("The instance"))?;
+                (instance.name, Some(instance.study_id))
+            }
+            Target::Study(id) => {
+                let study = store.study(id, 0).await.map_err(missing("The study"))?;
+                (study.name, Some(id))
+            }
+            Target::Fleet => ("all hosts".to_owned(), None),
+        })
+    }
+
+    /// Queues a job; it starts as soon as a worker is free.
+    pub async fn enqueue(&self, actor: &Actor, spec: JobSpec) -> Result<JobSummary, AppError> {
+        let kind = self
+            .inner
+            .kinds
+            .get(spec.kind.as_str())
+            .ok_or_else(|| AppError::invalid("kind", format!("There is no job kind {:?}", spec.kind)))?;
+        kind.validate(&spec.payload)?;
+        let (target_name, study_id) = self.resolve(spec.target).await?;
+        let (target_kind, target_id) = spec.target.parts();
+        let payload = spec.payload.to_string();
+        let now = self.inner.clock.now();
+        let job = NewJob {
+            kind: kind.name(),
+            target_kind,
+            target_id,
+            target_name: &target_name,
+            study_id,
+            payload: &payload,
+            max_attempts: kind.max_attempts(),
+            requested_by: &spec.requested_by,
+            schedule_id: spec.schedule_id,
+            run_after: spec.run_after.unwrap_or(now),
+        };
+        let id = self.inner.store.insert_job(&job, now).await.map_err(from_store)?;
+        self.inner.wake.notify_one();
+        if spec.schedule_id.is_none() {
+            let detail = format!("{} on {target_kind} {target_name}", kind.title());
+            self.inner.audit.record(actor, "job.started", &format!("job {id}"), &detail).await;
+        }
+        let row = self.inner.store.job(id).await.map_err(from_store)?;
+        Ok(summary_of(&row, kind.title()))
+    }
+
+    /// Turns the form into a job spec.
+    pub fn spec_from_input(input: &JobInput, requested_by: String) -> Result<JobSpec, AppError> {
+        let target = Target::parse(&input.target_kind, input.target_id)
+            .ok_or_else(|| AppError::invalid("target_kind", "Choose what the job runs on"))?;
+        let mut payload = serde_json::Map::new();
+        if input.kind == "command" {
+            let argv: Vec<Value> = input.argv.lines().map(|l| Value::String(l.to_owned())).collect();
+            payload.insert("argv".into(), Value::Array(argv));
+        }
+        let batch = input.batch_size.trim();
+        if !batch.is_empty() {
+            let n: u64 = batch
+                .parse()
+                .ok()
+                .filter(|n| (1..=500).contains(n))
+                .ok_or_else(|| AppError::invalid("batch_size", "Give a number of hosts from 1 to 500"))?;
+            payload.insert("batch_size".into(), n.into());
+        }
+        payload.insert("stop_on_failure".into(), input.stop_on_failure.is_some().into());
+        Ok(JobSpec {
+            kind: input.kind.clone(),
+            target,
+            payload: Value::Object(payload),
+            requested_by,
+            schedule_id: None,
+            run_after: None,
+        })
+    }
+
+    /// Stops a job: a queued one at once, a running one as soon as its worker sees the request
+    /// (its remote commands are killed).
+    pub async fn cancel(&self, actor: &Actor, id: i64) -> Result<String, AppError> {
+        let state = self.inner.store.cancel_job(id, self.inner.clock.now()).await.map_err(|err| match err {
+            StoreError::NotFound => AppError::not_found("The job"),
+            other => from_store(other),
+        })?;
+        if let Ok(running) = self.inner.running.lock()
+            && let Some(token) = running.get(&id)
+        {
+            token.cancel();
+        }
+        self.inner.audit.record(actor, "job.cancelled", &format!("job {id}"), "").await;
+        Ok(state)
+    }
+
+    pub async fn detail(&self, id: i64) -> Result<JobDetail, AppError> {
+        let (job, hosts) = self.detail_without_log(id).await?;
+        let log = self.log_after(id, 0, FIRST_LOG_LINES).await?;
+        Ok(JobDetail { can_cancel: !job.finished(), job, hosts, log })
+    }
+
+    /// The job and its per-host results.
+    pub async fn detail_without_log(&self, id: i64) -> Result<(JobSummary, Vec<JobHostResult>), AppError> {
+        let job = self.summary(id).await?;
+        let hosts = self
+            .inner
+            .store
+            .job_hosts(id)
+            .await
+            .map_err(from_store)?
+            .into_iter()
+            .map(|h| JobHostResult {
+                host_id: h.host_id,
+                host_name: h.host_name,
+                state: h.state,
+                message: h.message,
+                started_at: h.started_at,
+                finished_at: h.finished_at,
+            })
+            .collect();
+        Ok((job, hosts))
+    }
+
+    pub async fn log_after(&self, id: i64, after: i64, limit: i64) -> Result<Vec<LogLine>, AppError> {
+        Ok(self
+            .inner
+            .store
+            .job_log(id, after, limit)
+            .await
+            .map_err(from_store)?
+            .into_iter()
+            .map(|l| LogLine { seq: l.seq, at: l.at, line: l.line })
+            .collect())
+    }
+
+    pub async fn summary(&self, id: i64) -> Result<JobSummary, AppError> {
+        let row = self.inner.store.job(id).await.map_err(|err| match err {
+            StoreError::NotFound => AppError::not_found("The job"),
+            other => from_store(other),
+        })?;
+        Ok(summary_of(&row, self.title(&row.kind)))
+    }
+
+    /// Jobs a viewer may see (`visible`: their studies; `None` for admins, who also see fleet
+    /// jobs), filtered and paged.
+    pub async fn list(&self, visible: Option<&[i64]>, query: &JobQuery) -> Result<Page<JobSummary>, AppError> {
+        let study_id = match query.study.trim() {
+            "" => None,
+            s => Some(s.parse::<i64>().map_err(|_| AppError::invalid("study", "Choose a study"))?),
+        };
+        let since = match query.hours.trim() {
+            "" => None,
+            h => {
+                let hours = h
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|h| *h > 0)
+                    .ok_or_else(|| AppError::invalid("hours", "Give a number of hours, like 24"))?;
+                Some(self.inner.clock.now() - chrono::Duration::hours(hours))
+            }
+        };
+        let some = |s: &str| Some(s.trim()).filter(|s| !s.is_empty()).map(str::to_owned);
+        let (kind, state, target) = (some(&query.kind), some(&query.state), some(&query.target));
+        let filter = JobFilter {
+            kind: kind.as_deref(),
+            state: state.as_deref(),
+            study_id,
+            target: target.as_deref(),
+            since,
+            visible_studies: visible,
+            limit: i64::from(JOBS_PER_PAGE),
+            offset: i64::from(query.page) * i64::from(JOBS_PER_PAGE),
+        };
+        let (rows, total) = self.inner.store.list_jobs(&filter).await.map_err(from_store)?;
+        Ok(Page {
+            items: rows.iter().map(|row| summary_of(row, self.title(&row.kind))).collect(),
+            total: u64::try_from(total).unwrap_or(0),
+            page: query.page,
+            per_page: JOBS_PER_PAGE,
+        })
+    }
+
+    /// Re-queues an interrupted job as a new one when its kind is idempotent.
+    pub(crate) async fn requeue_interrupted(&self, row: &JobRow) {
+        let kind = self.inner.kinds.get(row.kind.as_str()).cloned();
+        let study = row.study_id;
+        let summary = format!("job {} ({}) on {} was interrupted", row.id, row.kind, row.target_name);
+        let event =
+            NewEvent { kind: "job.interrupted", severity: "warning", host_id: None, summary: &summary, detail: "" };
+        if let Err(err) = self.inner.store.record_event(&event, self.inner.clock.now()).await {
+            tracing::warn!(error = %err, "could not record an event");
+        }
+        let _ = study;
+        let Some(kind) = kind.filter(|k| k.idempotent()) else { return };
+        let requested_by = format!("rerun of job {}", row.id);
+        let job = NewJob {
+            kind: kind.name(),
+            target_kind: &row.target_kind,
+            target_id: row.target_id,
+            target_name: &row.target_name,
+            study_id: row.study_id,
+            payload: &row.payload,
+            max_attempts: row.max_attempts,
+            requested_by: &requested_by,
+            schedule_id: row.schedule_id,
+            run_after: self.inner.clock.now(),
+        };
+        match self.inner.store.insert_job(&job, self.inner.clock.now()).await {
+            Ok(id) => {
+                tracing::info!(job = row.id, rerun = id, "re-queued an interrupted job");
+                self.inner.wake.notify_one();
+            }
+            Err(err) => tracing::warn!(job = row.id, error = %err, "could not re-queue an interrupted job"),
+        }
+    }
+
+    /// Runs a claimed job to its end and records the outcome.
+    pub(crate) async fn execute(&self, job: JobRow, owner: &str, cancel: CancellationToken) {
+        let inner = &self.inner;
+        if let Ok(mut running) = inner.running.lock() {
+            running.insert(job.id, cancel.clone());
+        }
+        if job.cancel_requested {
+            cancel.cancel();
+        }
+        let id = job.id;
+        let attempts = job.attempts;
+        let max_attempts = job.max_attempts;
+        let result = match inner.kinds.get(job.kind.as_str()).cloned() {
+            None => Err(JobFailure::fatal(format!("this Steward does not know job kind {:?}", job.kind))),
+            Some(kind) => {
+                let ctx = runner::new_context(self, job, cancel.clone());
+                let flusher = async {
+                    loop {
+                        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                        ctx.flush_log().await;
+                    }
+                };
+                let work = tokio::time::timeout(kind.timeout(), kind.run(&ctx));
+                let result = tokio::select! {
+                    result = work => match result {
+                        Ok(result) => result,
+                        Err(_) => {
+                            cancel.cancel();
+                            Err(JobFailure::fatal(format!("timed out after {} s", kind.timeout().as_secs())))
+                        }
+                    },
+                    () = flusher => unreachable_flusher(),
+                };
+                match &result {
+                    Ok(summary) => ctx.log(&format!("finished: {summary}")),
+                    Err(failure) => ctx.log(&format!("failed: {}", failure.message)),
+                }
+                ctx.flush_log().await;
+                result
+            }
+        };
+        let now = inner.clock.now();
+        let store = &inner.store;
+        let recorded = match result {
+            Ok(summary) => store.finish_job(id, owner, "succeeded", &summary, now).await,
+            Err(failure) if cancel.is_cancelled() && !failure.message.starts_with("timed out") => {
+                store.finish_job(id, owner, "cancelled", &failure.message, now).await
+            }
+            Err(failure) if failure.retryable && attempts < max_attempts => {
+                // 10 s, 40 s, 160 s...
+                let backoff =
+                    chrono::Duration::seconds(10 * 4_i64.pow(u32::try_from(attempts - 1).unwrap_or(0).min(6)));
+                let message = format!("attempt {attempts} of {max_attempts} failed: {}; retrying", failure.message);
+                store.retry_job(id, owner, &message, now + backoff).await
+            }
+            Err(failure) => store.finish_job(id, owner, "failed", &failure.message, now).await,
+        };
+        match recorded {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(job = id, "the job's lease was lost before it finished; its outcome is not recorded")
+            }
+            Err(err) => tracing::error!(job = id, error = %err, "could not record a job's outcome"),
+        }
+        if let Ok(mut running) = inner.running.lock() {
+            running.remove(&id);
+        }
+    }
+}
+
+/// The log flusher loops forever; `select!` needs its type.
+fn unreachable_flusher() -> Result<String, JobFailure> {
+    Err(JobFailure::fatal("the log writer stopped"))
+}

@@ -1,0 +1,320 @@
+//! The worker: claims jobs under a lease, renews the lease while they run (and sees cancel
+//! requests then), runs each under its kind's time limit, retries what is worth retrying, and
+//! marks as interrupted the jobs of processes that died.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use super::kinds::JobKind;
+use super::{JobFailure, Jobs};
+use crate::services::ssh::Ssh;
+use crate::store::{BackendKind, JobRow, Store};
+
+/// A host a job works on.
+#[derive(Debug, Clone)]
+pub struct HostTarget {
+    pub id: i64,
+    pub name: String,
+}
+
+/// Log lines waiting to be written, and the cap.
+struct LogBuffer {
+    pending: Vec<String>,
+    bytes: i64,
+    pending_bytes: i64,
+    cap: i64,
+    dropped: u64,
+}
+
+/// What a running job sees.
+pub struct JobContext {
+    pub job: JobRow,
+    pub payload: Value,
+    pub ssh: Ssh,
+    pub cancel: CancellationToken,
+    store: Store,
+    clock: crate::clock::SharedClock,
+    log: Mutex<LogBuffer>,
+    lease: Duration,
+}
+
+impl JobContext {
+    /// Adds a line to the job's log (written within a moment; cut at the cap with a marker).
+    pub fn log(&self, line: &str) {
+        let Ok(mut log) = self.log.lock() else { return };
+        let size = line.len() as i64 + 1;
+        if log.bytes + size > log.cap {
+            if log.dropped == 0 {
+                let marker = format!("[log truncated: the stored log stops at {} bytes]", log.cap);
+                log.bytes += marker.len() as i64 + 1;
+                log.pending_bytes += marker.len() as i64 + 1;
+                log.pending.push(marker);
+            }
+            log.dropped += 1;
+            return;
+        }
+        log.bytes += size;
+        log.pending_bytes += size;
+        log.pending.push(line.to_owned());
+    }
+
+    pub(super) async fn flush_log(&self) {
+        let (lines, bytes) = match self.log.lock() {
+            Ok(mut log) => (std::mem::take(&mut log.pending), std::mem::take(&mut log.pending_bytes)),
+            Err(_) => return,
+        };
+        if let Err(err) = self.store.append_job_log(self.job.id, &lines, bytes, self.clock.now()).await {
+            tracing::warn!(job = self.job.id, error = %err, "could not store job log lines");
+        }
+    }
+
+    /// The hosts of the job's target, by name.
+    async fn hosts(&self) -> Result<Vec<HostTarget>, JobFailure> {
+        let store = |err: crate::store::StoreError| JobFailure::fatal(format!("cannot read the inventory: {err}"));
+        let id = self.job.target_id.unwrap_or_default();
+        let rows = match self.job.target_kind.as_str() {
+            "host" => vec![self.store.host(id).await.map_err(store)?],
+            "instance" => self.store.hosts_of_instance(id).await.map_err(store)?,
+            "study" => {
+                let mut all = Vec::new();
+                for instance in self.store.instances_of_study(id).await.map_err(store)? {
+                    all.extend(self.store.hosts_of_instance(instance.id).await.map_err(store)?);
+                }
+                all
+            }
+            _ => self.store.all_hosts().await.map_err(store)?,
+        };
+        let mut hosts: Vec<HostTarget> = rows.into_iter().map(|h| HostTarget { id: h.id, name: h.name }).collect();
+        hosts.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(hosts)
+    }
+
+    /// Runs `kind` on every host of the target, `batch_size` at a time, with progress and a
+    /// per-host result; optionally stops starting hosts after the first failure.
+    pub async fn fan_out<K: JobKind + ?Sized>(&self, kind: &K) -> Result<String, JobFailure> {
+        let hosts = self.hosts().await?;
+        let total = hosts.len() as i64;
+        let batch = self.payload["batch_size"].as_u64().filter(|&n| n > 0).unwrap_or(10) as usize;
+        let stop_on_failure = self.payload["stop_on_failure"].as_bool().unwrap_or(false);
+        let now = self.clock.now();
+        for host in &hosts {
+            let _ = self.store.set_job_host(self.job.id, host.id, &host.name, "queued", "", now).await;
+        }
+        let _ = self.store.set_job_progress(self.job.id, total, 0, 0).await;
+        self.log(&format!("{} on {total} host(s), {batch} at a time", kind.title()));
+        let slots = Arc::new(Semaphore::new(batch));
+        let counts = Mutex::new((0i64, 0i64, true)); // done, failed, every failure retryable
+        let run_one = |host: HostTarget| {
+            let slots = slots.clone();
+            let counts = &counts;
+            async move {
+                let Ok(_slot) = slots.acquire().await else { return };
+                let stopped =
+                    self.cancel.is_cancelled() || (stop_on_failure && counts.lock().map(|c| c.1 > 0).unwrap_or(false));
+                let (state, message, failure) = if stopped {
+                    ("skipped", "not started: the job was stopped".to_owned(), None)
+                } else {
+                    match self.on_host(kind, &host).await {
+                        Ok(message) => ("succeeded", message, None),
+                        Err(failure) => ("failed", failure.message.clone(), Some(failure)),
+                    }
+                };
+                self.log(&format!("[{}] {state}: {message}", host.name));
+                let _ =
+                    self.store.set_job_host(self.job.id, host.id, &host.name, state, &message, self.clock.now()).await;
+                let (done, failed) = match counts.lock() {
+                    Ok(mut c) => {
+                        c.0 += 1;
+                        if let Some(failure) = &failure {
+                            c.1 += 1;
+                            c.2 &= failure.retryable;
+                        }
+                        if state == "skipped" {
+                            c.1 += 1;
+                        }
+                        (c.0, c.1)
+                    }
+                    Err(_) => return,
+                };
+                let _ = self.store.set_job_progress(self.job.id, total, done, failed).await;
+            }
+        };
+        futures_util::future::join_all(hosts.into_iter().map(run_one)).await;
+        let (done, failed, retryable) = counts.lock().map(|c| *c).unwrap_or((0, 0, false));
+        let summary = format!("{} of {total} host(s) succeeded, {failed} failed or skipped", done - failed);
+        if self.cancel.is_cancelled() {
+            return Err(JobFailure::fatal(format!("cancelled; {summary}")));
+        }
+        if failed > 0 {
+            // Only a one-host job is retried: a fleet is not re-run for one host's sake.
+            return Err(JobFailure { message: summary, retryable: retryable && total == 1 });
+        }
+        Ok(summary)
+    }
+
+    async fn on_host<K: JobKind + ?Sized>(&self, kind: &K, host: &HostTarget) -> Result<String, JobFailure> {
+        let _ = self.store.set_job_host(self.job.id, host.id, &host.name, "running", "", self.clock.now()).await;
+        if kind.changes_hosts() {
+            self.lock_host(host).await?;
+        }
+        let result = kind.run_host(self, host).await;
+        if kind.changes_hosts()
+            && let Err(err) = self.store.unlock_host(host.id, self.job.id).await
+        {
+            tracing::warn!(job = self.job.id, host = host.id, error = %err, "could not release a host lock");
+        }
+        result
+    }
+
+    /// Waits for the host's lock (another job changing it holds it), unless cancelled.
+    async fn lock_host(&self, host: &HostTarget) -> Result<(), JobFailure> {
+        let mut announced = false;
+        loop {
+            let now = self.clock.now();
+            let until = now + chrono::Duration::from_std(self.lease).unwrap_or_default();
+            match self.store.lock_host(host.id, self.job.id, until, now).await {
+                Ok(true) => return Ok(()),
+                Ok(false) if !announced => {
+                    self.log(&format!("[{}] waiting: another job is changing this host", host.name));
+                    announced = true;
+                }
+                Ok(false) => {}
+                Err(err) => return Err(JobFailure::fatal(format!("cannot lock the host: {err}"))),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(200)) => {}
+                () = self.cancel.cancelled() => return Err(JobFailure::fatal("cancelled while waiting for the host")),
+            }
+        }
+    }
+}
+
+/// Claims and runs jobs until shut down.
+pub struct Runner {
+    jobs: Jobs,
+    /// This process's name in leases.
+    owner: String,
+}
+
+impl Runner {
+    pub fn new(jobs: Jobs) -> Self {
+        let owner = format!("{}-{}", hostname(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        Self { jobs, owner }
+    }
+
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    fn lease_until(&self) -> chrono::DateTime<chrono::Utc> {
+        self.jobs.inner.clock.now() + chrono::Duration::seconds(self.jobs.inner.config.lease_secs as i64)
+    }
+
+    /// Marks abandoned running jobs interrupted and re-queues the idempotent ones. On SQLite
+    /// (one process) at start-up every running job is abandoned.
+    pub async fn recover(&self, at_start: bool) {
+        let all = at_start && self.jobs.inner.store.kind() == BackendKind::Sqlite;
+        match self.jobs.inner.store.interrupt_abandoned(self.jobs.inner.clock.now(), all).await {
+            Ok(rows) => {
+                for row in rows {
+                    tracing::warn!(job = row.id, kind = %row.kind, "job interrupted: the process running it stopped");
+                    self.jobs.requeue_interrupted(&row).await;
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "could not look for interrupted jobs"),
+        }
+    }
+
+    pub async fn run(self, shutdown: CancellationToken) {
+        self.recover(true).await;
+        let inner = self.jobs.inner.clone();
+        let slots = Arc::new(Semaphore::new(inner.config.concurrency));
+        let poll = Duration::from_millis(inner.config.poll_interval_ms.max(10));
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut renew = tokio::time::interval(Duration::from_secs((inner.config.lease_secs / 3).max(1)));
+        loop {
+            // Reap finished tasks.
+            while tasks.try_join_next().is_some() {}
+            let permit = tokio::select! {
+                () = shutdown.cancelled() => break,
+                permit = slots.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
+            };
+            let claimed =
+                inner.store.claim_job(&self.owner, inner.clock.now(), self.lease_until(), inner.config.per_study).await;
+            match claimed {
+                Ok(Some(job)) => {
+                    let (jobs, owner) = (self.jobs.clone(), self.owner.clone());
+                    tasks.spawn(async move {
+                        jobs.execute(job, &owner, CancellationToken::new()).await;
+                        drop(permit);
+                    });
+                    continue;
+                }
+                Ok(None) => drop(permit),
+                Err(err) => {
+                    drop(permit);
+                    tracing::warn!(error = %err, "could not claim a job");
+                }
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = inner.wake.notified() => {}
+                () = tokio::time::sleep(poll) => {}
+                _ = renew.tick() => self.renew().await,
+            }
+        }
+        // Let running jobs finish within the grace period; what is left is interrupted at the
+        // next start (or by another replica when its lease runs out).
+        let grace = Duration::from_secs(inner.shutdown_grace_secs);
+        let _ = tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
+    }
+
+    /// Renews leases, passes cancel requests to running jobs, and interrupts other replicas'
+    /// abandoned jobs.
+    async fn renew(&self) {
+        match self.jobs.inner.store.renew_leases(&self.owner, self.lease_until()).await {
+            Ok(rows) => {
+                if let Ok(running) = self.jobs.inner.running.lock() {
+                    for (id, cancel) in rows {
+                        if cancel && let Some(token) = running.get(&id) {
+                            token.cancel();
+                        }
+                    }
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "could not renew job leases"),
+        }
+        self.recover(false).await;
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "steward".into())
+}
+
+pub(super) fn new_context(jobs: &Jobs, job: JobRow, cancel: CancellationToken) -> JobContext {
+    let inner = &jobs.inner;
+    let payload = serde_json::from_str(&job.payload).unwrap_or(Value::Null);
+    JobContext {
+        log: Mutex::new(LogBuffer {
+            pending: Vec::new(),
+            bytes: job.log_bytes,
+            pending_bytes: 0,
+            cap: inner.config.log_cap_bytes,
+            dropped: 0,
+        }),
+        job,
+        payload,
+        ssh: inner.ssh.clone(),
+        cancel,
+        store: inner.store.clone(),
+        clock: inner.clock.clone(),
+        lease: Duration::from_secs(inner.config.lease_secs),
+    }
+}

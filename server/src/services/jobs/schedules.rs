@@ -1,0 +1,322 @@
+//! Schedules: cron expressions in a time zone that queue jobs. Each due time fires once
+//! (claimed in `schedule_runs`, unique per schedule and time); due times missed while Steward
+//! was down are an event and follow the schedule's catch-up policy (run once, or skip).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use croner::Cron;
+use serde_json::Value;
+use steward_frontend::contract::{AppError, ScheduleInput, ScheduleRun, ScheduleSummary};
+use tokio_util::sync::CancellationToken;
+
+use super::{JobSpec, Jobs, Target};
+use crate::services::audit::Actor;
+use crate::store::{NewEvent, ScheduleFields, ScheduleRow, StoreError};
+use crate::web::error::from_store;
+
+/// A due time found later than this is a missed run (Steward was down), not a late one.
+const MISSED_AFTER: chrono::Duration = chrono::Duration::seconds(120);
+/// Due schedules handled per pass.
+const BATCH: i64 = 1000;
+
+/// A cron expression (5 fields, or 6 with seconds) in a time zone.
+pub struct Timing {
+    cron: Cron,
+    zone: chrono_tz::Tz,
+}
+
+impl Timing {
+    pub fn parse(cron: &str, zone: &str) -> Result<Self, AppError> {
+        let zone = chrono_tz::Tz::from_str(zone.trim()).map_err(|_| {
+            AppError::invalid("timezone", format!("{zone:?} is not a time zone; use a name like Europe/Zurich or UTC"))
+        })?;
+        let cron = Cron::new(cron.trim()).with_seconds_optional().parse().map_err(|err| {
+            AppError::invalid("cron", format!("{err}; write minute hour day month weekday, like 30 2 * * *"))
+        })?;
+        Ok(Self { cron, zone })
+    }
+
+    /// The first due time strictly after `after`.
+    pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.cron.find_next_occurrence(&after.with_timezone(&self.zone), false).ok().map(|t| t.with_timezone(&Utc))
+    }
+
+    pub fn upcoming(&self, after: DateTime<Utc>, count: usize) -> Vec<DateTime<Utc>> {
+        let mut times = Vec::with_capacity(count);
+        let mut from = after;
+        while times.len() < count {
+            let Some(next) = self.next_after(from) else { break };
+            times.push(next);
+            from = next;
+        }
+        times
+    }
+}
+
+/// Fires due schedules until shut down.
+pub struct Scheduler {
+    jobs: Jobs,
+}
+
+impl Scheduler {
+    pub fn new(jobs: Jobs) -> Self {
+        Self { jobs }
+    }
+
+    pub async fn run(self, shutdown: CancellationToken) {
+        loop {
+            if let Err(err) = self.fire_due().await {
+                tracing::warn!(error = %err, "could not fire due schedules");
+            }
+            // Wake at the next whole second: due times are whole seconds or minutes.
+            let millis = u64::from(1000 - Utc::now().timestamp_subsec_millis().min(999));
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_millis(millis)) => {}
+            }
+        }
+    }
+
+    /// Fires every schedule due now; returns how many due times were handled.
+    pub async fn fire_due(&self) -> Result<usize, StoreError> {
+        let inner = &self.jobs.inner;
+        let mut handled = 0;
+        loop {
+            let now = inner.clock.now();
+            let due = inner.store.due_schedules(now, BATCH).await?;
+            if due.is_empty() {
+                return Ok(handled);
+            }
+            let count = due.len();
+            for schedule in due {
+                self.fire(&schedule, now).await?;
+            }
+            handled += count;
+            if count < BATCH as usize {
+                return Ok(handled);
+            }
+        }
+    }
+
+    async fn fire(&self, schedule: &ScheduleRow, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let inner = &self.jobs.inner;
+        let due = schedule.next_due_at;
+        let timing = Timing::parse(&schedule.cron, &schedule.timezone).ok();
+        let next =
+            timing.as_ref().and_then(|t| t.next_after(now.max(due))).unwrap_or(now + chrono::Duration::days(3650));
+        let missed = now - due > MISSED_AFTER;
+        let outcome = match (missed, schedule.catch_up.as_str()) {
+            (false, _) | (true, "once") => "fired",
+            _ => "missed",
+        };
+        if inner.store.claim_schedule_run(schedule.id, due, outcome).await? {
+            if missed {
+                let skipped = timing.as_ref().map_or(1, |t| {
+                    let mut n = 1;
+                    let mut at = due;
+                    while let Some(later) = t.next_after(at).filter(|l| *l <= now) {
+                        n += 1;
+                        at = later;
+                    }
+                    n
+                });
+                let summary = format!("schedule {} missed {skipped} run(s) while Steward was down", schedule.name);
+                let detail = if outcome == "fired" { "running it once now" } else { "skipped, as its policy says" };
+                let event =
+                    NewEvent { kind: "schedule.missed", severity: "warning", host_id: None, summary: &summary, detail };
+                inner.store.record_event(&event, now).await?;
+            }
+            if outcome == "fired" {
+                let jitter = if schedule.jitter_secs > 0 {
+                    let random = uuid::Uuid::new_v4().as_u128() as i64;
+                    chrono::Duration::seconds(random.rem_euclid(schedule.jitter_secs + 1))
+                } else {
+                    chrono::Duration::zero()
+                };
+                let spec = JobSpec {
+                    kind: schedule.kind.clone(),
+                    target: Target::parse(&schedule.target_kind, schedule.target_id).unwrap_or(Target::Fleet),
+                    payload: serde_json::from_str(&schedule.payload).unwrap_or(Value::Null),
+                    requested_by: format!("schedule {}", schedule.name),
+                    schedule_id: Some(schedule.id),
+                    run_after: Some(now.max(due) + jitter),
+                };
+                match self.jobs.enqueue(&Actor::system(), spec).await {
+                    Ok(job) => inner.store.set_schedule_run_job(schedule.id, due, job.id).await?,
+                    Err(err) => {
+                        tracing::warn!(schedule = schedule.id, error = %err, "a schedule could not queue its job")
+                    }
+                }
+            }
+        }
+        inner.store.advance_schedule(schedule.id, due, next).await
+    }
+}
+
+fn summary_of(
+    jobs: &Jobs,
+    row: &ScheduleRow,
+    target_name: String,
+    runs: Vec<ScheduleRun>,
+    now: DateTime<Utc>,
+) -> ScheduleSummary {
+    let upcoming = Timing::parse(&row.cron, &row.timezone).map(|t| t.upcoming(now, 5)).unwrap_or_default();
+    ScheduleSummary {
+        id: row.id,
+        name: row.name.clone(),
+        kind: row.kind.clone(),
+        title: jobs.title(&row.kind).to_owned(),
+        target_kind: row.target_kind.clone(),
+        target_id: row.target_id,
+        target_name,
+        study_id: row.study_id,
+        cron: row.cron.clone(),
+        timezone: row.timezone.clone(),
+        enabled: row.enabled,
+        catch_up: row.catch_up.clone(),
+        jitter_secs: row.jitter_secs,
+        next_due_at: row.enabled.then_some(row.next_due_at),
+        upcoming: if row.enabled { upcoming } else { Vec::new() },
+        runs,
+        argv: serde_json::from_str::<Value>(&row.payload)
+            .ok()
+            .and_then(|p| p["argv"].as_array().cloned())
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect::<Vec<_>>().join("\n"))
+            .unwrap_or_default(),
+    }
+}
+
+impl Jobs {
+    fn schedule_fields(input: &ScheduleInput) -> Result<(Timing, i64), AppError> {
+        if input.name.trim().is_empty() || input.name.len() > 200 {
+            return Err(AppError::invalid("name", "Give the schedule a name (at most 200 characters)"));
+        }
+        let timing = Timing::parse(&input.cron, &input.timezone)?;
+        let jitter = match input.jitter_secs.trim() {
+            "" => 0,
+            j => j
+                .parse::<i64>()
+                .ok()
+                .filter(|j| (0..=86_400).contains(j))
+                .ok_or_else(|| AppError::invalid("jitter_secs", "Give a number of seconds from 0 to 86400"))?,
+        };
+        if !matches!(input.catch_up.as_str(), "once" | "skip") {
+            return Err(AppError::invalid("catch_up", "Choose run once or skip"));
+        }
+        Ok((timing, jitter))
+    }
+
+    /// Creates (`id` None) or changes a schedule; its next due time is computed from now.
+    pub async fn save_schedule(
+        &self,
+        actor: &Actor,
+        id: Option<i64>,
+        input: &ScheduleInput,
+    ) -> Result<ScheduleSummary, AppError> {
+        let (timing, jitter_secs) = Self::schedule_fields(input)?;
+        let job_input = steward_frontend::contract::JobInput {
+            kind: input.kind.clone(),
+            target_kind: input.target_kind.clone(),
+            target_id: input.target_id,
+            argv: input.argv.clone(),
+            batch_size: input.batch_size.clone(),
+            stop_on_failure: input.stop_on_failure.clone(),
+        };
+        let spec = Self::spec_from_input(&job_input, String::new())?;
+        let kind =
+            self.inner.kinds.get(spec.kind.as_str()).ok_or_else(|| AppError::invalid("kind", "Choose what to run"))?;
+        kind.validate(&spec.payload)?;
+        let (target_name, study_id) = self.resolve(spec.target).await?;
+        let (target_kind, target_id) = spec.target.parts();
+        let now = self.inner.clock.now();
+        let next_due_at =
+            timing.next_after(now).ok_or_else(|| AppError::invalid("cron", "This expression never comes due"))?;
+        let payload = spec.payload.to_string();
+        let fields = ScheduleFields {
+            name: input.name.trim(),
+            kind: kind.name(),
+            target_kind,
+            target_id,
+            study_id,
+            payload: &payload,
+            cron: input.cron.trim(),
+            timezone: input.timezone.trim(),
+            enabled: input.enabled.is_some(),
+            catch_up: &input.catch_up,
+            jitter_secs,
+            next_due_at,
+        };
+        let by = actor.username.clone().unwrap_or_else(|| "steward".into());
+        let id = match id {
+            Some(id) => {
+                self.inner.store.update_schedule(id, &fields, now).await.map_err(|err| match err {
+                    StoreError::NotFound => AppError::not_found("The schedule"),
+                    other => from_store(other),
+                })?;
+                id
+            }
+            None => self.inner.store.insert_schedule(&fields, &by, now).await.map_err(from_store)?,
+        };
+        let detail =
+            format!("{} on {target_kind} {target_name} at {:?} ({})", kind.title(), fields.cron, fields.timezone);
+        self.inner.audit.record(actor, "schedule.saved", &format!("schedule {}", fields.name), &detail).await;
+        self.schedule(id).await
+    }
+
+    /// Deletes the schedule when `confirm` is its name.
+    pub async fn delete_schedule(&self, actor: &Actor, id: i64, confirm: &str) -> Result<(), AppError> {
+        let row = self.inner.store.schedule(id).await.map_err(|err| match err {
+            StoreError::NotFound => AppError::not_found("The schedule"),
+            other => from_store(other),
+        })?;
+        if confirm.trim() != row.name {
+            return Err(AppError::invalid("confirm", "Type the schedule's name to delete it"));
+        }
+        self.inner.store.delete_schedule(id).await.map_err(from_store)?;
+        self.inner.audit.record(actor, "schedule.deleted", &format!("schedule {}", row.name), "").await;
+        Ok(())
+    }
+
+    async fn target_name(&self, row: &ScheduleRow) -> String {
+        match Target::parse(&row.target_kind, row.target_id) {
+            Some(target) => self.resolve(target).await.map(|(name, _)| name).unwrap_or_else(|_| "(removed)".into()),
+            None => "(unknown)".into(),
+        }
+    }
+
+    pub async fn schedule(&self, id: i64) -> Result<ScheduleSummary, AppError> {
+        let row = self.inner.store.schedule(id).await.map_err(|err| match err {
+            StoreError::NotFound => AppError::not_found("The schedule"),
+            other => from_store(other),
+        })?;
+        let runs = self
+            .inner
+            .store
+            .schedule_runs(id, 20)
+            .await
+            .map_err(from_store)?
+            .into_iter()
+            .map(|r| ScheduleRun { due_at: r.due_at, outcome: r.outcome, job_id: r.job_id, job_state: r.job_state })
+            .collect();
+        let name = self.target_name(&row).await;
+        Ok(summary_of(self, &row, name, runs, self.inner.clock.now()))
+    }
+
+    pub async fn schedules(&self, visible: Option<&[i64]>) -> Result<Vec<ScheduleSummary>, AppError> {
+        let rows = self.inner.store.list_schedules(visible).await.map_err(from_store)?;
+        let now = self.inner.clock.now();
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let name = self.target_name(&row).await;
+            out.push(summary_of(self, &row, name, Vec::new(), now));
+        }
+        Ok(out)
+    }
+
+    /// The next five due times of an expression, for the editor's preview.
+    pub fn preview(&self, cron: &str, zone: &str) -> Result<Vec<DateTime<Utc>>, AppError> {
+        Ok(Timing::parse(cron, zone)?.upcoming(self.inner.clock.now(), 5))
+    }
+}
