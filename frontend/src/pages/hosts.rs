@@ -4,7 +4,9 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{CheckHost, PinHostKey, ScanHostKey, SetHostWatch, UpdateHost, get_host, ssh_key_choices};
-use crate::components::{ErrorBanner, Field, FieldError, FormError, PageHeader, TextArea, last_error, successes};
+use crate::components::{
+    ErrorBanner, Field, FieldError, FormError, PageHeader, SshKeySelect, TextArea, last_error, successes,
+};
 use crate::contract::HostDetail;
 use crate::pages::fleet::HealthPanel;
 
@@ -101,16 +103,7 @@ fn EditHost(detail: HostDetail, update: ServerAction<UpdateHost>) -> impl IntoVi
                     <Field label="SSH user" name="input[ssh_user]" value=host.ssh_user.clone() required=true error />
                     <div class="field">
                         <label for="input-credential">"SSH key"</label>
-                        <select id="input-credential" name="input[credential]">
-                            <option value="">"none yet"</option>
-                            <Suspense>
-                                {move || Suspend::new(async move {
-                                    keys.await.unwrap_or_default().into_iter().map(|k| view! {
-                                        <option value=k.id.to_string() selected=Some(k.id) == current_key>{k.name}</option>
-                                    }).collect_view()
-                                })}
-                            </Suspense>
-                        </select>
+                        <SshKeySelect keys current=current_key />
                         <FieldError error field="input[credential]" />
                     </div>
                     <div class="field">

@@ -4,7 +4,9 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{AddHost, DeleteHost, DeleteInstance, UpdateInstance, get_instance, list_instances, ssh_key_choices};
-use crate::components::{ErrorBanner, Field, FormError, PageHeader, TextArea, last_error, percent_encode, successes};
+use crate::components::{
+    ErrorBanner, Field, FormError, PageHeader, SshKeySelect, TextArea, last_error, percent_encode, successes,
+};
 use crate::contract::{InstanceDetail, InstanceQuery, InstanceSummary, Page, Stack};
 use crate::pages::fleet::{CheckNow, FleetCell, health_cells};
 use crate::pages::jobs::StartJob;
@@ -257,16 +259,7 @@ fn InstanceView(
                     <Field label="SSH user" name="input[ssh_user]" required=true error=host_error />
                     <div class="field">
                         <label for="input-credential">"SSH key"</label>
-                        <select id="input-credential" name="input[credential]">
-                            <option value="">"none yet"</option>
-                            <Suspense>
-                                {move || Suspend::new(async move {
-                                    keys.await.unwrap_or_default().into_iter().map(|k| view! {
-                                        <option value=k.id.to_string()>{k.name}</option>
-                                    }).collect_view()
-                                })}
-                            </Suspense>
-                        </select>
+                        <SshKeySelect keys />
                     </div>
                     <div class="field">
                         <label for="input-jump_host">"Jump host"</label>

@@ -179,7 +179,14 @@ fn ScheduleForm(
     let kind = RwSignal::new(c.kind.clone());
     let cron = RwSignal::new(c.cron.clone());
     let zone = RwSignal::new(c.timezone.clone());
-    let preview = Resource::new(move || (cron.get(), zone.get()), |(cron, zone)| preview_schedule(cron, zone));
+    // Filled in the browser only (as the expression is typed), so the page hydrates as served.
+    let preview = RwSignal::new(None::<Result<Vec<chrono::DateTime<chrono::Utc>>, crate::contract::AppError>>);
+    Effect::new(move |_| {
+        let (cron, zone) = (cron.get(), zone.get());
+        leptos::task::spawn_local(async move {
+            preview.try_set(Some(preview_schedule(cron, zone).await));
+        });
+    });
     let argv = StoredValue::new(c.argv.clone());
     view! {
         <FormError error />
@@ -233,16 +240,13 @@ fn ScheduleForm(
             </Show>
             <div class="field field-wide" data-test="schedule-preview">
                 <span class="hint">"Next runs: "</span>
-                <Transition fallback=|| ()>
-                    {move || Suspend::new(async move {
-                        match preview.await {
-                            Ok(times) => view! {
-                                <ul class="upcoming">{times.into_iter().map(|at| view! { <li><LocalTime at /></li> }).collect_view()}</ul>
-                            }.into_any(),
-                            Err(error) => view! { <p class="field-error">{error.to_string()}</p> }.into_any(),
-                        }
-                    })}
-                </Transition>
+                {move || match preview.get() {
+                    Some(Ok(times)) => view! {
+                        <ul class="upcoming">{times.into_iter().map(|at| view! { <li><LocalTime at /></li> }).collect_view()}</ul>
+                    }.into_any(),
+                    Some(Err(error)) => view! { <p class="field-error">{error.to_string()}</p> }.into_any(),
+                    None => ().into_any(),
+                }}
             </div>
             <div class="form-actions"><button type="submit" class="button button-primary">"Save schedule"</button></div>
         </ActionForm>
