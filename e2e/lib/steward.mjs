@@ -118,6 +118,13 @@ export async function startSignedIn() {
   const steward = await startSteward();
   const browser = await launchBrowser();
   const page = await browser.newPage();
+  // Errors in the page (a failed hydration, a panic) show in the test output.
+  page.on('console', (m) => {
+    // Refused requests are part of the tests; anything else is worth seeing.
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) {
+      console.log(`browser console: ${m.text().slice(0, 300)}`);
+    }
+  });
   await setUpAdmin(page, steward);
   return {
     steward,

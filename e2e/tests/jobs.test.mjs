@@ -30,7 +30,6 @@ async function api(name, params) {
 before(async () => {
   session = await startSignedIn();
   ({ steward, page } = session);
-  page.on('console', (m) => { if (m.type() === 'error') console.log('CONSOLE', m.text().slice(0, 300)); });
 });
 
 after(async () => {

@@ -10,7 +10,7 @@ use crate::contract::{
     DeletionPreview, GlobalRole, HostDetail, HostHealth, HostInput, HostKeyInfo, HostSummary, ImportInput,
     ImportReport, InstanceDetail, InstanceInput,
 };
-use crate::contract::{InstanceQuery, InstanceSummary, NamedRef, OneTimeLink, Page, SetupStatus};
+use crate::contract::{InstanceQuery, InstanceSummary, OneTimeLink, Page, SetupStatus};
 use crate::contract::{JobDetail, JobInput, JobQuery, JobSummary, LogLine, ScheduleInput, ScheduleSummary};
 use crate::contract::{StudyDetail, StudyRole, StudySummary, UserSummary};
 
@@ -391,14 +391,6 @@ pub async fn export_inventory(study_id: i64) -> Result<String, AppError> {
 #[server(prefix = "/api", endpoint = "list_credentials")]
 pub async fn list_credentials() -> Result<Vec<CredentialSummary>, AppError> {
     run(Access::Admin, Scope::Global, |b, _, caller| async move { b.list_credentials(&caller).await }).await
-}
-
-#[server(prefix = "/api", endpoint = "ssh_key_choices")]
-pub async fn ssh_key_choices(instance_id: i64) -> Result<Vec<NamedRef>, AppError> {
-    run(Access::Study(ManageInventory), Scope::Instance(instance_id), |b, _, caller| async move {
-        b.ssh_key_choices(&caller).await
-    })
-    .await
 }
 
 #[server(prefix = "/api", endpoint = "generate_ssh_key")]

@@ -185,28 +185,18 @@ pub fn LocalTime(at: DateTime<Utc>) -> impl IntoView {
     view! { <time datetime=iso.clone() title=iso>{text}</time> }
 }
 
-/// The SSH key select, rendered whole once the choices are in: a `<Suspense>` inside a
-/// `<select>` does not survive the browser's HTML parser, and the page would not hydrate.
+/// The SSH key select for a host form.
 #[component]
 pub fn SshKeySelect(
-    keys: Resource<Result<Vec<crate::contract::NamedRef>, AppError>>,
+    keys: Vec<crate::contract::NamedRef>,
     #[prop(default = None)] current: Option<i64>,
 ) -> impl IntoView {
     view! {
-        <Suspense fallback=|| view! {
-            <select id="input-credential" name="input[credential]" disabled=true><option>"loading…"</option></select>
-        }>
-            {move || Suspend::new(async move {
-                let keys = keys.await.unwrap_or_default();
-                view! {
-                    <select id="input-credential" name="input[credential]">
-                        <option value="">"none yet"</option>
-                        {keys.into_iter().map(|k| view! {
-                            <option value=k.id.to_string() selected=Some(k.id) == current>{k.name}</option>
-                        }).collect_view()}
-                    </select>
-                }
-            })}
-        </Suspense>
+        <select id="input-credential" name="input[credential]">
+            <option value="">"none yet"</option>
+            {keys.into_iter().map(|k| view! {
+                <option value=k.id.to_string() selected=Some(k.id) == current>{k.name}</option>
+            }).collect_view()}
+        </select>
     }
 }

@@ -93,7 +93,6 @@ fn table(f: &Fixture, job: i64, schedule: i64) -> Vec<(&'static str, &'static [&
         ),
         ("export_inventory", SEES_INVENTORY, a(&[("study_id", &study)])),
         ("list_credentials", ADMIN, a(&[])),
-        ("ssh_key_choices", MANAGES_STUDY, a(&[("instance_id", &instance)])),
         ("generate_ssh_key", ADMIN, a(&[("name", "")])),
         ("import_ssh_key", ADMIN, a(&[("name", "k"), ("private_key", "not a key"), ("passphrase", "")])),
         ("store_secret", ADMIN, a(&[("name", "s"), ("kind", "api-key"), ("secret", "")])),

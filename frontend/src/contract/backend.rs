@@ -13,7 +13,7 @@ use super::{
     InstanceQuery,
 };
 use super::{ImportInput, ImportReport, InstanceInput, StudySummary, UserSummary};
-use super::{InstanceSummary, NamedRef, OneTimeLink, Page, SetupStatus, StudyDetail, StudyRole};
+use super::{InstanceSummary, OneTimeLink, Page, SetupStatus, StudyDetail, StudyRole};
 use super::{JobDetail, JobInput, JobQuery, JobSummary, LogLine, ScheduleInput, ScheduleSummary};
 
 pub type Result<T> = std::result::Result<T, AppError>;
@@ -122,8 +122,6 @@ pub trait Backend: Send + Sync + 'static {
 
     // --- vault ------------------------------------------------------------------------------
     async fn list_credentials(&self, caller: &Caller) -> Result<Vec<CredentialSummary>>;
-    /// Names of SSH keys, for host forms.
-    async fn ssh_key_choices(&self, caller: &Caller) -> Result<Vec<NamedRef>>;
     async fn generate_ssh_key(&self, caller: &Caller, name: String) -> Result<CredentialSummary>;
     async fn import_ssh_key(
         &self,

@@ -121,6 +121,8 @@ pub struct InstanceDetail {
     pub can_manage: bool,
     /// Whether the caller may run jobs on it.
     pub can_operate: bool,
+    /// SSH keys a host may use (for those who manage the inventory; empty otherwise).
+    pub ssh_keys: Vec<NamedRef>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,6 +170,10 @@ pub struct HostDetail {
     /// Hosts of the same instance it may use as its jump host.
     pub jump_choices: Vec<NamedRef>,
     pub can_manage: bool,
+    /// Whether the caller may run jobs on it.
+    pub can_operate: bool,
+    /// SSH keys a host may use (for those who manage the inventory; empty otherwise).
+    pub ssh_keys: Vec<NamedRef>,
 }
 
 /// A host as typed into the form: text fields, so each can carry its own error.

@@ -3,12 +3,14 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::{CheckHost, PinHostKey, ScanHostKey, SetHostWatch, UpdateHost, get_host, ssh_key_choices};
+use crate::api::{CheckHost, PinHostKey, ScanHostKey, SetHostWatch, UpdateHost, get_host};
 use crate::components::{
     ErrorBanner, Field, FieldError, FormError, PageHeader, SshKeySelect, TextArea, last_error, successes,
 };
 use crate::contract::HostDetail;
 use crate::pages::fleet::HealthPanel;
+use crate::pages::jobs::StartJob;
+use crate::pages::schedules::NewSchedule;
 
 #[component]
 pub fn HostPage() -> impl IntoView {
@@ -34,7 +36,8 @@ pub fn HostPage() -> impl IntoView {
                     Ok(detail) => view! {
                         <HostView detail=detail.clone() update />
                         <HostHealthSection detail=detail.clone() check watch />
-                        <HostKeys detail scan pin />
+                        <HostKeys detail=detail.clone() scan pin />
+                        <HostJobs detail />
                     }.into_any(),
                     Err(error) => view! { <PageHeader title="Host" /><ErrorBanner error /> }.into_any(),
                 }
@@ -78,11 +81,10 @@ fn roles_text(host: &crate::contract::HostSummary) -> String {
 
 #[component]
 fn EditHost(detail: HostDetail, update: ServerAction<UpdateHost>) -> impl IntoView {
-    let HostDetail { host, instance, jump_choices, .. } = detail;
+    let HostDetail { host, jump_choices, ssh_keys, .. } = detail;
+    let keys = StoredValue::new(ssh_keys);
     let error = last_error(update.value());
     let saved = move || matches!(update.value().get(), Some(Ok(_)));
-    let instance_id = instance.id;
-    let keys = Resource::new(move || (), move |_| ssh_key_choices(instance_id));
     let current_key = host.credential.as_ref().map(|c| c.id);
     let current_jump = host.jump_host.as_ref().map(|j| j.id);
     let roles = roles_text(&host);
@@ -103,7 +105,7 @@ fn EditHost(detail: HostDetail, update: ServerAction<UpdateHost>) -> impl IntoVi
                     <Field label="SSH user" name="input[ssh_user]" value=host.ssh_user.clone() required=true error />
                     <div class="field">
                         <label for="input-credential">"SSH key"</label>
-                        <SshKeySelect keys current=current_key />
+                        <SshKeySelect keys=keys.get_value() current=current_key />
                         <FieldError error field="input[credential]" />
                     </div>
                     <div class="field">
@@ -121,6 +123,26 @@ fn EditHost(detail: HostDetail, update: ServerAction<UpdateHost>) -> impl IntoVi
             </section>
     }
     .into_any()
+}
+
+/// Jobs and schedules on this one host.
+#[component]
+fn HostJobs(detail: HostDetail) -> impl IntoView {
+    let host_id = detail.host.id;
+    view! {
+        <Show when=move || detail.can_operate>
+            <section class="panel">
+                <h2>"Run a job on this host"</h2>
+                <StartJob target_kind="host" target_id=host_id />
+            </section>
+            <section class="panel">
+                <details>
+                    <summary><h2 class="inline">"Schedule a job on this host"</h2></summary>
+                    <NewSchedule target_kind="host" target_id=host_id />
+                </details>
+            </section>
+        </Show>
+    }
 }
 
 /// Reachability and facts, with "check now".

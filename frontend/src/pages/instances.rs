@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::api::{AddHost, DeleteHost, DeleteInstance, UpdateInstance, get_instance, list_instances, ssh_key_choices};
+use crate::api::{AddHost, DeleteHost, DeleteInstance, UpdateInstance, get_instance, list_instances};
 use crate::components::{
     ErrorBanner, Field, FormError, PageHeader, SshKeySelect, TextArea, last_error, percent_encode, successes,
 };
@@ -186,8 +186,8 @@ fn InstanceView(
     let delete_instance = ServerAction::<DeleteInstance>::new();
     let delete_instance_error = last_error(delete_instance.value());
     let instance_id = instance.id;
-    let keys = Resource::new(move || (), move |_| ssh_key_choices(instance_id));
     let health = RwSignal::new(detail.health.clone());
+    let keys = StoredValue::new(detail.ssh_keys.clone());
     let jump_choices =
         StoredValue::new(detail.hosts.iter().map(|h| (h.id, h.name.clone())).collect::<Vec<(i64, String)>>());
     let title = instance.name.clone();
@@ -259,7 +259,7 @@ fn InstanceView(
                     <Field label="SSH user" name="input[ssh_user]" required=true error=host_error />
                     <div class="field">
                         <label for="input-credential">"SSH key"</label>
-                        <SshKeySelect keys />
+                        <SshKeySelect keys=keys.get_value() />
                     </div>
                     <div class="field">
                         <label for="input-jump_host">"Jump host"</label>

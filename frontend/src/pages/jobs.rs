@@ -219,7 +219,10 @@ fn LiveJob(
             </table>
         </section>
         <section class="panel">
-            <h2>"Log"</h2>
+            <div class="section-header">
+                <h2>"Log"</h2>
+                <a href=format!("/jobs/{job_id}/log.txt") download="" rel="external">"Download log"</a>
+            </div>
             <pre class="log" data-test="job-log" aria-live="polite">
                 {move || lines.with(|l| l.iter().map(|l| format!("{}  {}\n", l.at.format("%H:%M:%S"), l.line)).collect::<String>())}
             </pre>

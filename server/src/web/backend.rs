@@ -144,8 +144,23 @@ fn study_id(caller: &Caller) -> Result<i64> {
     caller.study.map(|(id, _)| id).ok_or_else(|| internal("study scope missing"))
 }
 
-/// Whether the caller holds `permission` in the study they were authorized for.
 impl WebBackend {
+    /// SSH key choices for a host form, for those who may edit hosts.
+    async fn key_choices_for(&self, caller: &Caller) -> Result<Vec<NamedRef>> {
+        if !may(caller, Permission::ManageInventory) {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .state
+            .vault
+            .list()
+            .await?
+            .into_iter()
+            .filter(|c| c.kind == CredentialKind::SshKey)
+            .map(|c| NamedRef { id: c.id, name: c.name })
+            .collect())
+    }
+
     /// Studies whose jobs and schedules the caller may see; `None` for admins (everything,
     /// fleet-wide ones too).
     async fn visible_studies(&self, caller: &Caller) -> Result<Option<Vec<i64>>> {
@@ -167,6 +182,7 @@ impl WebBackend {
     }
 }
 
+/// Whether the caller holds `permission` in the study they were authorized for.
 fn may(caller: &Caller, permission: Permission) -> bool {
     caller.user.as_ref().is_some_and(CurrentUser::is_admin)
         || caller.study.and_then(|(_, role)| role).is_some_and(|role| role.allows(permission))
@@ -380,6 +396,7 @@ impl Backend for WebBackend {
             health,
             can_manage: may(caller, Permission::ManageInventory),
             can_operate: may(caller, Permission::RunOperations),
+            ssh_keys: self.key_choices_for(caller).await?,
         })
     }
 
@@ -434,6 +451,8 @@ impl Backend for WebBackend {
             can_pin: caller.user.as_ref().is_some_and(CurrentUser::is_admin),
             jump_choices,
             can_manage: may(caller, Permission::ManageInventory),
+            can_operate: may(caller, Permission::RunOperations),
+            ssh_keys: self.key_choices_for(caller).await?,
         })
     }
 
@@ -504,18 +523,6 @@ impl Backend for WebBackend {
 
     async fn list_credentials(&self, _caller: &Caller) -> Result<Vec<CredentialSummary>> {
         self.state.vault.list().await
-    }
-
-    async fn ssh_key_choices(&self, _caller: &Caller) -> Result<Vec<NamedRef>> {
-        Ok(self
-            .state
-            .vault
-            .list()
-            .await?
-            .into_iter()
-            .filter(|c| c.kind == CredentialKind::SshKey)
-            .map(|c| NamedRef { id: c.id, name: c.name })
-            .collect())
     }
 
     async fn generate_ssh_key(&self, caller: &Caller, name: String) -> Result<CredentialSummary> {

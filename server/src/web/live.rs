@@ -57,6 +57,46 @@ pub async fn job_events(
     Sse::new(events(follow)).keep_alive(KeepAlive::default()).into_response()
 }
 
+/// The whole stored log as a text file.
+pub async fn job_log_file(
+    backend: Arc<dyn Backend>,
+    state: AppState,
+    parts: Parts,
+    Path(job_id): Path<i64>,
+) -> Response {
+    if let Err(err) = backend.authorize(&parts, Access::Study(Permission::ViewInventory), Scope::Job(job_id)).await {
+        return ApiError(err).into_response();
+    }
+    let mut text = String::new();
+    let mut after = 0;
+    loop {
+        let lines = match state.jobs.log_after(job_id, after, 5000).await {
+            Ok(lines) => lines,
+            Err(err) => return ApiError(err).into_response(),
+        };
+        if lines.is_empty() {
+            break;
+        }
+        for line in &lines {
+            text.push_str(&format!(
+                "{}  {}\n",
+                line.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                line.line
+            ));
+            after = line.seq;
+        }
+    }
+    let disposition = format!("attachment; filename=\"steward-job-{job_id}.log\"");
+    (
+        [
+            (http::header::CONTENT_TYPE, "text/plain; charset=utf-8".to_owned()),
+            (http::header::CONTENT_DISPOSITION, disposition),
+        ],
+        text,
+    )
+        .into_response()
+}
+
 fn events(follow: Follow) -> impl Stream<Item = Result<Event, Infallible>> {
     stream::unfold(follow, |mut follow| async move {
         loop {

@@ -33,6 +33,7 @@ pub fn router(state: &AppState) -> Router {
     let backend = backend::WebBackend::shared(state.clone());
     let live_backend = backend.clone();
     let live_state = state.clone();
+    let (log_backend, log_state) = (backend.clone(), state.clone());
     let context = move || provide_context(backend.clone());
     let shell_options = options.clone();
     let app_shell = move || shell(shell_options.clone());
@@ -53,6 +54,10 @@ pub fn router(state: &AppState) -> Router {
             get(move |parts, path, query| {
                 live::job_events(live_backend.clone(), live_state.clone(), parts, path, query)
             }),
+        )
+        .route(
+            "/jobs/{id}/log.txt",
+            get(move |parts, path| live::job_log_file(log_backend.clone(), log_state.clone(), parts, path)),
         )
         .leptos_routes_with_context(&options, routes, context.clone(), app_shell.clone())
         .fallback(leptos_axum::render_app_to_stream_with_context(context, app_shell))
