@@ -17,6 +17,10 @@ command -v ssh-keygen >/dev/null || apt_install openssh-client
 # Namespaced test hosts (a host reachable only through a jump host), and test certificates.
 command -v ip >/dev/null || apt_install iproute2
 command -v openssl >/dev/null || apt_install openssl
+# The test mail server (scripts/test-smtp.py): aiosmtpd from PyPI.
+command -v python3 >/dev/null || apt_install python3 python3-pip
+python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet aiosmtpd==1.4.6 \
+    || python3 -m pip install --quiet --break-system-packages aiosmtpd==1.4.6
 as_root mkdir -p /run/sshd
 
 # Postgres: use the one on 127.0.0.1:5432, starting or installing it when absent.

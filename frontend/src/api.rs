@@ -12,7 +12,7 @@ use crate::contract::{
 };
 use crate::contract::{InstanceQuery, InstanceSummary, OneTimeLink, Page, SetupStatus};
 use crate::contract::{JobDetail, JobInput, JobQuery, JobSummary, LogLine, ScheduleInput, ScheduleSummary};
-use crate::contract::{StudyDetail, StudyRole, StudySummary, UserSummary};
+use crate::contract::{OutboxEntry, StudyDetail, StudyRole, StudySummary, UserSummary};
 
 #[cfg(feature = "ssr")]
 mod glue {
@@ -509,4 +509,21 @@ pub async fn preview_schedule(cron: String, timezone: String) -> Result<Vec<chro
         |b, _, caller| async move { b.preview_schedule(&caller, cron, timezone).await },
     )
     .await
+}
+
+// --- mail -----------------------------------------------------------------------------------
+
+#[server(prefix = "/api", endpoint = "list_outbox")]
+pub async fn list_outbox(page: u32) -> Result<Page<OutboxEntry>, AppError> {
+    run(Access::Admin, Scope::Global, |b, _, caller| async move { b.list_outbox(&caller, page).await }).await
+}
+
+#[server(prefix = "/api", endpoint = "resend_mail")]
+pub async fn resend_mail(mail_id: i64) -> Result<(), AppError> {
+    run(Access::Admin, Scope::Global, |b, _, caller| async move { b.resend_mail(&caller, mail_id).await }).await
+}
+
+#[server(prefix = "/api", endpoint = "send_test_mail")]
+pub async fn send_test_mail(address: String) -> Result<String, AppError> {
+    run(Access::Admin, Scope::Global, |b, _, caller| async move { b.send_test_mail(&caller, address).await }).await
 }

@@ -68,6 +68,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("credentials") view=pages::CredentialsPage />
                     <Route path=path!("users") view=pages::UsersPage />
                     <Route path=path!("audit") view=pages::AuditPage />
+                    <Route path=path!("mail") view=pages::OutboxPage />
                 </ParentRoute>
             </Routes>
         </Router>
@@ -121,6 +122,7 @@ fn Navigation(user: CurrentUser) -> impl IntoView {
                     <li><A href="/credentials">"Credentials"</A></li>
                     <li><A href="/users">"Users"</A></li>
                     <li><A href="/audit">"Audit log"</A></li>
+                    <li><A href="/mail">"Mail"</A></li>
                 </Show>
             </ul>
             <div class="nav-user">

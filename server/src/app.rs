@@ -17,6 +17,7 @@ use crate::services::inventory::Inventory;
 use crate::services::jobs::Jobs;
 use crate::services::jobs::runner::Runner;
 use crate::services::jobs::schedules::Scheduler;
+use crate::services::mail::Mailer;
 use crate::services::ssh::Ssh;
 use crate::services::vault::Vault;
 use crate::store::Store;
@@ -32,6 +33,7 @@ pub struct AppState {
     pub vault: Vault,
     pub ssh: Ssh,
     pub jobs: Jobs,
+    pub mailer: Mailer,
 }
 
 impl AppState {
@@ -82,7 +84,8 @@ impl AppState {
             config.jobs.clone(),
             config.server.shutdown_grace_secs,
         );
-        Ok(Self { config, store, clock, accounts, audit, inventory, vault, ssh, jobs })
+        let mailer = Mailer::new(store.clone(), clock.clone(), vault.clone(), config.mail.clone())?;
+        Ok(Self { config, store, clock, accounts, audit, inventory, vault, ssh, jobs, mailer })
     }
 }
 
@@ -122,7 +125,8 @@ pub async fn serve(state: AppState, listener: TcpListener, shutdown: Cancellatio
     let workers = state.config.jobs.enabled.then(|| {
         let runner = tokio::spawn(Runner::new(state.jobs.clone()).run(shutdown.clone()));
         let scheduler = tokio::spawn(Scheduler::new(state.jobs.clone()).run(shutdown.clone()));
-        (runner, scheduler)
+        let mail = tokio::spawn(state.mailer.clone().run(shutdown.clone()));
+        (runner, scheduler, mail)
     });
     let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
     let signal = shutdown.clone();
@@ -144,8 +148,10 @@ pub async fn serve(state: AppState, listener: TcpListener, shutdown: Cancellatio
     };
     sweeper.abort();
     closer.abort();
-    if let Some((runner, scheduler)) = workers {
+    if let Some((runner, scheduler, mail)) = workers {
         scheduler.abort();
+        // A message being sent finishes (and is marked sent) rather than being cut off.
+        let _ = tokio::time::timeout(Duration::from_secs(30), mail).await;
         // The runner drains its jobs within the grace period itself.
         let _ = runner.await;
     }

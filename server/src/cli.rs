@@ -45,6 +45,9 @@ enum Command {
     /// Act on one host.
     #[command(subcommand)]
     Host(HostCommand),
+    /// Check the mail settings.
+    #[command(subcommand)]
+    Mail(MailCommand),
     /// Manage the vault of credentials.
     #[command(subcommand)]
     Vault(VaultCommand),
@@ -99,6 +102,15 @@ enum InventoryCommand {
     Export {
         #[arg(long)]
         study: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MailCommand {
+    /// Send a test message now and print the mail server's answer.
+    Test {
+        /// Where to send it.
+        address: String,
     },
 }
 
@@ -194,6 +206,12 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, CliError> {
         }
         Command::Healthcheck => healthcheck(&config),
         Command::Inventory(command) => inventory(command, config).await,
+        Command::Mail(MailCommand::Test { address }) => {
+            let state = AppState::build_for_cli(config).await?;
+            let reply = state.mailer.send_test(&address).await?;
+            println!("sent to {}; the mail server answered: {reply}", address.trim());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Host(HostCommand::Forget { study, instance, host, keep_in_inventory }) => {
             let state = AppState::build_for_cli(config).await?;
             let study = find_study(&state, &study, false).await?;

@@ -29,6 +29,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub ssh: SshConfig,
     pub jobs: JobsConfig,
+    pub mail: MailConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -124,6 +125,36 @@ pub struct SshConfig {
 impl Default for SshConfig {
     fn default() -> Self {
         Self { connect_timeout_secs: 10, command_timeout_secs: 300, idle_timeout_secs: 300, max_sessions_per_host: 4 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    /// `smtp://HOST:PORT` (STARTTLS required), `smtps://HOST:PORT` (TLS from the start), or
+    /// `smtp://127.0.0.1:PORT?tls=none` (plain, loopback only). Empty: no mail is sent (it
+    /// waits in the outbox).
+    pub smtp_url: String,
+    pub username: String,
+    /// Name of the vault entry (kind smtp-password) holding the SMTP password.
+    pub password_credential: String,
+    /// The sender, like `Steward <steward@example.org>`.
+    pub from: String,
+    pub timeout_secs: u64,
+    /// A PEM file of extra CA certificates to trust (an internal or self-signed mail server).
+    pub ca_file: String,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            smtp_url: String::new(),
+            username: String::new(),
+            password_credential: String::new(),
+            from: String::new(),
+            timeout_secs: 20,
+            ca_file: String::new(),
+        }
     }
 }
 

@@ -124,6 +124,9 @@ fn table(f: &Fixture, job: i64, schedule: i64) -> Vec<(&'static str, &'static [&
         ),
         ("delete_schedule", RUNS_OPERATIONS, a(&[("schedule_id", &schedule), ("confirm", "not the name")])),
         ("preview_schedule", SIGNED_IN, a(&[("cron", "0 * * * *"), ("timezone", "UTC")])),
+        ("list_outbox", ADMIN, a(&[("page", "0")])),
+        ("resend_mail", ADMIN, a(&[("mail_id", "999999")])),
+        ("send_test_mail", ADMIN, a(&[("address", "not an address")])),
         // Last: it ends the session.
         ("logout", EVERYONE, a(&[])),
     ]

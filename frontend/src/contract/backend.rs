@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use http::request::Parts;
 
+use super::OutboxEntry;
 use super::{Access, AppError, AuditEntry, AuditQuery, CredentialKind, CredentialSummary, CurrentUser};
 use super::{
     DeletionPreview, GlobalRole, HostDetail, HostHealth, HostInput, HostKeyInfo, HostSummary, InstanceDetail,
@@ -159,4 +160,10 @@ pub trait Backend: Send + Sync + 'static {
     async fn delete_schedule(&self, caller: &Caller, schedule_id: i64, confirm: String) -> Result<()>;
     /// The next five due times of a cron expression in a time zone.
     async fn preview_schedule(&self, caller: &Caller, cron: String, timezone: String) -> Result<Vec<DateTime<Utc>>>;
+
+    // --- mail --------------------------------------------------------------------------------
+    async fn list_outbox(&self, caller: &Caller, page: u32) -> Result<Page<OutboxEntry>>;
+    async fn resend_mail(&self, caller: &Caller, mail_id: i64) -> Result<()>;
+    /// Sends a test message now; the answer is the mail server's.
+    async fn send_test_mail(&self, caller: &Caller, address: String) -> Result<String>;
 }

@@ -137,3 +137,19 @@ mod tests {
         assert_eq!(page(51).page_count(), 2);
     }
 }
+
+/// A message in the mail outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub id: i64,
+    pub to: String,
+    pub subject: String,
+    /// pending, sending or sent.
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: String,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    /// When a message not yet sent is tried next.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}

@@ -6,5 +6,6 @@ pub mod audit;
 pub mod fleet;
 pub mod inventory;
 pub mod jobs;
+pub mod mail;
 pub mod ssh;
 pub mod vault;

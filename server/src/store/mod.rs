@@ -10,6 +10,7 @@ mod host_keys;
 mod host_status;
 mod inventory;
 mod jobs;
+mod outbox;
 mod schedules;
 mod sessions;
 mod vault;
@@ -31,6 +32,7 @@ pub use inventory::{
     HostFields, HostRow, InstanceFields, InstanceFilter, InstanceRow, InstanceSort, MemberRow, StudyRow, Viewer,
 };
 pub use jobs::{JobFilter, JobHostRow, JobRow, LogLineRow, NewJob};
+pub use outbox::{NewMail, OutboxRow};
 pub use schedules::{ScheduleFields, ScheduleRow, ScheduleRunRow};
 pub use vault::{CredentialRow, KeyCheckRow, NewCredential, SealedRow};
 

@@ -13,8 +13,8 @@ use steward_frontend::contract::{
     Access, AppError, AuditEntry, AuditQuery, Backend, Caller, CredentialKind, CredentialSummary, CurrentUser,
     DeletionPreview, GlobalRole, HostDetail, HostHealth, HostInput, HostKeyInfo, HostSummary, ImportInput,
     ImportReport, InstanceDetail, InstanceInput, InstanceQuery, InstanceSummary, JobDetail, JobInput, JobQuery,
-    JobSummary, LogLine, NamedRef, OneTimeLink, Page, Permission, ScheduleInput, ScheduleSummary, Scope, SetupStatus,
-    Stack, StudyDetail, StudyRole, StudySummary, UserSummary,
+    JobSummary, LogLine, NamedRef, OneTimeLink, OutboxEntry, Page, Permission, ScheduleInput, ScheduleSummary, Scope,
+    SetupStatus, Stack, StudyDetail, StudyRole, StudySummary, UserSummary,
 };
 use tower_sessions::Session;
 
@@ -24,6 +24,7 @@ use crate::services::accounts::{Link, role_of, summary};
 use crate::services::audit::Actor;
 use crate::services::fleet;
 use crate::services::jobs::Jobs;
+use crate::services::mail::Mailer;
 use crate::store::{StoreError, UserRow, Viewer};
 use crate::web::error::{from_store, internal};
 
@@ -551,6 +552,48 @@ impl Backend for WebBackend {
 
     async fn delete_credential(&self, caller: &Caller, credential_id: i64) -> Result<()> {
         self.state.vault.delete(&actor(caller), credential_id).await
+    }
+
+    // --- mail ------------------------------------------------------------------------------------
+
+    async fn list_outbox(&self, _caller: &Caller, page: u32) -> Result<Page<OutboxEntry>> {
+        const PER_PAGE: u32 = 50;
+        let (rows, total) = self.state.mailer.outbox(page, PER_PAGE).await?;
+        Ok(Page {
+            items: rows
+                .into_iter()
+                .map(|row| OutboxEntry {
+                    next_attempt_at: Mailer::next_attempt(&row),
+                    id: row.id,
+                    to: row.to_address,
+                    subject: row.subject,
+                    status: row.status,
+                    attempts: row.attempts,
+                    last_error: row.last_error,
+                    created_at: row.created_at,
+                    sent_at: row.sent_at,
+                })
+                .collect(),
+            total: u64::try_from(total).unwrap_or(0),
+            page,
+            per_page: PER_PAGE,
+        })
+    }
+
+    async fn resend_mail(&self, caller: &Caller, mail_id: i64) -> Result<()> {
+        self.state.mailer.resend(mail_id).await?;
+        self.state.audit.record(&actor(caller), "mail.resent", &format!("mail {mail_id}"), "").await;
+        Ok(())
+    }
+
+    async fn send_test_mail(&self, caller: &Caller, address: String) -> Result<String> {
+        let result = self.state.mailer.send_test(&address).await;
+        let outcome = match &result {
+            Ok(reply) => format!("sent: {reply}"),
+            Err(err) => format!("failed: {err}"),
+        };
+        self.state.audit.record(&actor(caller), "mail.test", address.trim(), &outcome).await;
+        result
     }
 
     // --- jobs and schedules -------------------------------------------------------------------

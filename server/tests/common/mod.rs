@@ -124,6 +124,8 @@ impl TestApp {
 }
 
 pub mod fleet;
+#[allow(dead_code)]
+pub mod smtp;
 
 pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
 

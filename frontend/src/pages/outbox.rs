@@ -1,0 +1,80 @@
+//! Mail (admins): send a test message and see the mail server's answer, and the outbox with
+//! each message's status, attempts and last error, with resend.
+
+use leptos::prelude::*;
+
+use crate::api::{ResendMail, SendTestMail, list_outbox};
+use crate::components::{ErrorBanner, Field, FormError, LocalTime, PageHeader, last_error, successes};
+
+#[component]
+pub fn OutboxPage() -> impl IntoView {
+    let test = ServerAction::<SendTestMail>::new();
+    let resend = ServerAction::<ResendMail>::new();
+    let test_error = last_error(test.value());
+    let resend_error = last_error(resend.value());
+    let outbox = Resource::new(
+        {
+            let changes = [successes(test.value()), successes(resend.value())];
+            move || changes.map(|c| c.get())
+        },
+        |_| list_outbox(0),
+    );
+    view! {
+        <PageHeader title="Mail" />
+        <section class="panel">
+            <h2>"Send a test message"</h2>
+            <FormError error=test_error />
+            {move || test.value().get().and_then(Result::ok).map(|reply| view! {
+                <p class="banner banner-success" role="status" data-test="test-mail-result">{format!("Sent. The mail server answered: {reply}")}</p>
+            })}
+            <ActionForm action=test attr:class="form form-inline" attr:data-test="test-mail">
+                <Field label="Address" name="address" error=test_error />
+                <button type="submit" class="button">"Send test message"</button>
+            </ActionForm>
+        </section>
+        <section class="panel">
+            <h2>"Outbox"</h2>
+            <p class="muted">"Every message is stored here first and sent with retries until the mail server takes it."</p>
+            <FormError error=resend_error />
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match outbox.await {
+                        Ok(page) if page.items.is_empty() => view! { <p class="empty">"No mail yet."</p> }.into_any(),
+                        Ok(page) => view! {
+                            <table class="table" data-test="outbox-table">
+                                <thead><tr>
+                                    <th scope="col">"To"</th><th scope="col">"Subject"</th><th scope="col">"Status"</th>
+                                    <th scope="col">"Attempts"</th><th scope="col">"Last error"</th><th scope="col">"Queued"</th>
+                                    <th scope="col"><span class="sr-only">"Actions"</span></th>
+                                </tr></thead>
+                                <tbody>
+                                    {page.items.into_iter().map(|m| {
+                                        let class = if m.status == "sent" { "badge badge-good" } else if m.last_error.is_empty() { "badge" } else { "badge badge-bad" };
+                                        view! {
+                                            <tr data-mail=m.id.to_string()>
+                                                <td>{m.to.clone()}</td>
+                                                <td>{m.subject.clone()}</td>
+                                                <td><span class=class>{m.status.clone()}</span>
+                                                    {m.next_attempt_at.map(|at| view! { " · next try " <LocalTime at /> })}</td>
+                                                <td>{m.attempts}</td>
+                                                <td>{m.last_error.clone()}</td>
+                                                <td><LocalTime at=m.created_at /></td>
+                                                <td class="row-actions">
+                                                    <ActionForm action=resend>
+                                                        <input type="hidden" name="mail_id" value=m.id.to_string() />
+                                                        <button type="submit" class="button button-small">"Resend"</button>
+                                                    </ActionForm>
+                                                </td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any(),
+                        Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
