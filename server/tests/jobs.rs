@@ -11,14 +11,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::fleet::FleetHost;
-use common::{Backend, Client, TestApp, host_form};
+use common::{Backend, Client, TestApp, host_form, study_with_key};
 use serde_json::Value;
 use steward::app::AppState;
 use steward::clock::{Clock, ManualClock};
 use steward::services::audit::Actor;
 use steward::services::jobs::runner::Runner;
 use steward::store::NewJob;
-use steward_frontend::contract::{CredentialSummary, JobDetail, JobSummary, ScheduleSummary};
+use steward_frontend::contract::{JobDetail, JobSummary, ScheduleSummary};
 use tokio_util::sync::CancellationToken;
 
 struct Fleet {
@@ -30,22 +30,7 @@ struct Fleet {
 /// An instance with `n` real hosts whose keys are trusted.
 async fn fleet(app: &TestApp, n: usize) -> Fleet {
     let admin = app.admin().await;
-    let key: CredentialSummary = admin.call("generate_ssh_key", &[("name", "steward")]).await.unwrap();
-    let study: Value =
-        admin.call("create_study", &[("name", "Jobs"), ("description", ""), ("contact", "")]).await.unwrap();
-    let instance: Value = admin
-        .call(
-            "create_instance",
-            &[
-                ("study_id", &study["id"].to_string()),
-                ("input[name]", "prod"),
-                ("input[stack]", "generic"),
-                ("input[environment]", "production"),
-            ],
-        )
-        .await
-        .unwrap();
-    let instance_id = instance["id"].to_string();
+    let (key, instance_id) = study_with_key(&admin, "Jobs").await;
     let mut hosts = Vec::new();
     for i in 0..n {
         let fleet = FleetHost::start(&key.public_key);

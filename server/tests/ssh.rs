@@ -10,7 +10,7 @@ mod common;
 use std::time::Duration;
 
 use common::fleet::FleetHost;
-use common::{Backend, Client, TestApp, host_form};
+use common::{Backend, Client, TestApp, host_form, study_with_key};
 use serde_json::Value;
 use steward::services::audit::Actor;
 use steward::services::ssh::{AgentErrorKind, SshFailure};
@@ -27,22 +27,8 @@ struct Setup {
 
 async fn setup(app: &TestApp) -> Setup {
     let admin = app.admin().await;
-    let key: CredentialSummary = admin.call("generate_ssh_key", &[("name", "steward")]).await.unwrap();
-    let study: Value =
-        admin.call("create_study", &[("name", "Fleet"), ("description", ""), ("contact", "")]).await.unwrap();
-    let instance: Value = admin
-        .call(
-            "create_instance",
-            &[
-                ("study_id", &study["id"].to_string()),
-                ("input[name]", "prod"),
-                ("input[stack]", "generic"),
-                ("input[environment]", "production"),
-            ],
-        )
-        .await
-        .unwrap();
-    Setup { admin, key, instance_id: instance["id"].to_string() }
+    let (key, instance_id) = study_with_key(&admin, "Fleet").await;
+    Setup { admin, key, instance_id }
 }
 
 impl Setup {

@@ -291,6 +291,27 @@ pub async fn fixture(admin: &Client) -> Fixture {
     Fixture { study_id, instance_id, jump_host_id, host_id: host["id"].as_i64().unwrap(), credential_id }
 }
 
+/// Steward's SSH key and a study with one generic instance "prod" (the instance's id, as text).
+#[allow(dead_code)]
+pub async fn study_with_key(admin: &Client, study: &str) -> (steward_frontend::contract::CredentialSummary, String) {
+    let key = admin.call("generate_ssh_key", &[("name", "steward")]).await.unwrap();
+    let study: serde_json::Value =
+        admin.call("create_study", &[("name", study), ("description", ""), ("contact", "")]).await.unwrap();
+    let instance: serde_json::Value = admin
+        .call(
+            "create_instance",
+            &[
+                ("study_id", &study["id"].to_string()),
+                ("input[name]", "prod"),
+                ("input[stack]", "generic"),
+                ("input[environment]", "production"),
+            ],
+        )
+        .await
+        .unwrap();
+    (key, instance["id"].to_string())
+}
+
 pub fn host_form<'a>(
     instance_id: &'a str,
     name: &'a str,

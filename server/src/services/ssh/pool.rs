@@ -279,26 +279,34 @@ impl Pool {
         Ok(Lease { conn, fresh: true, _permit: permit })
     }
 
-    async fn connect(&self, route: &Route, signature: [u8; 32]) -> Result<Conn, SshFailure> {
-        let target = route.target().ok_or_else(|| SshFailure::Other("no route to the host".into()))?;
+    /// A private directory with the route's keys, known_hosts and ssh_config (recording the
+    /// last hop's key in `offered` when `record_offered`); returns it, the config's path and
+    /// the time the whole chain of handshakes may take.
+    fn prepare(&self, route: &Route, record_offered: bool) -> Result<(Scratch, PathBuf, Duration), SshFailure> {
         let io = |err: std::io::Error| SshFailure::Other(format!("cannot prepare the connection: {err}"));
         let scratch = Scratch::new(&self.runtime_dir).map_err(io)?;
         for hop in &route.hops {
             scratch.write_private(&format!("id-{}", hop.host_id), &hop.secret).map_err(io)?;
         }
         scratch.write_private("known_hosts", route.known_hosts().as_bytes()).map_err(io)?;
-        let config = scratch
-            .write_private("config", route.ssh_config(scratch.path(), &self.settings, None).as_bytes())
-            .map_err(io)?;
+        let offered = record_offered.then(|| scratch.path().join("offered"));
+        let config = route.ssh_config(scratch.path(), &self.settings, offered.as_deref());
+        let config = scratch.write_private("config", config.as_bytes()).map_err(io)?;
+        // Every hop's handshake must fit in the connect timeout, plus some slack.
+        let hops = u32::try_from(route.hops.len()).unwrap_or(1);
+        let limit = Duration::from_secs(self.settings.connect_timeout_secs) * hops + Duration::from_secs(5);
+        Ok((scratch, config, limit))
+    }
+
+    async fn connect(&self, route: &Route, signature: [u8; 32]) -> Result<Conn, SshFailure> {
+        let target = route.target().ok_or_else(|| SshFailure::Other("no route to the host".into()))?;
+        let (scratch, config, limit) = self.prepare(route, false)?;
         let mut builder = SessionBuilder::default();
         builder
             .config_file(&config)
             .known_hosts_check(KnownHosts::Strict)
             .connect_timeout(Duration::from_secs(self.settings.connect_timeout_secs))
             .control_directory(scratch.path());
-        // The handshake of every hop must fit in the connect timeout, plus some slack.
-        let hops = u32::try_from(route.hops.len()).unwrap_or(1);
-        let limit = Duration::from_secs(self.settings.connect_timeout_secs) * hops + Duration::from_secs(5);
         let session = match tokio::time::timeout(limit, builder.connect(alias(target.host_id))).await {
             Err(_) => return Err(SshFailure::Timeout),
             Ok(Err(err)) => return Err(SshFailure::from_connect_error(&err)),
@@ -319,17 +327,8 @@ impl Pool {
     /// trusted) without trusting the last hop: what `ssh-keyscan` does for a direct host.
     pub(crate) async fn offered_keys(&self, route: &Route) -> Result<String, SshFailure> {
         let target = route.target().ok_or_else(|| SshFailure::Other("no route to the host".into()))?;
-        let io = |err: std::io::Error| SshFailure::Other(format!("cannot prepare the connection: {err}"));
-        let scratch = Scratch::new(&self.runtime_dir).map_err(io)?;
-        for hop in &route.hops {
-            scratch.write_private(&format!("id-{}", hop.host_id), &hop.secret).map_err(io)?;
-        }
-        scratch.write_private("known_hosts", route.known_hosts().as_bytes()).map_err(io)?;
+        let (scratch, config, limit) = self.prepare(route, true)?;
         let offered = scratch.path().join("offered");
-        let config = route.ssh_config(scratch.path(), &self.settings, Some(&offered));
-        let config = scratch.write_private("config", config.as_bytes()).map_err(io)?;
-        let hops = u32::try_from(route.hops.len()).unwrap_or(1);
-        let limit = Duration::from_secs(self.settings.connect_timeout_secs) * hops + Duration::from_secs(5);
         let run = tokio::process::Command::new("ssh")
             .arg("-F")
             .arg(&config)
