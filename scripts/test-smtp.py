@@ -9,6 +9,7 @@ Prints "ready" once it listens; stops on SIGTERM.
 
 import argparse
 import asyncio
+import logging
 import mailbox
 import signal
 import ssl
@@ -29,7 +30,8 @@ class Store:
 
 def main():
     # aiosmtpd warns about its own internals on every login.
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.simplefilter("ignore")
+    logging.getLogger("mail.log").setLevel(logging.ERROR)
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--maildir", required=True)

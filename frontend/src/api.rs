@@ -5,6 +5,7 @@
 
 use leptos::prelude::*;
 
+use crate::contract::{AlertSummary, OutboxEntry, StudyDetail, StudyRole, StudySummary, UserSummary};
 use crate::contract::{AppError, AuditEntry, AuditQuery, CredentialKind, CredentialSummary, CurrentUser};
 use crate::contract::{
     DeletionPreview, GlobalRole, HostDetail, HostHealth, HostInput, HostKeyInfo, HostSummary, ImportInput,
@@ -12,7 +13,6 @@ use crate::contract::{
 };
 use crate::contract::{InstanceQuery, InstanceSummary, OneTimeLink, Page, SetupStatus};
 use crate::contract::{JobDetail, JobInput, JobQuery, JobSummary, LogLine, ScheduleInput, ScheduleSummary};
-use crate::contract::{OutboxEntry, StudyDetail, StudyRole, StudySummary, UserSummary};
 
 #[cfg(feature = "ssr")]
 mod glue {
@@ -526,4 +526,29 @@ pub async fn resend_mail(mail_id: i64) -> Result<(), AppError> {
 #[server(prefix = "/api", endpoint = "send_test_mail")]
 pub async fn send_test_mail(address: String) -> Result<String, AppError> {
     run(Access::Admin, Scope::Global, |b, _, caller| async move { b.send_test_mail(&caller, address).await }).await
+}
+
+// --- alerts ---------------------------------------------------------------------------------
+
+#[server(prefix = "/api", endpoint = "list_alerts")]
+pub async fn list_alerts(state: String) -> Result<Vec<AlertSummary>, AppError> {
+    run(Access::SignedIn, Scope::Global, |b, _, caller| async move { b.list_alerts(&caller, state).await }).await
+}
+
+#[server(prefix = "/api", endpoint = "acknowledge_alert")]
+pub async fn acknowledge_alert(alert_id: i64) -> Result<AlertSummary, AppError> {
+    run(Access::Study(AcknowledgeAlerts), Scope::Alert(alert_id), |b, _, caller| async move {
+        b.acknowledge_alert(&caller, alert_id).await
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "alert_link")]
+pub async fn alert_link(token: String) -> Result<AlertSummary, AppError> {
+    run(Access::Public, Scope::Global, |b, _, _| async move { b.alert_link(token).await }).await
+}
+
+#[server(prefix = "/api", endpoint = "acknowledge_by_link")]
+pub async fn acknowledge_by_link(token: String) -> Result<AlertSummary, AppError> {
+    run(Access::Public, Scope::Global, |b, _, _| async move { b.acknowledge_by_link(token).await }).await
 }

@@ -53,6 +53,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=pages::LoginPage ssr=SsrMode::Async />
                 <Route path=path!("/setup") view=pages::SetupPage ssr=SsrMode::Async />
                 <Route path=path!("/password") view=pages::SetPasswordPage ssr=SsrMode::Async />
+                <Route path=path!("/alerts/ack") view=pages::AcknowledgeLinkPage ssr=SsrMode::Async />
                 <ParentRoute path=path!("") view=SignedInLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=pages::Dashboard />
                     <Route path=path!("account") view=pages::AccountPage />
@@ -61,6 +62,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("instances") view=pages::InstancesPage />
                     <Route path=path!("instances/:id") view=pages::InstancePage />
                     <Route path=path!("hosts/:id") view=pages::HostPage />
+                    <Route path=path!("alerts") view=pages::AlertsPage />
                     <Route path=path!("jobs") view=pages::JobsPage />
                     <Route path=path!("jobs/:id") view=pages::JobPage />
                     <Route path=path!("schedules") view=pages::SchedulesPage />
@@ -116,6 +118,7 @@ fn Navigation(user: CurrentUser) -> impl IntoView {
                 <li><A href="/studies">"Studies"</A></li>
                 <li><A href="/instances">"Instances"</A></li>
                 <li><A href="/jobs">"Jobs"</A></li>
+                <li><A href="/alerts">"Alerts"</A></li>
                 <li><A href="/schedules">"Schedules"</A></li>
                 <Show when=move || is_admin>
                     <li class="nav-section">"Administration"</li>

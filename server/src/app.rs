@@ -12,6 +12,7 @@ use crate::auth::passwords::PasswordHasher;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, ConfigError};
 use crate::services::accounts::Accounts;
+use crate::services::alerts::{self, Alerts};
 use crate::services::audit::Audit;
 use crate::services::inventory::Inventory;
 use crate::services::jobs::Jobs;
@@ -34,6 +35,7 @@ pub struct AppState {
     pub ssh: Ssh,
     pub jobs: Jobs,
     pub mailer: Mailer,
+    pub alerts: Alerts,
 }
 
 impl AppState {
@@ -85,7 +87,8 @@ impl AppState {
             config.server.shutdown_grace_secs,
         );
         let mailer = Mailer::new(store.clone(), clock.clone(), vault.clone(), config.mail.clone())?;
-        Ok(Self { config, store, clock, accounts, audit, inventory, vault, ssh, jobs, mailer })
+        let alerts = Alerts::new(store.clone(), clock.clone(), mailer.clone(), config.server.base_url.clone());
+        Ok(Self { config, store, clock, accounts, audit, inventory, vault, ssh, jobs, mailer, alerts })
     }
 }
 
@@ -126,7 +129,8 @@ pub async fn serve(state: AppState, listener: TcpListener, shutdown: Cancellatio
         let runner = tokio::spawn(Runner::new(state.jobs.clone()).run(shutdown.clone()));
         let scheduler = tokio::spawn(Scheduler::new(state.jobs.clone()).run(shutdown.clone()));
         let mail = tokio::spawn(state.mailer.clone().run(shutdown.clone()));
-        (runner, scheduler, mail)
+        let rules = tokio::spawn(alerts::run(state.alerts.clone(), shutdown.clone(), Duration::from_secs(15)));
+        (runner, scheduler, mail, rules)
     });
     let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
     let signal = shutdown.clone();
@@ -148,8 +152,9 @@ pub async fn serve(state: AppState, listener: TcpListener, shutdown: Cancellatio
     };
     sweeper.abort();
     closer.abort();
-    if let Some((runner, scheduler, mail)) = workers {
+    if let Some((runner, scheduler, mail, rules)) = workers {
         scheduler.abort();
+        rules.abort();
         // A message being sent finishes (and is marked sent) rather than being cut off.
         let _ = tokio::time::timeout(Duration::from_secs(30), mail).await;
         // The runner drains its jobs within the grace period itself.

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use common::{Backend, Client, Fixture, ROLE_USERS, TestApp, USER_PASSWORD, fixture};
 use steward::clock::Clock;
-use steward::store::{NewJob, ScheduleFields};
+use steward::store::{Condition, NewJob, ScheduleFields};
 
 /// Who calls: nobody, a signed-in user without a study role, one per study role, an admin.
 const WHO: [&str; 8] = ["anonymous", "member", "researcher", "viewer", "oncall", "operator", "studyadmin", "admin"];
@@ -20,6 +20,7 @@ const SIGNED_IN: &[&str] = &["member", "researcher", "viewer", "oncall", "operat
 const SEES_STUDY: &[&str] = &["researcher", "viewer", "oncall", "operator", "studyadmin", "admin"];
 const SEES_INVENTORY: &[&str] = &["viewer", "oncall", "operator", "studyadmin", "admin"];
 const RUNS_OPERATIONS: &[&str] = &["operator", "studyadmin", "admin"];
+const ACKNOWLEDGES: &[&str] = &["oncall", "operator", "studyadmin", "admin"];
 const MANAGES_STUDY: &[&str] = &["studyadmin", "admin"];
 const ADMIN: &[&str] = &["admin"];
 
@@ -27,8 +28,8 @@ type Args = Vec<(&'static str, String)>;
 
 /// (endpoint, who is let through, arguments). Arguments that mutate are chosen to fail
 /// validation after the permission check, so each row can run for every role.
-fn table(f: &Fixture, job: i64, schedule: i64) -> Vec<(&'static str, &'static [&'static str], Args)> {
-    let (job, schedule) = (job.to_string(), schedule.to_string());
+fn table(f: &Fixture, job: i64, schedule: i64, alert: i64) -> Vec<(&'static str, &'static [&'static str], Args)> {
+    let (job, schedule, alert) = (job.to_string(), schedule.to_string(), alert.to_string());
     let study = f.study_id.to_string();
     let instance = f.instance_id.to_string();
     let jump = f.jump_host_id.to_string();
@@ -127,6 +128,10 @@ fn table(f: &Fixture, job: i64, schedule: i64) -> Vec<(&'static str, &'static [&
         ("list_outbox", ADMIN, a(&[("page", "0")])),
         ("resend_mail", ADMIN, a(&[("mail_id", "999999")])),
         ("send_test_mail", ADMIN, a(&[("address", "not an address")])),
+        ("list_alerts", SIGNED_IN, a(&[("state", "")])),
+        ("acknowledge_alert", ACKNOWLEDGES, a(&[("alert_id", &alert)])),
+        ("alert_link", EVERYONE, a(&[("token", "not-a-token")])),
+        ("acknowledge_by_link", EVERYONE, a(&[("token", "not-a-token")])),
         // Last: it ends the session.
         ("logout", EVERYONE, a(&[])),
     ]
@@ -139,7 +144,16 @@ async fn every_route_checks_every_role(backend: Backend) {
     let admin = app.admin().await;
     let f = fixture(&admin).await;
     let (job, schedule) = job_and_schedule(&app, &f).await;
-    let table = table(&f, job, schedule);
+    let alert = Condition {
+        rule: "disk",
+        target_key: &format!("host:{}", f.host_id),
+        host_id: Some(f.host_id),
+        severity: "warning",
+        summary: "disk",
+        detail: "",
+    };
+    let alert = app.state.store.raise_alert(&alert, app.clock.now()).await.unwrap().unwrap();
+    let table = table(&f, job, schedule, alert);
 
     let registered: BTreeSet<String> = leptos::server_fn::axum::server_fn_paths()
         .map(|(path, _)| path.trim_start_matches("/api/").to_owned())

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use http::request::Parts;
 
-use super::OutboxEntry;
 use super::{Access, AppError, AuditEntry, AuditQuery, CredentialKind, CredentialSummary, CurrentUser};
+use super::{AlertSummary, OutboxEntry};
 use super::{
     DeletionPreview, GlobalRole, HostDetail, HostHealth, HostInput, HostKeyInfo, HostSummary, InstanceDetail,
     InstanceQuery,
@@ -30,6 +30,8 @@ pub enum Scope {
     Job(i64),
     /// A schedule's study; a fleet-wide schedule is for admins only.
     Schedule(i64),
+    /// An alert's study; an alert about no study is for admins only.
+    Alert(i64),
 }
 
 /// The checked caller of a server function.
@@ -166,4 +168,13 @@ pub trait Backend: Send + Sync + 'static {
     async fn resend_mail(&self, caller: &Caller, mail_id: i64) -> Result<()>;
     /// Sends a test message now; the answer is the mail server's.
     async fn send_test_mail(&self, caller: &Caller, address: String) -> Result<String>;
+
+    // --- alerts ------------------------------------------------------------------------------
+    /// Alerts of the studies the caller may see, in `state` (any when empty).
+    async fn list_alerts(&self, caller: &Caller, state: String) -> Result<Vec<AlertSummary>>;
+    async fn acknowledge_alert(&self, caller: &Caller, alert_id: i64) -> Result<AlertSummary>;
+    /// What a mailed acknowledge link is for (no session needed).
+    async fn alert_link(&self, token: String) -> Result<AlertSummary>;
+    /// Acknowledges with a mailed link: that alert only, once.
+    async fn acknowledge_by_link(&self, token: String) -> Result<AlertSummary>;
 }

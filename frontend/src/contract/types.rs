@@ -153,3 +153,23 @@ pub struct OutboxEntry {
     /// When a message not yet sent is tried next.
     pub next_attempt_at: Option<DateTime<Utc>>,
 }
+
+/// An alert: a condition that needs someone's attention.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertSummary {
+    pub id: i64,
+    /// unreachable, host-key-changed, disk, certificate, clock, reboot, unit-down.
+    pub rule: String,
+    /// info, warning or critical.
+    pub severity: String,
+    /// open, acknowledged or resolved.
+    pub state: String,
+    pub summary: String,
+    pub detail: String,
+    pub host_id: Option<i64>,
+    pub study_id: Option<i64>,
+    pub opened_at: DateTime<Utc>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub acknowledged_by: Option<String>,
+    pub resolved_at: Option<DateTime<Utc>>,
+}

@@ -1,6 +1,7 @@
 //! One module per page.
 
 mod account;
+mod alerts;
 mod ansible;
 mod audit;
 mod auth;
@@ -16,6 +17,7 @@ mod studies;
 mod users;
 
 pub use account::AccountPage;
+pub use alerts::{AcknowledgeLinkPage, AlertsPage};
 pub use audit::AuditPage;
 pub use auth::{LoginPage, SetPasswordPage, SetupPage};
 pub use credentials::CredentialsPage;

@@ -1,6 +1,7 @@
 //! Steward's services: the domain logic behind pages, the API and the CLI.
 
 pub mod accounts;
+pub mod alerts;
 pub mod ansible;
 pub mod audit;
 pub mod fleet;

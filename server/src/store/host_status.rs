@@ -120,3 +120,31 @@ impl Store {
             .bind(host_id).fetch_all(pool).await)?)
     }
 }
+
+impl Store {
+    /// Every host's last check, with its key status and where it belongs (for the alert rules).
+    pub async fn hosts_for_alerts(&self) -> Result<Vec<HostForAlerts>> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, HostForAlerts>(
+            "SELECT h.id AS host_id, h.name AS host_name, i.name AS instance_name, st.name AS study_name,
+                    h.host_key_status AS key_status, s.checked_at, s.state, s.message, s.facts, s.facts_at,
+                    s.clock_offset_ms
+               FROM hosts h JOIN instances i ON i.id = h.instance_id JOIN studies st ON st.id = i.study_id
+               LEFT JOIN host_status s ON s.host_id = h.id")
+            .fetch_all(pool).await)?)
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct HostForAlerts {
+    pub host_id: i64,
+    pub host_name: String,
+    pub instance_name: String,
+    pub study_name: String,
+    pub key_status: String,
+    pub checked_at: Option<DateTime<Utc>>,
+    pub state: Option<String>,
+    pub message: Option<String>,
+    pub facts: Option<String>,
+    pub facts_at: Option<DateTime<Utc>>,
+    pub clock_offset_ms: Option<i64>,
+}

@@ -5,6 +5,7 @@
 //! for both pools by [`on_pool!`]. Queries live in one file per concern beside this one.
 
 mod accounts;
+mod alerts;
 mod audit;
 mod host_keys;
 mod host_status;
@@ -25,9 +26,10 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 pub use accounts::{NewUser, TokenPurpose, UserRow};
+pub use alerts::{AlertRow, Condition};
 pub use audit::AuditRecord;
 pub use host_keys::HostKeyRow;
-pub use host_status::{CheckOutcome, EventRow, HostStatusRow, NewEvent};
+pub use host_status::{CheckOutcome, EventRow, HostForAlerts, HostStatusRow, NewEvent};
 pub use inventory::{
     HostFields, HostRow, InstanceFields, InstanceFilter, InstanceRow, InstanceSort, MemberRow, StudyRow, Viewer,
 };

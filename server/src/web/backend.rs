@@ -10,8 +10,8 @@ use axum::extract::ConnectInfo;
 use chrono::{DateTime, Utc};
 use http::request::Parts;
 use steward_frontend::contract::{
-    Access, AppError, AuditEntry, AuditQuery, Backend, Caller, CredentialKind, CredentialSummary, CurrentUser,
-    DeletionPreview, GlobalRole, HostDetail, HostHealth, HostInput, HostKeyInfo, HostSummary, ImportInput,
+    Access, AlertSummary, AppError, AuditEntry, AuditQuery, Backend, Caller, CredentialKind, CredentialSummary,
+    CurrentUser, DeletionPreview, GlobalRole, HostDetail, HostHealth, HostInput, HostKeyInfo, HostSummary, ImportInput,
     ImportReport, InstanceDetail, InstanceInput, InstanceQuery, InstanceSummary, JobDetail, JobInput, JobQuery,
     JobSummary, LogLine, NamedRef, OneTimeLink, OutboxEntry, Page, Permission, ScheduleInput, ScheduleSummary, Scope,
     SetupStatus, Stack, StudyDetail, StudyRole, StudySummary, UserSummary,
@@ -100,7 +100,7 @@ impl WebBackend {
             }
             Scope::Instance(id) => (self.state.store.study_of_instance(id).await, "The instance"),
             Scope::Host(id) => (self.state.store.study_of_host(id).await, "The host"),
-            Scope::Job(_) | Scope::Schedule(_) | Scope::Global => {
+            Scope::Job(_) | Scope::Schedule(_) | Scope::Alert(_) | Scope::Global => {
                 return Err(internal("a study permission needs a study scope"));
             }
         };
@@ -210,6 +210,7 @@ impl Backend for WebBackend {
                 let study = match scope {
                     Scope::Job(id) => self.state.jobs.summary(id).await?.study_id,
                     Scope::Schedule(id) => self.state.jobs.schedule(id).await?.study_id,
+                    Scope::Alert(id) => self.state.alerts.get(id).await?.study_id,
                     other => Some(self.study_of(other).await?),
                 };
                 // Fleet-wide jobs and schedules belong to no study: admins only.
@@ -552,6 +553,34 @@ impl Backend for WebBackend {
 
     async fn delete_credential(&self, caller: &Caller, credential_id: i64) -> Result<()> {
         self.state.vault.delete(&actor(caller), credential_id).await
+    }
+
+    // --- alerts ----------------------------------------------------------------------------------
+
+    async fn list_alerts(&self, caller: &Caller, state: String) -> Result<Vec<AlertSummary>> {
+        let visible = self.visible_studies(caller).await?;
+        self.state.alerts.list(state.trim(), visible.as_deref()).await
+    }
+
+    async fn acknowledge_alert(&self, caller: &Caller, alert_id: i64) -> Result<AlertSummary> {
+        let who = caller.user.as_ref().map_or_else(|| "someone".to_owned(), |u| u.username.clone());
+        let alert = self.state.alerts.acknowledge(alert_id, &who).await?;
+        self.state
+            .audit
+            .record(&actor(caller), "alert.acknowledged", &format!("alert {alert_id}"), &alert.summary)
+            .await;
+        Ok(alert)
+    }
+
+    async fn alert_link(&self, token: String) -> Result<AlertSummary> {
+        self.state.alerts.link(&token).await
+    }
+
+    async fn acknowledge_by_link(&self, token: String) -> Result<AlertSummary> {
+        let alert = self.state.alerts.acknowledge_by_link(&token).await?;
+        let by = alert.acknowledged_by.clone().unwrap_or_default();
+        self.state.audit.record(&Actor::system(), "alert.acknowledged", &format!("alert {}", alert.id), &by).await;
+        Ok(alert)
     }
 
     // --- mail ------------------------------------------------------------------------------------

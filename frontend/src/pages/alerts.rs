@@ -1,0 +1,143 @@
+//! Alerts: the list (open, acknowledged, resolved) with acknowledge, and the page a mailed
+//! acknowledge link opens (no session needed; that alert only, once).
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+use crate::api::{AcknowledgeAlert, AcknowledgeByLink, alert_link, list_alerts};
+use crate::components::{ErrorBanner, FormError, LocalTime, PageHeader, last_error, successes};
+use crate::contract::AlertSummary;
+
+fn severity_class(severity: &str) -> &'static str {
+    match severity {
+        "critical" => "badge badge-bad",
+        "warning" => "badge badge-warn",
+        _ => "badge",
+    }
+}
+
+fn state_class(state: &str) -> &'static str {
+    match state {
+        "resolved" => "badge badge-good",
+        "open" => "badge badge-bad",
+        _ => "badge",
+    }
+}
+
+#[component]
+pub fn AlertsPage() -> impl IntoView {
+    let query = use_query_map();
+    let state = Memo::new(move |_| query.read().get("state").unwrap_or_else(|| "open".into()));
+    let ack = ServerAction::<AcknowledgeAlert>::new();
+    let error = last_error(ack.value());
+    let alerts = Resource::new(
+        {
+            let acked = successes(ack.value());
+            move || (state.get(), acked.get())
+        },
+        |(state, _)| list_alerts(if state == "all" { String::new() } else { state }),
+    );
+    let tab = move |value: &'static str, label: &'static str| {
+        view! {
+            <a href=format!("/alerts?state={value}") aria-current=move || (state.get() == value).then_some("page")>{label}</a>
+        }
+    };
+    view! {
+        <PageHeader title="Alerts" />
+        <nav class="tabs" aria-label="Alert state">
+            {tab("open", "Open")}{tab("acknowledged", "Acknowledged")}{tab("resolved", "Resolved")}{tab("all", "All")}
+        </nav>
+        <FormError error />
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match alerts.await {
+                    Ok(list) if list.is_empty() => view! { <p class="empty">"Nothing here. Steward raises alerts from host checks: unreachable hosts, changed keys, full disks, expiring certificates, clocks, reboots and stopped services."</p> }.into_any(),
+                    Ok(list) => view! {
+                        <table class="table" data-test="alerts-table">
+                            <thead><tr>
+                                <th scope="col">"Severity"</th><th scope="col">"Alert"</th><th scope="col">"State"</th>
+                                <th scope="col">"Opened"</th><th scope="col"><span class="sr-only">"Actions"</span></th>
+                            </tr></thead>
+                            <tbody>
+                                {list.into_iter().map(|a| view! { <AlertRow alert=a ack /> }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                    Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn AlertRow(alert: AlertSummary, ack: ServerAction<AcknowledgeAlert>) -> impl IntoView {
+    let open = alert.state == "open";
+    let state = match (&alert.acknowledged_by, alert.state.as_str()) {
+        (Some(by), "acknowledged") => format!("acknowledged by {by}"),
+        _ => alert.state.clone(),
+    };
+    view! {
+        <tr data-alert=alert.id.to_string()>
+            <td><span class=severity_class(&alert.severity)>{alert.severity.clone()}</span></td>
+            <td>
+                {match alert.host_id {
+                    Some(host) => view! { <a href=format!("/hosts/{host}")>{alert.summary.clone()}</a> }.into_any(),
+                    None => view! { <span>{alert.summary.clone()}</span> }.into_any(),
+                }}
+                <div class="hint">{alert.detail.clone()}</div>
+            </td>
+            <td><span class=state_class(&alert.state) data-test="alert-state">{state}</span></td>
+            <td><LocalTime at=alert.opened_at /></td>
+            <td class="row-actions">
+                {open.then(|| view! {
+                    <ActionForm action=ack>
+                        <input type="hidden" name="alert_id" value=alert.id.to_string() />
+                        <button type="submit" class="button button-small">"Acknowledge"</button>
+                    </ActionForm>
+                })}
+            </td>
+        </tr>
+    }
+}
+
+/// Opened from the link in an alert mail: shows the alert, and acknowledges it on a click (a
+/// mail scanner that follows the link acknowledges nothing).
+#[component]
+pub fn AcknowledgeLinkPage() -> impl IntoView {
+    let query = use_query_map();
+    let token = Memo::new(move |_| query.read().get("token").unwrap_or_default());
+    let ack = ServerAction::<AcknowledgeByLink>::new();
+    let error = last_error(ack.value());
+    let alert = Resource::new(move || token.get(), alert_link);
+    view! {
+        <main class="content narrow">
+            <leptos_meta::Title text="Acknowledge alert" />
+            <h1>"Acknowledge alert"</h1>
+            <FormError error />
+            {move || ack.value().get().and_then(Result::ok).map(|a| view! {
+                <p class="banner banner-success" role="status" data-test="acknowledged">{format!("Acknowledged: {}", a.summary)}</p>
+            })}
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match alert.await {
+                        Ok(a) => view! {
+                            <section class="panel" data-test="alert">
+                                <p><span class=severity_class(&a.severity)>{a.severity.clone()}</span>" "<strong>{a.summary.clone()}</strong></p>
+                                <p>{a.detail.clone()}</p>
+                                <p class="muted">"Opened "<LocalTime at=a.opened_at /></p>
+                                <Show when=move || ack.value().get().is_none()>
+                                    <ActionForm action=ack>
+                                        <input type="hidden" name="token" value=token.get_untracked() />
+                                        <button type="submit" class="button button-primary">"Acknowledge"</button>
+                                    </ActionForm>
+                                </Show>
+                            </section>
+                        }.into_any(),
+                        Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </main>
+    }
+}

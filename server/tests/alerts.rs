@@ -1,0 +1,127 @@
+//! Alerts on SQLite and Postgres, with a real host and a real SMTP server: a host that goes
+//! down opens one alert and mails the on-call person a link; the link acknowledges that alert
+//! once, without a session; the host coming back resolves the alert with a "resolved" mail.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::fleet::FleetHost;
+use common::smtp::{SmtpServer, header};
+use common::{Backend, TestApp, host_form, study_with_key};
+use serde_json::Value;
+use steward::services::audit::Actor;
+use steward_frontend::contract::{AlertSummary, HostHealth};
+
+/// The acknowledge link's token in a (quoted-printable) mail.
+fn ack_token(message: &str) -> String {
+    let text = message.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=");
+    let rest = text.split("/alerts/ack?token=").nth(1).expect("the mail has an acknowledge link");
+    rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
+}
+
+on_both_backends!(a_host_down_mails_on_call_who_acknowledge_by_link_then_it_resolves);
+
+async fn a_host_down_mails_on_call_who_acknowledge_by_link_then_it_resolves(backend: Backend) {
+    let smtp = SmtpServer::start();
+    let (port, user, ca) = (smtp.port, smtp.user.clone(), smtp.ca_file.display().to_string());
+    let app = TestApp::start_with(backend, move |config| {
+        config.mail.smtp_url = format!("smtp://127.0.0.1:{port}");
+        config.mail.username = user;
+        config.mail.password_credential = "smtp".into();
+        config.mail.from = "Steward <steward@study.example.org>".into();
+        config.mail.ca_file = ca;
+    })
+    .await;
+    let admin = app.admin().await;
+    let _: Value = admin
+        .call("store_secret", &[("name", "smtp"), ("kind", "smtp-password"), ("secret", &smtp.password)])
+        .await
+        .unwrap();
+    let (key, instance_id) = study_with_key(&admin, "Diaries").await;
+    let _: Value = admin
+        .call(
+            "create_user",
+            &[
+                ("username", "olga"),
+                ("display_name", "Olga"),
+                ("email", "olga@study.example.org"),
+                ("role", "member"),
+                ("password", ""),
+            ],
+        )
+        .await
+        .unwrap();
+    let study: Value = admin.call("list_studies", &[]).await.unwrap();
+    let study_id = study[0]["id"].to_string();
+    let _: () =
+        admin.call("set_member", &[("study_id", &study_id), ("username", "olga"), ("role", "on-call")]).await.unwrap();
+
+    let mut fleet = FleetHost::start(&key.public_key);
+    let (port, credential) = (fleet.port.to_string(), key.id.to_string());
+    let mut form = host_form(&instance_id, "web01", "web", "127.0.0.1", &credential, "");
+    form[4].1 = &port;
+    form[5].1 = &fleet.user;
+    let host: Value = admin.call("add_host", &form).await.unwrap();
+    let host_id = host["id"].as_i64().unwrap();
+    app.state.ssh.scan(&Actor::cli(), host_id).await.unwrap();
+    app.state.ssh.pin(&Actor::cli(), host_id, &fleet.fingerprint()).await.unwrap();
+    let check = || async {
+        let health: HostHealth = admin.call("check_host", &[("host_id", &host_id.to_string())]).await.unwrap();
+        app.state.alerts.evaluate_hosts().await.unwrap();
+        app.state.mailer.deliver_due().await;
+        health
+    };
+    let open = || async {
+        let alerts: Vec<AlertSummary> = admin.call("list_alerts", &[("state", "")]).await.unwrap();
+        alerts
+    };
+
+    assert_eq!(check().await.state, "reachable");
+    assert!(open().await.is_empty(), "a healthy host raises nothing");
+
+    // The host goes down: one critical alert, one mail to the on-call person.
+    fleet.stop();
+    assert_eq!(check().await.state, "refused");
+    check().await; // Seen again: still one alert, no second mail.
+    let alerts = open().await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let alert = &alerts[0];
+    assert_eq!(
+        (alert.rule.as_str(), alert.severity.as_str(), alert.state.as_str()),
+        ("unreachable", "critical", "open")
+    );
+    assert!(alert.summary.starts_with("web01 (Diaries/prod)"), "{}", alert.summary);
+    let mails = smtp.wait_for(1).await;
+    assert_eq!(mails.len(), 1, "one mail, to the one person on call (the admin has no address)");
+    let mail = &mails[0];
+    assert_eq!(header(mail, "To").as_deref(), Some("olga@study.example.org"));
+    assert_eq!(header(mail, "Subject").as_deref(), Some("[Steward] CRITICAL: web01 (Diaries/prod): not reachable"));
+
+    // The link works without a session, for that alert, once.
+    let token = ack_token(mail);
+    let stranger = app.client();
+    let shown: AlertSummary = stranger.call("alert_link", &[("token", &token)]).await.unwrap();
+    assert_eq!(shown.id, alert.id);
+    let acked: AlertSummary = stranger.call("acknowledge_by_link", &[("token", &token)]).await.unwrap();
+    assert_eq!(acked.state, "acknowledged");
+    assert_eq!(acked.acknowledged_by.as_deref(), Some("olga@study.example.org (mail link)"));
+    let again = stranger.call::<AlertSummary>("acknowledge_by_link", &[("token", &token)]).await.unwrap_err();
+    assert!(again.error.to_string().contains("used already"), "{}", again.error);
+    let forged = stranger.call::<AlertSummary>("alert_link", &[("token", "not-a-token")]).await.unwrap_err();
+    assert_eq!(forged.status.as_u16(), 400);
+    assert!(
+        stranger.call::<Vec<AlertSummary>>("list_alerts", &[("state", "")]).await.is_err(),
+        "the link opens nothing else"
+    );
+
+    // The host comes back: the alert resolves itself, and a "resolved" mail follows.
+    fleet.start_sshd();
+    assert_eq!(check().await.state, "reachable");
+    let alerts = open().await;
+    assert_eq!(alerts[0].state, "resolved");
+    let mails = smtp.wait_for(2).await;
+    assert_eq!(mails.len(), 2);
+    assert!(mails.iter().any(|m| header(m, "Subject").as_deref() == Some("[Steward] RESOLVED: web01 (Diaries/prod): not reachable")));
+    app.stop().await;
+}
