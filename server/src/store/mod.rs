@@ -35,7 +35,7 @@ pub use inventory::{
 };
 pub use jobs::{JobFilter, JobHostRow, JobRow, LogLineRow, NewJob};
 pub use outbox::{NewMail, OutboxRow};
-pub use schedules::{ScheduleFields, ScheduleRow, ScheduleRunRow};
+pub use schedules::{Firing, ScheduleFields, ScheduleRow, ScheduleRunRow};
 pub use vault::{CredentialRow, KeyCheckRow, NewCredential, SealedRow};
 
 use crate::config::{ConfigError, DatabaseConfig};

@@ -132,3 +132,49 @@ impl Store {
             .bind(schedule_id).bind(limit).fetch_all(pool).await)?)
     }
 }
+
+/// One due time of a schedule, handled: claimed with `outcome`, optionally with a job to
+/// queue, and the schedule moved on to `next_due_at`.
+pub struct Firing<'a> {
+    pub schedule_id: i64,
+    pub due_at: DateTime<Utc>,
+    pub next_due_at: DateTime<Utc>,
+    pub outcome: &'a str,
+    pub job: Option<super::NewJob<'a>>,
+}
+
+impl Store {
+    /// Handles many due times in one transaction (10,000 schedules may fall due at once); a due
+    /// time another replica claimed already is skipped. Returns the due times claimed here.
+    pub async fn fire_schedules(&self, firings: &[Firing<'_>], now: DateTime<Utc>) -> Result<Vec<i64>> {
+        Ok(on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let mut claimed = Vec::new();
+            for f in firings {
+                let won = sqlx::query(
+                    "INSERT INTO schedule_runs (schedule_id, due_at, outcome) VALUES ($1, $2, $3)
+                     ON CONFLICT (schedule_id, due_at) DO NOTHING")
+                    .bind(f.schedule_id).bind(f.due_at).bind(f.outcome).execute(&mut *tx).await?.rows_affected() == 1;
+                if won {
+                    claimed.push(f.schedule_id);
+                    if let Some(job) = &f.job {
+                        let id: i64 = sqlx::query_scalar(
+                            "INSERT INTO jobs (kind, target_kind, target_id, target_name, study_id, payload, state,
+                               max_attempts, requested_by, schedule_id, created_at, run_after)
+                             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $10, $11) RETURNING id")
+                            .bind(job.kind).bind(job.target_kind).bind(job.target_id).bind(job.target_name)
+                            .bind(job.study_id).bind(job.payload).bind(job.max_attempts).bind(job.requested_by)
+                            .bind(job.schedule_id).bind(now).bind(job.run_after)
+                            .fetch_one(&mut *tx).await?;
+                        sqlx::query("UPDATE schedule_runs SET job_id = $3 WHERE schedule_id = $1 AND due_at = $2")
+                            .bind(f.schedule_id).bind(f.due_at).bind(id).execute(&mut *tx).await?;
+                    }
+                }
+                sqlx::query("UPDATE schedules SET next_due_at = $3 WHERE id = $1 AND next_due_at = $2")
+                    .bind(f.schedule_id).bind(f.due_at).bind(f.next_due_at).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            claimed
+        }))
+    }
+}

@@ -2,6 +2,7 @@
 //! (claimed in `schedule_runs`, unique per schedule and time); due times missed while Steward
 //! was down are an event and follow the schedule's catch-up policy (run once, or skip).
 
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -11,9 +12,9 @@ use serde_json::Value;
 use steward_frontend::contract::{AppError, ScheduleInput, ScheduleRun, ScheduleSummary};
 use tokio_util::sync::CancellationToken;
 
-use super::{JobSpec, Jobs, Target};
+use super::{Jobs, Target};
 use crate::services::audit::Actor;
-use crate::store::{NewEvent, ScheduleFields, ScheduleRow, StoreError};
+use crate::store::{Firing, NewEvent, NewJob, ScheduleFields, ScheduleRow, StoreError};
 use crate::web::error::from_store;
 
 /// A due time found later than this is a missed run (Steward was down), not a late one.
@@ -55,6 +56,24 @@ impl Timing {
     }
 }
 
+/// A job target's name and study, once resolved (`None`: it is gone).
+type Resolved = Option<(String, Option<i64>)>;
+
+/// What to do about one due time.
+struct Plan<'a> {
+    schedule: &'a ScheduleRow,
+    due_at: DateTime<Utc>,
+    next: DateTime<Utc>,
+    /// How many due times passed unseen, when Steward was down.
+    missed_runs: Option<u32>,
+    /// Whether a job is queued (on time, or a missed run caught up once).
+    runs: bool,
+    target: Resolved,
+    kind: Option<std::sync::Arc<dyn super::kinds::JobKind>>,
+    run_after: DateTime<Utc>,
+    requested_by: String,
+}
+
 /// Fires due schedules until shut down.
 pub struct Scheduler {
     jobs: Jobs,
@@ -81,18 +100,15 @@ impl Scheduler {
 
     /// Fires every schedule due now; returns how many due times were handled.
     pub async fn fire_due(&self) -> Result<usize, StoreError> {
-        let inner = &self.jobs.inner;
         let mut handled = 0;
         loop {
-            let now = inner.clock.now();
-            let due = inner.store.due_schedules(now, BATCH).await?;
+            let now = self.jobs.inner.clock.now();
+            let due = self.jobs.inner.store.due_schedules(now, BATCH).await?;
             if due.is_empty() {
                 return Ok(handled);
             }
             let count = due.len();
-            for schedule in due {
-                self.fire(&schedule, now).await?;
-            }
+            self.fire(&due, now).await?;
             handled += count;
             if count < BATCH as usize {
                 return Ok(handled);
@@ -100,58 +116,109 @@ impl Scheduler {
         }
     }
 
-    async fn fire(&self, schedule: &ScheduleRow, now: DateTime<Utc>) -> Result<(), StoreError> {
+    /// Handles a batch of due schedules in one transaction: each due time is claimed once,
+    /// queues its job (or is recorded as missed), and the schedule moves on.
+    async fn fire(&self, due: &[ScheduleRow], now: DateTime<Utc>) -> Result<(), StoreError> {
         let inner = &self.jobs.inner;
-        let due = schedule.next_due_at;
-        let timing = Timing::parse(&schedule.cron, &schedule.timezone).ok();
-        let next =
-            timing.as_ref().and_then(|t| t.next_after(now.max(due))).unwrap_or(now + chrono::Duration::days(3650));
-        let missed = now - due > MISSED_AFTER;
-        let outcome = match (missed, schedule.catch_up.as_str()) {
-            (false, _) | (true, "once") => "fired",
-            _ => "missed",
-        };
-        if inner.store.claim_schedule_run(schedule.id, due, outcome).await? {
-            if missed {
-                let skipped = timing.as_ref().map_or(1, |t| {
-                    let mut n = 1;
-                    let mut at = due;
+        let mut timings: HashMap<(String, String), Option<Timing>> = HashMap::new();
+        let mut targets: HashMap<(String, Option<i64>), Resolved> = HashMap::new();
+        // What the firings borrow: requested-by texts and target names.
+        let mut plans = Vec::with_capacity(due.len());
+        for schedule in due {
+            let timing = timings
+                .entry((schedule.cron.clone(), schedule.timezone.clone()))
+                .or_insert_with(|| Timing::parse(&schedule.cron, &schedule.timezone).ok());
+            let due_at = schedule.next_due_at;
+            let next = timing
+                .as_ref()
+                .and_then(|t| t.next_after(now.max(due_at)))
+                .unwrap_or(now + chrono::Duration::days(3650));
+            let missed_runs = (now - due_at > MISSED_AFTER).then(|| {
+                timing.as_ref().map_or(1, |t| {
+                    let (mut n, mut at) = (1, due_at);
                     while let Some(later) = t.next_after(at).filter(|l| *l <= now) {
                         n += 1;
                         at = later;
                     }
                     n
-                });
-                let summary = format!("schedule {} missed {skipped} run(s) while Steward was down", schedule.name);
-                let detail = if outcome == "fired" { "running it once now" } else { "skipped, as its policy says" };
+                })
+            });
+            let runs = missed_runs.is_none() || schedule.catch_up == "once";
+            let target = match targets.entry((schedule.target_kind.clone(), schedule.target_id)) {
+                std::collections::hash_map::Entry::Occupied(e) => e.get().clone(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    let resolved = match Target::parse(&schedule.target_kind, schedule.target_id) {
+                        Some(t) => self.jobs.resolve(t).await.ok(),
+                        None => None,
+                    };
+                    e.insert(resolved).clone()
+                }
+            };
+            let jitter = if schedule.jitter_secs > 0 {
+                let random = uuid::Uuid::new_v4().as_u128() as i64;
+                chrono::Duration::seconds(random.rem_euclid(schedule.jitter_secs + 1))
+            } else {
+                chrono::Duration::zero()
+            };
+            let kind = inner.kinds.get(schedule.kind.as_str()).cloned();
+            if runs && (kind.is_none() || target.is_none()) {
+                tracing::warn!(schedule = schedule.id, "a schedule's job kind or target is gone; nothing queued");
+            }
+            plans.push(Plan {
+                schedule,
+                due_at,
+                next,
+                missed_runs,
+                runs,
+                target,
+                kind,
+                run_after: now.max(due_at) + jitter,
+                requested_by: format!("schedule {}", schedule.name),
+            });
+        }
+        let firings: Vec<Firing<'_>> = plans
+            .iter()
+            .map(|plan| {
+                let job = match (plan.runs, &plan.target, &plan.kind) {
+                    (true, Some((name, study)), Some(kind)) => Some(NewJob {
+                        kind: kind.name(),
+                        target_kind: &plan.schedule.target_kind,
+                        target_id: plan.schedule.target_id,
+                        target_name: name,
+                        study_id: *study,
+                        payload: &plan.schedule.payload,
+                        max_attempts: kind.max_attempts(),
+                        requested_by: &plan.requested_by,
+                        schedule_id: Some(plan.schedule.id),
+                        run_after: plan.run_after,
+                    }),
+                    _ => None,
+                };
+                Firing {
+                    schedule_id: plan.schedule.id,
+                    due_at: plan.due_at,
+                    next_due_at: plan.next,
+                    outcome: if plan.runs { "fired" } else { "missed" },
+                    job,
+                }
+            })
+            .collect();
+        let claimed: std::collections::HashSet<i64> =
+            inner.store.fire_schedules(&firings, now).await?.into_iter().collect();
+        inner.wake.notify_waiters();
+        inner.wake.notify_one();
+        for plan in &plans {
+            if let Some(count) = plan.missed_runs
+                && claimed.contains(&plan.schedule.id)
+            {
+                let summary = format!("schedule {} missed {count} run(s) while Steward was down", plan.schedule.name);
+                let detail = if plan.runs { "running it once now" } else { "skipped, as its policy says" };
                 let event =
                     NewEvent { kind: "schedule.missed", severity: "warning", host_id: None, summary: &summary, detail };
                 inner.store.record_event(&event, now).await?;
             }
-            if outcome == "fired" {
-                let jitter = if schedule.jitter_secs > 0 {
-                    let random = uuid::Uuid::new_v4().as_u128() as i64;
-                    chrono::Duration::seconds(random.rem_euclid(schedule.jitter_secs + 1))
-                } else {
-                    chrono::Duration::zero()
-                };
-                let spec = JobSpec {
-                    kind: schedule.kind.clone(),
-                    target: Target::parse(&schedule.target_kind, schedule.target_id).unwrap_or(Target::Fleet),
-                    payload: serde_json::from_str(&schedule.payload).unwrap_or(Value::Null),
-                    requested_by: format!("schedule {}", schedule.name),
-                    schedule_id: Some(schedule.id),
-                    run_after: Some(now.max(due) + jitter),
-                };
-                match self.jobs.enqueue(&Actor::system(), spec).await {
-                    Ok(job) => inner.store.set_schedule_run_job(schedule.id, due, job.id).await?,
-                    Err(err) => {
-                        tracing::warn!(schedule = schedule.id, error = %err, "a schedule could not queue its job")
-                    }
-                }
-            }
         }
-        inner.store.advance_schedule(schedule.id, due, next).await
+        Ok(())
     }
 }
 
