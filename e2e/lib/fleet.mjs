@@ -50,13 +50,24 @@ export async function startFleetHost(authorizedKey) {
     'UsePAM no', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'PubkeyAuthentication yes',
     `AllowUsers ${user}`, 'AuthorizedKeysFile .ssh/authorized_keys', '',
   ].join('\n'));
-  const sshd = spawn('/usr/sbin/sshd', ['-D', '-f', `${dir}/sshd_config`, '-E', `${dir}/sshd.log`], { stdio: 'ignore' });
-  const deadline = Date.now() + 10_000;
-  while (!(await listening(port))) {
-    if (Date.now() > deadline) throw new Error(`sshd did not listen on ${port}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  let sshd;
+  const up = async () => {
+    sshd = spawn('/usr/sbin/sshd', ['-D', '-f', `${dir}/sshd_config`, '-E', `${dir}/sshd.log`], { stdio: 'ignore' });
+    const deadline = Date.now() + 10_000;
+    while (!(await listening(port))) {
+      if (Date.now() > deadline) throw new Error(`sshd did not listen on ${port}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  await up();
   return {
+    /** The host goes down: sshd and every session of its user stop. */
+    down() {
+      sshd.kill();
+      try { execFileSync('pkill', ['-KILL', '-u', user], { stdio: 'ignore' }); } catch { /* none left */ }
+    },
+    /** The host comes back. */
+    up,
     user,
     port,
     fingerprint: () => execFileSync('ssh-keygen', ['-lf', `${dir}/host_key.pub`]).toString().split(/\s+/)[1],

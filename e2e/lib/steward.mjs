@@ -114,8 +114,8 @@ export async function setUpAdmin(page, steward, admin = ADMIN) {
 }
 
 /** A running Steward with its first admin set up, and a browser page signed in as them. */
-export async function startSignedIn() {
-  const steward = await startSteward();
+export async function startSignedIn({ env = {} } = {}) {
+  const steward = await startSteward({ env });
   const browser = await launchBrowser();
   const page = await browser.newPage();
   // Errors in the page (a failed hydration, a panic) show in the test output.

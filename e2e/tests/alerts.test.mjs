@@ -1,0 +1,103 @@
+// A host goes down: the on-call person gets a mail, follows its link and acknowledges the
+// alert without signing in; the alert shows as acknowledged; the host comes back and the
+// "resolved" mail arrives.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startSignedIn, visit, step } from '../lib/steward.mjs';
+import { startFleetHost } from '../lib/fleet.mjs';
+import { startSmtp } from '../lib/smtp.mjs';
+
+let session;
+let steward;
+let browser;
+let page;
+let smtp;
+let host;
+let hostId;
+
+async function api(name, params) {
+  return page.evaluate(async ([name, params]) => {
+    const response = await fetch(`/api/${name}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(params).toString(),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${name}: ${response.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  }, [name, params]);
+}
+
+before(async () => {
+  smtp = await startSmtp();
+  session = await startSignedIn({ env: smtp.env });
+  ({ steward, browser, page } = session);
+});
+
+after(async () => {
+  host?.stop();
+  await session?.close();
+  smtp?.stop();
+});
+
+test('a study with an on-call person and a watched host', async () => {
+  await step(page, 'alerts-setup', async () => {
+    await api('store_secret', { name: 'smtp', kind: 'smtp-password', secret: smtp.password });
+    const key = await api('generate_ssh_key', { name: 'steward' });
+    const study = await api('create_study', { name: 'CamCOPS clinic', description: '', contact: '' });
+    const instance = await api('create_instance', {
+      study_id: study.id, 'input[name]': 'camcops-prod', 'input[stack]': 'camcops', 'input[environment]': 'production',
+    });
+    await api('create_user', { username: 'olga', display_name: 'Olga', email: 'olga@clinic.example.org', role: 'member', password: '' });
+    await api('set_member', { study_id: study.id, username: 'olga', role: 'on-call' });
+    host = await startFleetHost(key.public_key);
+    const added = await api('add_host', {
+      instance_id: instance.id, 'input[name]': 'web01', 'input[roles]': 'web', 'input[address]': '127.0.0.1',
+      'input[ssh_port]': String(host.port), 'input[ssh_user]': host.user, 'input[credential]': String(key.id), 'input[jump_host]': '',
+    });
+    hostId = added.id;
+    await api('scan_host_key', { host_id: hostId });
+    await api('pin_host_key', { host_id: hostId, fingerprint: host.fingerprint() });
+    assert.equal((await api('check_host', { host_id: hostId })).state, 'reachable');
+  });
+});
+
+test('the host goes down; on call gets the mail and acknowledges by its link', async () => {
+  await step(page, 'alerts-ack', async () => {
+    host.down();
+    await visit(page, `${steward.url}/hosts/${hostId}`);
+    await page.locator('[data-test=host-health]').getByRole('button', { name: 'Check now' }).click();
+    await page.locator('[data-test=host-health] [data-state=refused]').waitFor();
+
+    const mail = await smtp.waitFor(/Subject: \[Steward\] CRITICAL: web01 \(CamCOPS clinic\/camcops-prod\): not reachable/);
+    assert.match(mail, /To: olga@clinic\.example\.org/);
+    const body = mail.replace(/=\r?\n/g, '').replace(/=3D/g, '=');
+    const link = body.match(/https?:\/\/\S+\/alerts\/ack\?token=[A-Za-z0-9_-]+/)[0];
+
+    // Olga has no session in this browser: the link alone lets her acknowledge this alert.
+    const olga = await browser.newContext();
+    const olgaPage = await olga.newPage();
+    await visit(olgaPage, link);
+    await olgaPage.locator('[data-test=alert]', { hasText: 'web01' }).waitFor();
+    await olgaPage.getByRole('button', { name: 'Acknowledge' }).click();
+    await olgaPage.locator('[data-test=acknowledged]').waitFor();
+    await olga.close();
+
+    await visit(page, `${steward.url}/alerts?state=all`);
+    const row = page.locator('[data-test=alerts-table] tbody tr', { hasText: 'web01' });
+    assert.match(await row.locator('[data-test=alert-state]').innerText(), /acknowledged by olga@clinic\.example\.org \(mail link\)/);
+  });
+});
+
+test('the host comes back: the alert resolves and the resolved mail arrives', async () => {
+  await step(page, 'alerts-resolve', async () => {
+    await host.up();
+    await visit(page, `${steward.url}/hosts/${hostId}`);
+    await page.locator('[data-test=host-health]').getByRole('button', { name: 'Check now' }).click();
+    await page.locator('[data-test=host-health] [data-state=reachable]').waitFor();
+    await smtp.waitFor(/Subject: \[Steward\] RESOLVED: web01/);
+    await visit(page, `${steward.url}/alerts?state=resolved`);
+    await page.locator('[data-test=alerts-table] tbody tr', { hasText: 'web01' }).waitFor();
+  });
+});
