@@ -4,6 +4,9 @@
 source "$(dirname "$0")/lib.sh"
 
 LOG_DIR="$(mktemp -d)"
+# A test run rebuilds Steward's own crates from a clean clone: incremental data would only pile
+# up in the shared target directory (tens of GB over many runs).
+export CARGO_INCREMENTAL=0
 trap 'rm -rf "$LOG_DIR"' EXIT
 
 # --- what the tests need -----------------------------------------------------------------

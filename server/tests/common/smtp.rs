@@ -101,18 +101,6 @@ impl SmtpServer {
         }
     }
 
-    /// Waits (up to 20 s) until `count` messages were delivered, then a moment for any more;
-    /// returns them all.
-    pub async fn wait_for(&self, count: usize) -> Vec<String> {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while self.messages().len() < count {
-            assert!(std::time::Instant::now() < deadline, "only {} of {count} messages arrived", self.messages().len());
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        self.messages()
-    }
-
     /// Every delivered message, as raw text.
     pub fn messages(&self) -> Vec<String> {
         let mut all = Vec::new();
