@@ -85,7 +85,7 @@ test('the host goes down; on call gets the mail and acknowledges by its link', a
     await olga.close();
 
     await visit(page, `${steward.url}/alerts?state=all`);
-    const row = page.locator('[data-test=alerts-table] tbody tr', { hasText: 'web01' });
+    const row = page.locator('[data-test=alerts-table] tbody tr', { hasText: 'web01 (CamCOPS clinic/camcops-prod): not reachable' });
     assert.match(await row.locator('[data-test=alert-state]').innerText(), /acknowledged by olga@clinic\.example\.org \(mail link\)/);
   });
 });
@@ -98,6 +98,6 @@ test('the host comes back: the alert resolves and the resolved mail arrives', as
     await page.locator('[data-test=host-health] [data-state=reachable]').waitFor();
     await smtp.waitFor(/Subject: \[Steward\] RESOLVED: web01/);
     await visit(page, `${steward.url}/alerts?state=resolved`);
-    await page.locator('[data-test=alerts-table] tbody tr', { hasText: 'web01' }).waitFor();
+    await page.locator('[data-test=alerts-table] tbody tr', { hasText: 'not reachable' }).waitFor();
   });
 });
