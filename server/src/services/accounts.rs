@@ -12,7 +12,7 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::services::audit::{Actor, Audit};
 use crate::store::{NewUser, Store, StoreError, TokenPurpose, UserRow};
-use crate::web::error::{from_store, internal};
+use crate::web::error::{from_store, internal, not_found};
 
 type Result<T> = std::result::Result<T, AppError>;
 
@@ -241,10 +241,7 @@ impl Accounts {
     }
 
     pub async fn user(&self, id: i64) -> Result<UserRow> {
-        self.store.user_by_id(id).await.map_err(|err| match err {
-            StoreError::NotFound => AppError::not_found("The user"),
-            other => from_store(other),
-        })
+        self.store.user_by_id(id).await.map_err(not_found("The user"))
     }
 
     pub async fn user_by_name(&self, username: &str) -> Result<UserRow> {

@@ -14,7 +14,7 @@ use crate::clock::SharedClock;
 use crate::services::fleet;
 use crate::services::mail::Mailer;
 use crate::store::{AlertRow, Condition, HostForAlerts, HostStatusRow, Store, StoreError};
-use crate::web::error::from_store;
+use crate::web::error::{from_store, not_found};
 
 /// How long an acknowledge link in a mail works.
 const LINK_LIFETIME: Duration = Duration::days(7);
@@ -191,10 +191,7 @@ impl Alerts {
     }
 
     pub async fn get(&self, id: i64) -> Result<AlertSummary, AppError> {
-        self.store.alert(id).await.map(|row| summary_of(&row)).map_err(|err| match err {
-            StoreError::NotFound => AppError::not_found("The alert"),
-            other => from_store(other),
-        })
+        self.store.alert(id).await.map(|row| summary_of(&row)).map_err(not_found("The alert"))
     }
 
     pub async fn acknowledge(&self, id: i64, by: &str) -> Result<AlertSummary, AppError> {

@@ -16,18 +16,11 @@ use crate::services::audit::{Actor, Audit};
 use crate::services::{ansible, fleet};
 use crate::store::{HostFields, HostRow, InstanceFields, InstanceFilter, InstanceRow, InstanceSort, Store, StoreError};
 use crate::store::{StudyRow, Viewer};
-use crate::web::error::from_store;
+use crate::web::error::{from_store, not_found};
 
 type Result<T> = std::result::Result<T, AppError>;
 
 pub const INSTANCES_PER_PAGE: u32 = 50;
-
-fn not_found(what: &'static str) -> impl Fn(StoreError) -> AppError {
-    move |err| match err {
-        StoreError::NotFound => AppError::not_found(what),
-        other => from_store(other),
-    }
-}
 
 /// Free text: kept as given, but not blank and not endless.
 fn text(field: &str, label: &str, value: &str, max: usize) -> Result<String> {

@@ -23,7 +23,7 @@ use crate::clock::SharedClock;
 use crate::config::ConfigError;
 use crate::services::audit::{Actor, Audit};
 use crate::store::{CredentialRow, KeyCheckRow, NewCredential, SealedRow, Store, StoreError};
-use crate::web::error::{from_store, internal};
+use crate::web::error::{from_store, internal, not_found};
 
 const KEY_CHECK_AAD: &[u8] = b"steward-vault/v1/key-check";
 const KEY_CHECK_PLAINTEXT: &[u8] = b"steward vault key check";
@@ -365,10 +365,7 @@ impl Vault {
     }
 
     pub async fn delete(&self, actor: &Actor, id: i64) -> Result<(), AppError> {
-        let row = self.store.credential(id).await.map_err(|err| match err {
-            StoreError::NotFound => AppError::not_found("The credential"),
-            other => from_store(other),
-        })?;
+        let row = self.store.credential(id).await.map_err(not_found("The credential"))?;
         if row.used_by_hosts > 0 {
             return Err(AppError::Invalid {
                 field: None,

@@ -26,7 +26,7 @@ use crate::services::fleet;
 use crate::services::jobs::Jobs;
 use crate::services::mail::Mailer;
 use crate::store::{StoreError, UserRow, Viewer};
-use crate::web::error::{from_store, internal};
+use crate::web::error::{from_store, internal, not_found};
 
 type Result<T> = std::result::Result<T, AppError>;
 
@@ -104,10 +104,7 @@ impl WebBackend {
                 return Err(internal("a study permission needs a study scope"));
             }
         };
-        result.map_err(|err| match err {
-            StoreError::NotFound => AppError::not_found(what),
-            other => from_store(other),
-        })
+        result.map_err(not_found(what))
     }
 
     fn one_time(user: &UserRow, link: Option<Link>) -> OneTimeLink {

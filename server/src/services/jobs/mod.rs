@@ -21,8 +21,8 @@ use crate::clock::SharedClock;
 use crate::config::JobsConfig;
 use crate::services::audit::{Actor, Audit};
 use crate::services::ssh::{Ssh, SshFailure};
-use crate::store::{JobFilter, JobRow, NewEvent, NewJob, Store, StoreError};
-use crate::web::error::from_store;
+use crate::store::{JobFilter, JobRow, NewEvent, NewJob, Store};
+use crate::web::error::{from_store, not_found};
 
 pub const JOBS_PER_PAGE: u32 = 50;
 /// Log lines sent with a job's page; the rest streams.
@@ -171,23 +171,17 @@ impl Jobs {
     /// The target's name and study, checking it exists.
     async fn resolve(&self, target: Target) -> Result<(String, Option<i64>), AppError> {
         let store = &self.inner.store;
-        let missing = |what: &'static str| {
-            move |err: StoreError| match err {
-                StoreError::NotFound => AppError::not_found(what),
-                other => from_store(other),
-            }
-        };
         Ok(match target {
             Target::Host(id) => {
-                let host = store.host(id).await.map_err(missing("The host"))?;
-                (host.name, Some(store.study_of_host(id).await.map_err(missing("The host"))?))
+                let host = store.host(id).await.map_err(not_found("The host"))?;
+                (host.name, Some(store.study_of_host(id).await.map_err(not_found("The host"))?))
             }
             Target::Instance(id) => {
-                let instance = store.instance(id).await.map_err(missing("The instance"))?;
+                let instance = store.instance(id).await.map_err(not_found("The instance"))?;
                 (instance.name, Some(instance.study_id))
             }
             Target::Study(id) => {
-                let study = store.study(id, 0).await.map_err(missing("The study"))?;
+                let study = store.study(id, 0).await.map_err(not_found("The study"))?;
                 (study.name, Some(id))
             }
             Target::Fleet => ("all hosts".to_owned(), None),
@@ -260,10 +254,7 @@ impl Jobs {
     /// Stops a job: a queued one at once, a running one as soon as its worker sees the request
     /// (its remote commands are killed).
     pub async fn cancel(&self, actor: &Actor, id: i64) -> Result<String, AppError> {
-        let state = self.inner.store.cancel_job(id, self.inner.clock.now()).await.map_err(|err| match err {
-            StoreError::NotFound => AppError::not_found("The job"),
-            other => from_store(other),
-        })?;
+        let state = self.inner.store.cancel_job(id, self.inner.clock.now()).await.map_err(not_found("The job"))?;
         if let Ok(running) = self.inner.running.lock()
             && let Some(token) = running.get(&id)
         {
@@ -314,10 +305,7 @@ impl Jobs {
     }
 
     pub async fn summary(&self, id: i64) -> Result<JobSummary, AppError> {
-        let row = self.inner.store.job(id).await.map_err(|err| match err {
-            StoreError::NotFound => AppError::not_found("The job"),
-            other => from_store(other),
-        })?;
+        let row = self.inner.store.job(id).await.map_err(not_found("The job"))?;
         Ok(summary_of(&row, self.title(&row.kind)))
     }
 
@@ -363,14 +351,12 @@ impl Jobs {
     /// Re-queues an interrupted job as a new one when its kind is idempotent.
     pub(crate) async fn requeue_interrupted(&self, row: &JobRow) {
         let kind = self.inner.kinds.get(row.kind.as_str()).cloned();
-        let study = row.study_id;
         let summary = format!("job {} ({}) on {} was interrupted", row.id, row.kind, row.target_name);
         let event =
             NewEvent { kind: "job.interrupted", severity: "warning", host_id: None, summary: &summary, detail: "" };
         if let Err(err) = self.inner.store.record_event(&event, self.inner.clock.now()).await {
             tracing::warn!(error = %err, "could not record an event");
         }
-        let _ = study;
         let Some(kind) = kind.filter(|k| k.idempotent()) else { return };
         let requested_by = format!("rerun of job {}", row.id);
         let job = NewJob {

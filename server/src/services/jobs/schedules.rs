@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Jobs, Target};
 use crate::services::audit::Actor;
 use crate::store::{Firing, NewEvent, NewJob, ScheduleFields, ScheduleRow, StoreError};
-use crate::web::error::from_store;
+use crate::web::error::{from_store, not_found};
 
 /// A due time found later than this is a missed run (Steward was down), not a late one.
 const MISSED_AFTER: chrono::Duration = chrono::Duration::seconds(120);
@@ -318,10 +318,7 @@ impl Jobs {
         let by = actor.username.clone().unwrap_or_else(|| "steward".into());
         let id = match id {
             Some(id) => {
-                self.inner.store.update_schedule(id, &fields, now).await.map_err(|err| match err {
-                    StoreError::NotFound => AppError::not_found("The schedule"),
-                    other => from_store(other),
-                })?;
+                self.inner.store.update_schedule(id, &fields, now).await.map_err(not_found("The schedule"))?;
                 id
             }
             None => self.inner.store.insert_schedule(&fields, &by, now).await.map_err(from_store)?,
@@ -334,10 +331,7 @@ impl Jobs {
 
     /// Deletes the schedule when `confirm` is its name.
     pub async fn delete_schedule(&self, actor: &Actor, id: i64, confirm: &str) -> Result<(), AppError> {
-        let row = self.inner.store.schedule(id).await.map_err(|err| match err {
-            StoreError::NotFound => AppError::not_found("The schedule"),
-            other => from_store(other),
-        })?;
+        let row = self.inner.store.schedule(id).await.map_err(not_found("The schedule"))?;
         if confirm.trim() != row.name {
             return Err(AppError::invalid("confirm", "Type the schedule's name to delete it"));
         }
@@ -354,10 +348,7 @@ impl Jobs {
     }
 
     pub async fn schedule(&self, id: i64) -> Result<ScheduleSummary, AppError> {
-        let row = self.inner.store.schedule(id).await.map_err(|err| match err {
-            StoreError::NotFound => AppError::not_found("The schedule"),
-            other => from_store(other),
-        })?;
+        let row = self.inner.store.schedule(id).await.map_err(not_found("The schedule"))?;
         let runs = self
             .inner
             .store

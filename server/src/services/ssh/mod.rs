@@ -29,7 +29,7 @@ use crate::config::SshConfig;
 use crate::services::audit::{Actor, Audit};
 use crate::services::vault::Vault;
 use crate::store::{CheckOutcome, HostRow, NewEvent, Store, StoreError};
-use crate::web::error::{from_store, internal};
+use crate::web::error::{from_store, internal, not_found};
 
 /// Jump chains longer than this are refused (the inventory prevents loops; this is a backstop).
 const MAX_HOPS: usize = 8;
@@ -220,10 +220,7 @@ impl Ssh {
     }
 
     async fn host(&self, host_id: i64) -> Result<HostRow, AppError> {
-        self.store.host(host_id).await.map_err(|err| match err {
-            StoreError::NotFound => AppError::not_found("The host"),
-            other => from_store(other),
-        })
+        self.store.host(host_id).await.map_err(not_found("The host"))
     }
 
     /// Asks the host for its keys and records them as offered, not trusted: with ssh-keyscan,
