@@ -102,9 +102,18 @@ impl Alerts {
 
     /// Opens, refreshes and resolves host alerts from the hosts' last checks.
     pub async fn evaluate_hosts(&self) -> Result<(), StoreError> {
+        self.evaluate(None).await
+    }
+
+    /// The same for one host, right after it was checked.
+    pub async fn evaluate_host(&self, host_id: i64) -> Result<(), StoreError> {
+        self.evaluate(Some(host_id)).await
+    }
+
+    async fn evaluate(&self, only: Option<i64>) -> Result<(), StoreError> {
         let now = self.clock.now();
         let mut holding = HashSet::new();
-        for host in self.store.hosts_for_alerts().await? {
+        for host in self.store.hosts_for_alerts(only).await? {
             let target = format!("host:{}", host.host_id);
             for (rule, severity, detail) in findings(&host) {
                 holding.insert((rule.to_owned(), target.clone()));
@@ -123,7 +132,8 @@ impl Alerts {
                 }
             }
         }
-        for alert in self.store.unresolved_alerts("host:").await? {
+        let targets = only.map_or_else(|| "host:".to_owned(), |id| format!("host:{id}"));
+        for alert in self.store.unresolved_alerts(&targets).await? {
             if !holding.contains(&(alert.rule.clone(), alert.target_key.clone()))
                 && self.store.resolve_alert(alert.id, now).await?
             {

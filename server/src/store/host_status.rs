@@ -122,15 +122,17 @@ impl Store {
 }
 
 impl Store {
-    /// Every host's last check, with its key status and where it belongs (for the alert rules).
-    pub async fn hosts_for_alerts(&self) -> Result<Vec<HostForAlerts>> {
+    /// Every host's last check (or one host's), with its key status and where it belongs (for
+    /// the alert rules).
+    pub async fn hosts_for_alerts(&self, only: Option<i64>) -> Result<Vec<HostForAlerts>> {
         Ok(on_pool!(self, pool => sqlx::query_as::<_, HostForAlerts>(
             "SELECT h.id AS host_id, h.name AS host_name, i.name AS instance_name, st.name AS study_name,
                     h.host_key_status AS key_status, s.checked_at, s.state, s.message, s.facts, s.facts_at,
                     s.clock_offset_ms
                FROM hosts h JOIN instances i ON i.id = h.instance_id JOIN studies st ON st.id = i.study_id
-               LEFT JOIN host_status s ON s.host_id = h.id")
-            .fetch_all(pool).await)?)
+               LEFT JOIN host_status s ON s.host_id = h.id
+              WHERE $1 IS NULL OR h.id = $1")
+            .bind(only).fetch_all(pool).await)?)
     }
 }
 

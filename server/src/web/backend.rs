@@ -488,7 +488,7 @@ impl Backend for WebBackend {
     async fn check_host(&self, _caller: &Caller, host_id: i64) -> Result<HostHealth> {
         self.state.ssh.check(host_id).await?;
         // What the check found raises or resolves alerts now, not at the next round.
-        if let Err(err) = self.state.alerts.evaluate_hosts().await {
+        if let Err(err) = self.state.alerts.evaluate_host(host_id).await {
             tracing::warn!(error = %err, "could not evaluate alert rules");
         }
         let status = self.state.store.host_status(host_id).await.map_err(from_store)?;
