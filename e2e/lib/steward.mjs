@@ -136,3 +136,17 @@ export async function startSignedIn({ env = {} } = {}) {
     },
   };
 }
+
+/** Calls a server function from a signed-in page, as the browser bundle does; throws on refusal. */
+export async function callApi(page, name, params) {
+  return page.evaluate(async ([name, params]) => {
+    const response = await fetch(`/api/${name}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(params).toString(),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${name}: ${response.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  }, [name, params]);
+}

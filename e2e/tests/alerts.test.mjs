@@ -4,7 +4,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startSignedIn, visit, step } from '../lib/steward.mjs';
+import { callApi, startSignedIn, visit, step } from '../lib/steward.mjs';
 import { startFleetHost } from '../lib/fleet.mjs';
 import { startSmtp } from '../lib/smtp.mjs';
 
@@ -16,18 +16,7 @@ let smtp;
 let host;
 let hostId;
 
-async function api(name, params) {
-  return page.evaluate(async ([name, params]) => {
-    const response = await fetch(`/api/${name}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams(params).toString(),
-    });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`${name}: ${response.status} ${text}`);
-    return text ? JSON.parse(text) : null;
-  }, [name, params]);
-}
+const api = (name, params) => callApi(page, name, params);
 
 before(async () => {
   smtp = await startSmtp();

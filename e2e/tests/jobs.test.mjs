@@ -3,7 +3,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startSignedIn, visit, step } from '../lib/steward.mjs';
+import { callApi, startSignedIn, visit, step } from '../lib/steward.mjs';
 import { startFleetHost } from '../lib/fleet.mjs';
 
 const HOSTS = 10;
@@ -13,19 +13,7 @@ let page;
 const fleet = [];
 let instanceId;
 
-/** Calls a server function from the signed-in page, as the browser bundle does. */
-async function api(name, params) {
-  return page.evaluate(async ([name, params]) => {
-    const response = await fetch(`/api/${name}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams(params).toString(),
-    });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`${name}: ${response.status} ${text}`);
-    return text ? JSON.parse(text) : null;
-  }, [name, params]);
-}
+const api = (name, params) => callApi(page, name, params);
 
 before(async () => {
   session = await startSignedIn();

@@ -24,15 +24,7 @@ on_both_backends!(a_host_down_mails_on_call_who_acknowledge_by_link_then_it_reso
 
 async fn a_host_down_mails_on_call_who_acknowledge_by_link_then_it_resolves(backend: Backend) {
     let smtp = SmtpServer::start();
-    let (port, user, ca) = (smtp.port, smtp.user.clone(), smtp.ca_file.display().to_string());
-    let app = TestApp::start_with(backend, move |config| {
-        config.mail.smtp_url = format!("smtp://127.0.0.1:{port}");
-        config.mail.username = user;
-        config.mail.password_credential = "smtp".into();
-        config.mail.from = "Steward <steward@study.example.org>".into();
-        config.mail.ca_file = ca;
-    })
-    .await;
+    let app = TestApp::start_with(backend, |config| smtp.configure(&mut config.mail)).await;
     let admin = app.admin().await;
     let _: Value = admin
         .call("store_secret", &[("name", "smtp"), ("kind", "smtp-password"), ("secret", &smtp.password)])

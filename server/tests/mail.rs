@@ -12,16 +12,7 @@ use common::{Backend, Client, TestApp};
 use serde_json::Value;
 
 async fn app_with_mail(backend: Backend, smtp: &SmtpServer) -> (TestApp, Client) {
-    let (port, user, ca) = (smtp.port, smtp.user.clone(), smtp.ca_file.display().to_string());
-    let app = TestApp::start_with(backend, move |config| {
-        config.mail.smtp_url = format!("smtp://127.0.0.1:{port}");
-        config.mail.username = user;
-        config.mail.password_credential = "smtp".into();
-        config.mail.from = "Steward <steward@study.example.org>".into();
-        config.mail.ca_file = ca;
-        config.mail.timeout_secs = 5;
-    })
-    .await;
+    let app = TestApp::start_with(backend, |config| smtp.configure(&mut config.mail)).await;
     let admin = app.admin().await;
     (app, admin)
 }

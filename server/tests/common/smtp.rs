@@ -101,6 +101,17 @@ impl SmtpServer {
         }
     }
 
+    /// Points Steward's mail settings at this server (the password is read from the vault
+    /// entry "smtp").
+    pub fn configure(&self, mail: &mut steward::config::MailConfig) {
+        mail.smtp_url = format!("smtp://127.0.0.1:{}", self.port);
+        mail.username = self.user.clone();
+        mail.password_credential = "smtp".into();
+        mail.from = "Steward <steward@study.example.org>".into();
+        mail.ca_file = self.ca_file.display().to_string();
+        mail.timeout_secs = 5;
+    }
+
     /// Every delivered message, as raw text.
     pub fn messages(&self) -> Vec<String> {
         let mut all = Vec::new();
