@@ -235,7 +235,22 @@ impl Runner {
         let slots = Arc::new(Semaphore::new(inner.config.concurrency));
         let poll = Duration::from_millis(inner.config.poll_interval_ms.max(10));
         let mut tasks = tokio::task::JoinSet::new();
-        let mut renew = tokio::time::interval(Duration::from_secs((inner.config.lease_secs / 3).max(1)));
+        // The heartbeat runs on its own: a worker busy claiming, or with every slot taken by
+        // long jobs, must still renew their leases (and see cancel requests).
+        let this = Arc::new(self);
+        let heartbeat_stop = CancellationToken::new();
+        let heartbeat = tokio::spawn({
+            let (this, stop) = (this.clone(), heartbeat_stop.clone());
+            let mut every = tokio::time::interval(Duration::from_secs((inner.config.lease_secs / 3).max(1)));
+            async move {
+                loop {
+                    tokio::select! {
+                        () = stop.cancelled() => return,
+                        _ = every.tick() => this.renew().await,
+                    }
+                }
+            }
+        });
         loop {
             // Reap finished tasks.
             while tasks.try_join_next().is_some() {}
@@ -244,10 +259,10 @@ impl Runner {
                 permit = slots.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
             };
             let claimed =
-                inner.store.claim_job(&self.owner, inner.clock.now(), self.lease_until(), inner.config.per_study).await;
+                inner.store.claim_job(&this.owner, inner.clock.now(), this.lease_until(), inner.config.per_study).await;
             match claimed {
                 Ok(Some(job)) => {
-                    let (jobs, owner) = (self.jobs.clone(), self.owner.clone());
+                    let (jobs, owner) = (this.jobs.clone(), this.owner.clone());
                     tasks.spawn(async move {
                         jobs.execute(job, &owner, CancellationToken::new()).await;
                         drop(permit);
@@ -264,13 +279,14 @@ impl Runner {
                 () = shutdown.cancelled() => break,
                 () = inner.wake.notified() => {}
                 () = tokio::time::sleep(poll) => {}
-                _ = renew.tick() => self.renew().await,
             }
         }
         // Let running jobs finish within the grace period; what is left is interrupted at the
         // next start (or by another replica when its lease runs out).
         let grace = Duration::from_secs(inner.shutdown_grace_secs);
         let _ = tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
+        heartbeat_stop.cancel();
+        let _ = heartbeat.await;
     }
 
     /// Renews leases, passes cancel requests to running jobs, and interrupts other replicas'
