@@ -4,6 +4,8 @@
 source "$(dirname "$0")/lib.sh"
 
 command -v cc >/dev/null || apt_install build-essential
+# Steward reaches hosts with the system ssh and ssh-keyscan.
+command -v ssh-keyscan >/dev/null || apt_install openssh-client
 bin="$("$ROOT/scripts/build.sh" | tail -n1)"
 cd "$ROOT"
 export STEWARD_STORAGE__DATA_DIR="${STEWARD_STORAGE__DATA_DIR:-$ROOT/data}"

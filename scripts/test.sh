@@ -19,6 +19,7 @@ command -v ssh-keygen >/dev/null || apt_install openssh-client
 [ -x /usr/sbin/sshd ] || apt_install openssh-server
 # Namespaced test hosts (a host reachable only through a jump host), and test certificates.
 command -v ip >/dev/null || apt_install iproute2
+command -v pkill >/dev/null || apt_install procps
 command -v openssl >/dev/null || apt_install openssl
 # The test mail server (scripts/test-smtp.py): aiosmtpd from PyPI.
 command -v python3 >/dev/null || apt_install python3 python3-pip
