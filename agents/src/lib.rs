@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a request or response changes shape.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Largest file `read-file` returns; bigger files are refused, not truncated.
 pub const MAX_READ_BYTES: u64 = 16 * 1024 * 1024;
@@ -38,6 +38,11 @@ pub enum Request {
     Exec(ExecRequest),
     /// Stops the running `exec` (its whole process group).
     Cancel,
+    /// Removes a file if it exists (a staged upload, a file a rollback takes back).
+    RemoveFile { path: String },
+    /// Fetches an `http://` URL from the host itself (health checks of services that listen
+    /// on the host's loopback only).
+    HttpGet { url: String, timeout_secs: u64 },
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,6 +117,15 @@ pub enum Response {
         data: String,
     },
     Exited(Exited),
+    /// The file was removed (`existed`: it was there).
+    Removed {
+        existed: bool,
+    },
+    /// The answer to `http-get`: status and the start of the body.
+    Http {
+        code: u16,
+        body: String,
+    },
     Error {
         kind: ErrorKind,
         message: String,
@@ -139,6 +153,8 @@ pub enum ErrorKind {
     Changed,
     Busy,
     Io,
+    /// `http-get` could not connect or got no HTTP answer.
+    Connect,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

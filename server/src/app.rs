@@ -14,12 +14,14 @@ use crate::config::{Config, ConfigError};
 use crate::services::accounts::Accounts;
 use crate::services::alerts::{self, Alerts};
 use crate::services::audit::Audit;
+use crate::services::configs::Configs;
 use crate::services::inventory::Inventory;
 use crate::services::jobs::Jobs;
 use crate::services::jobs::runner::Runner;
 use crate::services::jobs::schedules::Scheduler;
 use crate::services::mail::Mailer;
 use crate::services::ssh::Ssh;
+use crate::services::stacks::Stacks;
 use crate::services::vault::Vault;
 use crate::store::Store;
 
@@ -36,6 +38,7 @@ pub struct AppState {
     pub jobs: Jobs,
     pub mailer: Mailer,
     pub alerts: Alerts,
+    pub configs: Configs,
 }
 
 impl AppState {
@@ -78,6 +81,17 @@ impl AppState {
             config.ssh.clone(),
             std::env::temp_dir(),
         );
+        let mailer = Mailer::new(store.clone(), clock.clone(), vault.clone(), config.mail.clone())?;
+        let alerts = Alerts::new(store.clone(), clock.clone(), mailer.clone(), config.server.base_url.clone());
+        let configs = Configs::new(
+            store.clone(),
+            clock.clone(),
+            audit.clone(),
+            vault.clone(),
+            Stacks::load(&config.storage.data_dir),
+            ssh.clone(),
+            alerts.clone(),
+        );
         let jobs = Jobs::new(
             store.clone(),
             clock.clone(),
@@ -85,10 +99,9 @@ impl AppState {
             ssh.clone(),
             config.jobs.clone(),
             config.server.shutdown_grace_secs,
+            configs.job_kinds(),
         );
-        let mailer = Mailer::new(store.clone(), clock.clone(), vault.clone(), config.mail.clone())?;
-        let alerts = Alerts::new(store.clone(), clock.clone(), mailer.clone(), config.server.base_url.clone());
-        Ok(Self { config, store, clock, accounts, audit, inventory, vault, ssh, jobs, mailer, alerts })
+        Ok(Self { config, store, clock, accounts, audit, inventory, vault, ssh, jobs, mailer, alerts, configs })
     }
 }
 

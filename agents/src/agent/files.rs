@@ -21,6 +21,14 @@ fn hex(digest: impl AsRef<[u8]>) -> String {
     digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+pub(crate) fn remove(path: &str) -> Response {
+    match fs::remove_file(path) {
+        Ok(()) => Response::Removed { existed: true },
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Response::Removed { existed: false },
+        Err(err) => io_error(path, &err),
+    }
+}
+
 pub(crate) fn read(path: &str) -> Response {
     let meta = match fs::metadata(path) {
         Ok(meta) => meta,

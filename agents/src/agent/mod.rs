@@ -5,6 +5,7 @@
 mod exec;
 mod facts;
 mod files;
+mod http;
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::sync::mpsc;
@@ -118,6 +119,8 @@ pub fn serve(input: impl Read + Send + 'static, output: impl Write) -> io::Resul
                 }
             }
             Request::Cancel => {} // Nothing is running: nothing to stop.
+            Request::RemoveFile { path } => replies.send(&files::remove(&path))?,
+            Request::HttpGet { url, timeout_secs } => replies.send(&http::get(&url, timeout_secs))?,
         }
     }
     Ok(())

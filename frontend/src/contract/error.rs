@@ -10,6 +10,9 @@ pub enum AppError {
     /// Bad input; `field` names the form field it belongs to, when there is one.
     #[error("{message}")]
     Invalid { field: Option<String>, message: String },
+    /// Several fields of one form are wrong; each message belongs next to its field.
+    #[error("{} fields need attention", errors.len())]
+    InvalidFields { errors: Vec<super::FieldError> },
     /// Something with the same unique name already exists.
     #[error("{message}")]
     Conflict { field: Option<String>, message: String },
@@ -53,19 +56,23 @@ impl AppError {
             Self::Invalid { field: Some(f), message } | Self::Conflict { field: Some(f), message } if f == name => {
                 Some(message.clone())
             }
+            Self::InvalidFields { errors } => errors.iter().find(|e| e.field == name).map(|e| e.message.clone()),
             _ => None,
         }
     }
 
     /// True when the error belongs to a field and is shown there rather than in a banner.
     pub fn is_field_error(&self) -> bool {
-        matches!(self, Self::Invalid { field: Some(_), .. } | Self::Conflict { field: Some(_), .. })
+        matches!(
+            self,
+            Self::Invalid { field: Some(_), .. } | Self::Conflict { field: Some(_), .. } | Self::InvalidFields { .. }
+        )
     }
 
     /// The HTTP status for this error: the one table used by pages, server functions and the API.
     pub fn status_code(&self) -> u16 {
         match self {
-            Self::Invalid { .. } => 400,
+            Self::Invalid { .. } | Self::InvalidFields { .. } => 400,
             Self::Unauthenticated => 401,
             Self::Forbidden => 403,
             Self::NotFound { .. } => 404,

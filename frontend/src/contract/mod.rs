@@ -3,6 +3,7 @@
 mod access;
 #[cfg(feature = "ssr")]
 mod backend;
+mod configs;
 mod error;
 mod fleet;
 mod inputs;
@@ -13,6 +14,7 @@ mod types;
 pub use access::{Access, Permission, StudyRole};
 #[cfg(feature = "ssr")]
 pub use backend::{Backend, Caller, Scope};
+pub use configs::*;
 pub use error::AppError;
 pub use fleet::*;
 pub use inputs::{ImportInput, InstanceInput};

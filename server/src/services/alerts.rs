@@ -134,8 +134,33 @@ impl Alerts {
         }
         let targets = only.map_or_else(|| "host:".to_owned(), |id| format!("host:{id}"));
         for alert in self.store.unresolved_alerts(&targets).await? {
-            if !holding.contains(&(alert.rule.clone(), alert.target_key.clone()))
+            // `host:1` is also the start of `host:12`: only that host's own alerts count.
+            let outside = only.is_some() && alert.target_key != targets;
+            if !outside
+                && !holding.contains(&(alert.rule.clone(), alert.target_key.clone()))
                 && self.store.resolve_alert(alert.id, now).await?
+            {
+                self.notify(alert.id, false).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Opens an alert from a source other than host checks (config drift, a failed job...),
+    /// unless one for the same rule and target is open already.
+    pub async fn raise(&self, condition: &Condition<'_>) -> Result<(), StoreError> {
+        if let Some(id) = self.store.raise_alert(condition, self.clock.now()).await? {
+            self.notify(id, true).await;
+        }
+        Ok(())
+    }
+
+    /// Resolves the open alert for `rule` on exactly `target_key`, if there is one.
+    pub async fn clear(&self, rule: &str, target_key: &str) -> Result<(), StoreError> {
+        for alert in self.store.unresolved_alerts(target_key).await? {
+            if alert.rule == rule
+                && alert.target_key == target_key
+                && self.store.resolve_alert(alert.id, self.clock.now()).await?
             {
                 self.notify(alert.id, false).await;
             }

@@ -22,7 +22,7 @@ use zeroize::Zeroizing;
 use crate::clock::SharedClock;
 use crate::config::ConfigError;
 use crate::services::audit::{Actor, Audit};
-use crate::store::{CredentialRow, KeyCheckRow, NewCredential, SealedRow, Store, StoreError};
+use crate::store::{CredentialRow, KeyCheckRow, NewCredential, SEALED_VALUE_KIND, SealedRow, Store, StoreError};
 use crate::web::error::{from_store, internal, not_found};
 
 const KEY_CHECK_AAD: &[u8] = b"steward-vault/v1/key-check";
@@ -378,6 +378,25 @@ impl Vault {
         self.store.delete_credential(id).await.map_err(from_store)?;
         self.audit.record(actor, "credential.deleted", &format!("credential {}", row.name), "").await;
         Ok(())
+    }
+
+    /// Seals a secret that belongs to `scope` (a secret setting of an instance...) rather than
+    /// being a credential of its own; returns its id.
+    pub async fn seal_value(&self, scope: &str, instance_id: Option<i64>, secret: &str) -> Result<i64, AppError> {
+        self.ensure_current_key().await?;
+        let (nonce, ciphertext) = self.key.seal(&aad(SEALED_VALUE_KIND, scope), secret.as_bytes()).map_err(internal)?;
+        self.store
+            .insert_sealed_value(scope, instance_id, &nonce, &ciphertext, self.clock.now())
+            .await
+            .map_err(from_store)
+    }
+
+    /// A sealed value, for use on the server only.
+    pub async fn open_value(&self, id: i64) -> Result<Zeroizing<String>, AppError> {
+        self.ensure_current_key().await?;
+        let row = self.store.sealed_value(id).await.map_err(not_found("A stored secret"))?;
+        let plain = self.key.open(&aad(&row.kind, &row.name), &row.nonce, &row.ciphertext).map_err(internal)?;
+        String::from_utf8(plain.to_vec()).map(Zeroizing::new).map_err(internal)
     }
 
     /// The secret of an entry, for use on the server only (never to the browser or the log).

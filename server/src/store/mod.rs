@@ -7,6 +7,7 @@
 mod accounts;
 mod alerts;
 mod audit;
+mod configs;
 mod host_keys;
 mod host_status;
 mod inventory;
@@ -28,6 +29,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 pub use accounts::{NewUser, TokenPurpose, UserRow};
 pub use alerts::{AlertRow, Condition};
 pub use audit::AuditRecord;
+pub use configs::{HostConfigRow, RevisionRow};
 pub use host_keys::HostKeyRow;
 pub use host_status::{CheckOutcome, EventRow, HostForAlerts, HostStatusRow, NewEvent};
 pub use inventory::{
@@ -36,7 +38,7 @@ pub use inventory::{
 pub use jobs::{JobFilter, JobHostRow, JobRow, LogLineRow, NewJob};
 pub use outbox::{NewMail, OutboxRow};
 pub use schedules::{Firing, ScheduleFields, ScheduleRow, ScheduleRunRow};
-pub use vault::{CredentialRow, KeyCheckRow, NewCredential, SealedRow};
+pub use vault::{CredentialRow, KeyCheckRow, NewCredential, SEALED_VALUE_KIND, SealedRow};
 
 use crate::config::{ConfigError, DatabaseConfig};
 

@@ -24,6 +24,9 @@ pub struct SealedRow {
     pub ciphertext: Vec<u8>,
 }
 
+/// The kind bound into a sealed value's ciphertext (with its scope as the name).
+pub const SEALED_VALUE_KIND: &str = "value";
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct KeyCheckRow {
     pub key_id: String,
@@ -78,6 +81,27 @@ impl Store {
             .bind(id).fetch_one(pool).await)?)
     }
 
+    /// Stores a sealed value that belongs to `scope` (and is deleted with its instance).
+    pub async fn insert_sealed_value(
+        &self,
+        scope: &str,
+        instance_id: Option<i64>,
+        nonce: &[u8],
+        ciphertext: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
+        Ok(on_pool!(self, pool => sqlx::query_scalar(
+            "INSERT INTO sealed_values (scope, instance_id, nonce, ciphertext, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
+            .bind(scope).bind(instance_id).bind(nonce).bind(ciphertext).bind(now)
+            .fetch_one(pool).await)?)
+    }
+
+    pub async fn sealed_value(&self, id: i64) -> Result<SealedRow> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, SealedRow>(&format!(
+            "SELECT id, scope AS name, '{SEALED_VALUE_KIND}' AS kind, nonce, ciphertext FROM sealed_values WHERE id = $1"))
+            .bind(id).fetch_one(pool).await)?)
+    }
+
     pub async fn key_check(&self) -> Result<Option<KeyCheckRow>> {
         Ok(on_pool!(self, pool => sqlx::query_as::<_, KeyCheckRow>(
             "SELECT key_id, nonce, check_value FROM vault_meta WHERE id = 1")
@@ -107,11 +131,19 @@ impl Store {
                 sqlx::query("UPDATE credentials SET nonce = $1, ciphertext = $2 WHERE id = $3")
                     .bind(nonce).bind(ciphertext).bind(row.id).execute(&mut *tx).await?;
             }
+            let values = sqlx::query_as::<_, SealedRow>(&format!(
+                "SELECT id, scope AS name, '{SEALED_VALUE_KIND}' AS kind, nonce, ciphertext FROM sealed_values"))
+                .fetch_all(&mut *tx).await?;
+            for row in &values {
+                let (nonce, ciphertext) = reseal(row).map_err(super::StoreError::Malformed)?;
+                sqlx::query("UPDATE sealed_values SET nonce = $1, ciphertext = $2 WHERE id = $3")
+                    .bind(nonce).bind(ciphertext).bind(row.id).execute(&mut *tx).await?;
+            }
             sqlx::query("UPDATE vault_meta SET key_id = $1, nonce = $2, check_value = $3, rotated_at = $4 WHERE id = 1")
                 .bind(&check.key_id).bind(&check.nonce).bind(&check.check_value).bind(now)
                 .execute(&mut *tx).await?;
             tx.commit().await?;
-            rows.len()
+            rows.len() + values.len()
         }))
     }
 }

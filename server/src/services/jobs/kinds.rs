@@ -44,9 +44,10 @@ pub trait JobKind: Send + Sync {
 
 pub type Registry = HashMap<&'static str, Arc<dyn JobKind>>;
 
-pub fn registry() -> Registry {
+/// The engine's own kinds plus those of other services (pushes, drift checks...).
+pub fn registry(more: Vec<Arc<dyn JobKind>>) -> Registry {
     let kinds: Vec<Arc<dyn JobKind>> = vec![Arc::new(Facts), Arc::new(RunCommand), Arc::new(Noop)];
-    kinds.into_iter().map(|kind| (kind.name(), kind)).collect()
+    kinds.into_iter().chain(more).map(|kind| (kind.name(), kind)).collect()
 }
 
 /// Collects facts on each host (what "check now" does, as a job that can be scheduled).

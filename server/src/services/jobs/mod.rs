@@ -148,6 +148,7 @@ impl Jobs {
         ssh: Ssh,
         config: JobsConfig,
         shutdown_grace_secs: u64,
+        more_kinds: Vec<Arc<dyn kinds::JobKind>>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -155,7 +156,7 @@ impl Jobs {
                 clock,
                 audit,
                 ssh,
-                kinds: kinds::registry(),
+                kinds: kinds::registry(more_kinds),
                 config,
                 wake: Notify::new(),
                 shutdown_grace_secs,

@@ -19,6 +19,8 @@ use crate::store::{BackendKind, JobRow, Store};
 pub struct HostTarget {
     pub id: i64,
     pub name: String,
+    pub instance_id: i64,
+    pub roles: Vec<String>,
 }
 
 /// Log lines waiting to be written, and the cap.
@@ -88,7 +90,27 @@ impl JobContext {
             }
             _ => self.store.all_hosts().await.map_err(store)?,
         };
-        let mut hosts: Vec<HostTarget> = rows.into_iter().map(|h| HostTarget { id: h.id, name: h.name }).collect();
+        let ids: Vec<i64> = rows.iter().map(|h| h.id).collect();
+        let mut roles: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
+        for (id, role) in self.store.roles_of(&ids).await.map_err(store)? {
+            roles.entry(id).or_default().push(role);
+        }
+        // `roles` in the payload narrows the job to hosts with one of them (a push to the web
+        // tier first, say); a host with role `all` is in every tier.
+        let wanted: Vec<String> = self.payload["roles"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|r| r.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        let mut hosts: Vec<HostTarget> = rows
+            .into_iter()
+            .map(|h| HostTarget {
+                id: h.id,
+                name: h.name,
+                instance_id: h.instance_id,
+                roles: roles.remove(&h.id).unwrap_or_default(),
+            })
+            .filter(|h| wanted.is_empty() || h.roles.iter().any(|r| r == "all" || wanted.contains(r)))
+            .collect();
         hosts.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(hosts)
     }

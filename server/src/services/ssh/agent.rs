@@ -290,6 +290,27 @@ impl Agent {
         .await
     }
 
+    /// Removes a file; `false` when it was not there.
+    pub async fn remove_file(&mut self, path: &str) -> Result<bool, SshFailure> {
+        let path = path.to_owned();
+        self.call(async |agent: &mut AgentProcess| match agent.exchange(&Request::RemoveFile { path }).await? {
+            Response::Removed { existed } => Ok(existed),
+            other => Err(unexpected(&other)),
+        })
+        .await
+    }
+
+    /// Fetches an `http://` URL from the host itself: the status and the start of the body.
+    pub async fn http_get(&mut self, url: &str, timeout_secs: u64) -> Result<(u16, String), SshFailure> {
+        let request = Request::HttpGet { url: url.to_owned(), timeout_secs };
+        self.timeout = self.timeout.max(Duration::from_secs(timeout_secs + 10));
+        self.call(async |agent: &mut AgentProcess| match agent.exchange(&request).await? {
+            Response::Http { code, body } => Ok((code, body)),
+            other => Err(unexpected(&other)),
+        })
+        .await
+    }
+
     /// Writes `content` to `options.path` atomically; `options.size` and `sha256` are filled in.
     pub async fn write_file(&mut self, mut options: WriteFileRequest, content: &[u8]) -> Result<Written, SshFailure> {
         options.size = content.len() as u64;

@@ -1,0 +1,106 @@
+//! The `drift` job: compares each host's live files with what the last push wrote there
+//! (checksums recorded at push time). Drift is shown on the instance page, recorded as an event
+//! and raised as an alert; it clears when the files match again (or after the next push).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::push::drift_target;
+use super::{Configs, sha256_hex};
+use crate::services::jobs::kinds::JobKind;
+use crate::services::jobs::runner::{HostTarget, JobContext};
+use crate::services::jobs::{JobFailure, Outcome};
+use crate::store::{Condition, NewEvent};
+
+pub struct Drift {
+    pub(crate) configs: Configs,
+}
+
+#[async_trait]
+impl JobKind for Drift {
+    fn name(&self) -> &'static str {
+        "drift"
+    }
+    fn title(&self) -> &'static str {
+        "Check config drift"
+    }
+    fn idempotent(&self) -> bool {
+        true
+    }
+    fn changes_hosts(&self) -> bool {
+        false
+    }
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(15 * 60)
+    }
+    fn max_attempts(&self) -> i64 {
+        3
+    }
+    async fn run_host(&self, ctx: &JobContext, host: &HostTarget) -> Outcome {
+        let inner = &self.configs.inner;
+        let store_error = |err: crate::store::StoreError| JobFailure::fatal(format!("cannot read the pushes: {err}"));
+        let pushed = inner.store.pushed_files(host.id).await.map_err(store_error)?;
+        if pushed.is_empty() {
+            return Ok("nothing pushed yet".into());
+        }
+        let mut agent = ctx.ssh.agent(host.id).await.map_err(JobFailure::from)?;
+        let mut drifted = Vec::new();
+        for (path, sha) in &pushed {
+            match agent.read_file(path).await.map_err(JobFailure::from)? {
+                None => drifted.push(format!("{path} (missing)")),
+                Some((bytes, _)) if sha256_hex(&bytes) != *sha => drifted.push(format!("{path} (changed)")),
+                Some(_) => {}
+            }
+        }
+        let before = inner
+            .store
+            .host_configs(host.instance_id)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .find(|row| row.host_id == host.id);
+        let was: Vec<String> = before
+            .as_ref()
+            .and_then(|row| row.drift_files.as_deref())
+            .and_then(|f| serde_json::from_str(f).ok())
+            .unwrap_or_default();
+        let now = inner.clock.now();
+        let state = if drifted.is_empty() { "in-sync" } else { "drifted" };
+        let files = serde_json::to_string(&drifted).unwrap_or_else(|_| "[]".into());
+        inner.store.set_drift(host.id, state, &files, now).await.map_err(store_error)?;
+        let target = drift_target(host.id);
+        if drifted.is_empty() {
+            let _ = inner.alerts.clear("config-drift", &target).await;
+            return Ok(format!("{} file(s) as pushed", pushed.len()));
+        }
+        let instance = inner.store.instance(host.instance_id).await.map_err(store_error)?;
+        let summary = format!("{} ({}/{}): config drift", host.name, instance.study_name, instance.name);
+        let detail = format!("Changed on the host since the last push: {}", drifted.join(", "));
+        if drifted != was {
+            let event = NewEvent {
+                kind: "config.drift",
+                severity: "warning",
+                host_id: Some(host.id),
+                summary: &summary,
+                detail: &detail,
+            };
+            if let Err(err) = inner.store.record_event(&event, now).await {
+                tracing::warn!(host = host.id, error = %err, "could not record a drift event");
+            }
+        }
+        let condition = Condition {
+            rule: "config-drift",
+            target_key: &target,
+            host_id: Some(host.id),
+            severity: "warning",
+            summary: &summary,
+            detail: &detail,
+        };
+        if let Err(err) = inner.alerts.raise(&condition).await {
+            tracing::warn!(host = host.id, error = %err, "could not raise a drift alert");
+        }
+        ctx.log(&format!("[{}] drift: {}", host.name, drifted.join(", ")));
+        Ok(format!("drifted: {}", drifted.join(", ")))
+    }
+}

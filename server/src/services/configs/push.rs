@@ -1,0 +1,402 @@
+//! The `push` job: per host, render → read what is live → upload changed files beside their
+//! targets and run their checks → swap them in atomically (keeping what they replace) → run the
+//! services' checks and reloads → health checks. Any failure after the swap puts the previous
+//! files back and reloads again, so a host ends with the new configuration working or the old
+//! one in place, never a mix. Every line it logs goes through the revision's secret masker.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use steward_agent::{ExecRequest, WriteFileRequest};
+use steward_frontend::contract::AppError;
+use tokio_util::sync::CancellationToken;
+
+use super::{Configs, HostPlan, sha256_hex};
+use crate::services::jobs::kinds::JobKind;
+use crate::services::jobs::runner::{HostTarget, JobContext};
+use crate::services::jobs::{JobFailure, Outcome};
+use crate::services::ssh::{Agent, SshFailure};
+use crate::services::stacks::manifest::ROLES;
+use crate::services::stacks::{HealthCheck, RenderedFile, staged_path};
+
+/// Longest a check, reload or health command may run.
+const COMMAND_TIMEOUT_SECS: u64 = 120;
+/// Most command output kept for a failure message.
+const OUTPUT_CAP: usize = 2000;
+
+pub struct Push {
+    pub(crate) configs: Configs,
+}
+
+#[async_trait]
+impl JobKind for Push {
+    fn name(&self) -> &'static str {
+        "push"
+    }
+    fn title(&self) -> &'static str {
+        "Push configuration"
+    }
+    fn idempotent(&self) -> bool {
+        // Pushing the same revision again finishes what an interrupted push started.
+        true
+    }
+    fn changes_hosts(&self) -> bool {
+        true
+    }
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(60 * 60)
+    }
+    fn validate(&self, payload: &Value) -> Result<(), AppError> {
+        if !payload["revision_id"].is_null() && payload["revision_id"].as_i64().is_none() {
+            return Err(AppError::invalid("revision_id", "Choose a revision"));
+        }
+        if let Some(role) =
+            payload["roles"].as_array().into_iter().flatten().find(|r| r.as_str().is_none_or(|r| !ROLES.contains(&r)))
+        {
+            return Err(AppError::invalid("roles", format!("{role} is not a host role ({})", ROLES.join(", "))));
+        }
+        Ok(())
+    }
+    async fn run_host(&self, ctx: &JobContext, host: &HostTarget) -> Outcome {
+        let store = &self.configs.inner.store;
+        let revision = match ctx.payload["revision_id"].as_i64() {
+            Some(id) => {
+                let revision = self.configs.revision(id).await.map_err(|e| JobFailure::fatal(e.to_string()))?;
+                if revision.instance_id != host.instance_id {
+                    return Err(JobFailure::fatal("the chosen revision belongs to another instance"));
+                }
+                revision
+            }
+            None => match store.latest_revision(host.instance_id).await {
+                Ok(Some(revision)) => revision,
+                Ok(None) => return Ok("nothing to push: the instance has no saved settings".into()),
+                Err(err) => return Err(JobFailure::fatal(format!("cannot read the revisions: {err}"))),
+            },
+        };
+        let plan = self.configs.plan(revision, host.id).await.map_err(JobFailure::fatal)?;
+        let agent = ctx.ssh.agent(host.id).await.map_err(JobFailure::from)?;
+        let mut push = HostPush { ctx, host, plan: &plan, agent, configs: &self.configs };
+        push.run().await
+    }
+}
+
+/// A file that differs from what is live.
+struct Change<'a> {
+    file: &'a RenderedFile,
+    live: Option<(Vec<u8>, u32)>,
+    live_sha: Option<String>,
+    new_sha: String,
+}
+
+struct HostPush<'a> {
+    ctx: &'a JobContext,
+    host: &'a HostTarget,
+    plan: &'a HostPlan,
+    agent: Agent,
+    configs: &'a Configs,
+}
+
+fn cap(text: &str) -> String {
+    let text = text.trim();
+    if text.len() <= OUTPUT_CAP {
+        return text.to_owned();
+    }
+    let mut end = OUTPUT_CAP;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+fn failed(message: String) -> JobFailure {
+    JobFailure::fatal(message)
+}
+
+impl HostPush<'_> {
+    fn log(&self, line: &str) {
+        self.ctx.log(&format!("[{}] {}", self.host.name, self.plan.masker.mask(line)));
+    }
+
+    fn ssh(&self, err: SshFailure) -> JobFailure {
+        let mut failure = JobFailure::from(err);
+        failure.message = self.plan.masker.mask(&failure.message);
+        failure
+    }
+
+    /// Runs a command on the host; Ok(output) when it exits 0, Err(reason with output).
+    async fn command(
+        &mut self,
+        argv: &[String],
+        cancel: &CancellationToken,
+    ) -> Result<Result<String, String>, SshFailure> {
+        let request = ExecRequest {
+            argv: argv.to_vec(),
+            stdin: None,
+            cwd: None,
+            env: vec![],
+            timeout_secs: COMMAND_TIMEOUT_SECS,
+        };
+        let mut output = String::new();
+        let exited = self
+            .agent
+            .exec(
+                request,
+                |_, data| {
+                    if output.len() < OUTPUT_CAP * 2 {
+                        output.push_str(data);
+                    }
+                },
+                cancel,
+            )
+            .await;
+        let exited = match exited {
+            Ok(exited) => exited,
+            Err(SshFailure::CommandNotFound(_)) => return Ok(Err(format!("{} is not installed on the host", argv[0]))),
+            Err(err) => return Err(err),
+        };
+        let output = self.plan.masker.mask(&cap(&output));
+        Ok(match (exited.code, exited.timed_out, exited.cancelled) {
+            (_, _, true) => Err("cancelled".into()),
+            (_, true, _) => Err(format!("timed out after {COMMAND_TIMEOUT_SECS} s")),
+            (Some(0), ..) => Ok(output),
+            (Some(code), ..) if output.is_empty() => Err(format!("exit {code}")),
+            (Some(code), ..) => Err(format!("exit {code}: {output}")),
+            (None, ..) => Err(format!("killed by signal {}", exited.signal.unwrap_or_default())),
+        })
+    }
+
+    async fn run(&mut self) -> Outcome {
+        let number = self.plan.revision.number;
+        let mut changes = Vec::new();
+        let mut pushed = Vec::new();
+        for file in &self.plan.files {
+            let live = self.agent.read_file(&file.path).await.map_err(|e| self.ssh(e))?;
+            let new_sha = sha256_hex(file.content.as_bytes());
+            pushed.push((file.path.clone(), new_sha.clone()));
+            let live_sha = live.as_ref().map(|(bytes, _)| sha256_hex(bytes));
+            if live_sha.as_deref() != Some(new_sha.as_str()) {
+                changes.push(Change { file, live: live.map(|(bytes, meta)| (bytes, meta.mode)), live_sha, new_sha });
+            }
+        }
+        if changes.is_empty() {
+            self.record(&pushed).await;
+            self.log(&format!("revision {number}: every file is already as rendered"));
+            return Ok(format!("revision {number}: no changes"));
+        }
+        let paths: Vec<&str> = changes.iter().map(|c| c.file.path.as_str()).collect();
+        self.log(&format!("revision {number}: {} file(s) to change: {}", changes.len(), paths.join(", ")));
+
+        // Check each new file beside its target before anything live changes.
+        let never = CancellationToken::new();
+        for change in &changes {
+            if change.file.validate.is_empty() {
+                continue;
+            }
+            let staged = staged_path(&change.file.path);
+            self.agent
+                .write_file(self.write_request(&staged, change.file, None, false), change.file.content.as_bytes())
+                .await
+                .map_err(|e| self.ssh(e))?;
+            let result = self.command(&change.file.validate, &self.ctx.cancel.clone()).await;
+            let _ = self.agent.remove_file(&staged).await;
+            match result.map_err(|e| self.ssh(e))? {
+                Ok(_) => self.log(&format!("{}: validated ({})", change.file.path, change.file.validate[0])),
+                Err(why) => {
+                    let message = format!("{} failed validation, nothing was changed: {why}", change.file.path);
+                    self.log(&message);
+                    return Err(failed(message));
+                }
+            }
+        }
+        if self.ctx.cancel.is_cancelled() {
+            return Err(failed("cancelled before any file was changed".into()));
+        }
+
+        // Swap each file in; a concurrent change on the host (checksum moved) stops the push.
+        let mut applied: Vec<&Change<'_>> = Vec::new();
+        for change in &changes {
+            let request = self.write_request(
+                &change.file.path,
+                change.file,
+                Some(change.live_sha.clone().unwrap_or_default()),
+                true,
+            );
+            match self.agent.write_file(request, change.file.content.as_bytes()).await {
+                Ok(_) => {
+                    self.log(&format!("{}: written", change.file.path));
+                    applied.push(change);
+                }
+                Err(err) => {
+                    let why = self.ssh(err).message;
+                    let restored = self.rollback(&applied, &[], &never).await;
+                    return Err(failed(format!("could not write {}: {why}; {restored}", change.file.path)));
+                }
+            }
+        }
+
+        // Services whose files changed, in the manifest's order: every check, then every reload.
+        let affected: Vec<_> = self
+            .plan
+            .services
+            .iter()
+            .filter(|s| changes.iter().any(|c| c.file.services.contains(&s.name)))
+            .cloned()
+            .collect();
+        for service in affected.iter().filter(|s| !s.check.is_empty()) {
+            match self.command(&service.check, &never).await.map_err(|e| self.ssh(e))? {
+                Ok(_) => self.log(&format!("{}: check passed", service.name)),
+                Err(why) => {
+                    let restored = self.rollback(&applied, &[], &never).await;
+                    let message = format!("{} check failed: {why}; {restored}", service.name);
+                    self.log(&message);
+                    return Err(failed(message));
+                }
+            }
+        }
+        let mut reloaded = Vec::new();
+        for service in affected.iter().filter(|s| !s.reload.is_empty()) {
+            reloaded.push(service.reload.clone());
+            match self.command(&service.reload, &never).await.map_err(|e| self.ssh(e))? {
+                Ok(_) => self.log(&format!("{}: reloaded", service.name)),
+                Err(why) => {
+                    let restored = self.rollback(&applied, &reloaded, &never).await;
+                    let message = format!("reloading {} failed: {why}; {restored}", service.name);
+                    self.log(&message);
+                    return Err(failed(message));
+                }
+            }
+        }
+        if let Err(why) = self.health(&never).await.map_err(|e| self.ssh(e))? {
+            self.log(&format!("health check failed: {why}"));
+            let restored = self.rollback(&applied, &reloaded, &never).await;
+            let message = format!("health check failed: {why}; {restored}");
+            self.log(&message);
+            return Err(failed(message));
+        }
+        self.record(&pushed).await;
+        let services = if affected.is_empty() {
+            String::new()
+        } else {
+            format!(", reloaded {}", affected.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "))
+        };
+        let healthy = if self.plan.health.is_empty() { "" } else { ", healthy" };
+        Ok(format!("revision {number}: {} file(s) changed{services}{healthy}", changes.len()))
+    }
+
+    fn write_request(&self, path: &str, file: &RenderedFile, expect: Option<String>, keep: bool) -> WriteFileRequest {
+        WriteFileRequest {
+            path: path.to_owned(),
+            size: 0,
+            sha256: String::new(),
+            mode: file.mode,
+            owner: file.owner.clone(),
+            group: file.group.clone(),
+            expect_current: expect,
+            keep_previous: keep,
+        }
+    }
+
+    /// Runs the health checks, each with its retries; Err(reason) for the first that fails.
+    async fn health(&mut self, cancel: &CancellationToken) -> Result<Result<(), String>, SshFailure> {
+        let checks: Vec<HealthCheck> = self.plan.health.clone();
+        for check in &checks {
+            let what = check.url.clone().unwrap_or_else(|| check.command.join(" "));
+            let mut last = String::new();
+            for attempt in 1..=check.retries {
+                let outcome = match &check.url {
+                    Some(url) => match self.agent.http_get(url, 10).await {
+                        Ok((status, body)) => {
+                            let status_ok = check.expect_status.map_or((200..400).contains(&status), |s| s == status);
+                            let body_ok = check.expect_body.as_ref().is_none_or(|b| body.contains(b.as_str()));
+                            match (status_ok, body_ok) {
+                                (true, true) => Ok(()),
+                                (false, _) => Err(format!("{url} answered {status}")),
+                                (true, false) => Err(format!(
+                                    "{url} answered {status} without {:?}",
+                                    check.expect_body.as_deref().unwrap_or_default()
+                                )),
+                            }
+                        }
+                        Err(err) if err.is_refusal() => Err(err.to_string()),
+                        Err(err) => return Err(err),
+                    },
+                    None => self.command(&check.command, cancel).await?.map(drop),
+                };
+                match outcome {
+                    Ok(()) => {
+                        self.log(&format!("healthy: {what}"));
+                        last.clear();
+                        break;
+                    }
+                    Err(why) => last = why,
+                }
+                if attempt < check.retries {
+                    tokio::time::sleep(Duration::from_secs(check.interval_secs)).await;
+                }
+            }
+            if !last.is_empty() {
+                return Ok(Err(last));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// Puts the replaced files back (removing new ones), reloads what was reloaded, and says how
+    /// that went (the text ends the failure message).
+    async fn rollback(
+        &mut self,
+        applied: &[&Change<'_>],
+        reloaded: &[Vec<String>],
+        cancel: &CancellationToken,
+    ) -> String {
+        let mut problems = Vec::new();
+        for change in applied.iter().rev() {
+            let path = &change.file.path;
+            let result = match &change.live {
+                Some((bytes, mode)) => {
+                    let mut request = self.write_request(path, change.file, Some(change.new_sha.clone()), false);
+                    request.mode = Some(*mode & 0o7777);
+                    self.agent.write_file(request, bytes).await.map(drop)
+                }
+                None => self.agent.remove_file(path).await.map(drop),
+            };
+            if let Err(err) = result {
+                problems.push(format!("{path}: {err}"));
+            }
+        }
+        for argv in reloaded {
+            match self.command(argv, cancel).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(why)) => problems.push(format!("{}: {why}", argv.join(" "))),
+                Err(err) => problems.push(err.to_string()),
+            }
+        }
+        let message = if !problems.is_empty() {
+            format!("restoring the previous files had problems: {}", problems.join("; "))
+        } else if reloaded.is_empty() || self.plan.health.is_empty() {
+            "the previous files were restored".to_owned()
+        } else {
+            match self.health(cancel).await {
+                Ok(Ok(())) => "the previous files were restored and are healthy".to_owned(),
+                Ok(Err(why)) => format!("the previous files were restored, but the health check still fails: {why}"),
+                Err(err) => format!("the previous files were restored; the health check could not run: {err}"),
+            }
+        };
+        self.log(&format!("rollback: {message}"));
+        message
+    }
+
+    async fn record(&self, pushed: &[(String, String)]) {
+        let store = &self.configs.inner.store;
+        let now = self.configs.inner.clock.now();
+        if let Err(err) = store.record_push(self.host.id, self.plan.revision.id, self.ctx.job.id, pushed, now).await {
+            tracing::error!(host = self.host.id, error = %err, "could not record a push");
+        }
+        let _ = self.configs.inner.alerts.clear("config-drift", &drift_target(self.host.id)).await;
+    }
+}
+
+pub(crate) fn drift_target(host_id: i64) -> String {
+    format!("config:host:{host_id}")
+}
