@@ -17,6 +17,8 @@ command -v psql >/dev/null || apt_install postgresql-client
 command -v ssh-keygen >/dev/null || apt_install openssh-client
 # The test fleet: one real sshd per host on loopback (Debian's policy keeps the system one off).
 [ -x /usr/sbin/sshd ] || apt_install openssh-server
+# Test hosts run a real nginx under their own user (config pushes validate and reload it).
+[ -x /usr/sbin/nginx ] || apt_install nginx-light || apt_install nginx
 # Namespaced test hosts (a host reachable only through a jump host), and test certificates.
 command -v ip >/dev/null || apt_install iproute2
 command -v pkill >/dev/null || apt_install procps

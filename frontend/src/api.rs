@@ -7,6 +7,7 @@ use leptos::prelude::*;
 
 use crate::contract::{AlertSummary, OutboxEntry, StudyDetail, StudyRole, StudySummary, UserSummary};
 use crate::contract::{AppError, AuditEntry, AuditQuery, CredentialKind, CredentialSummary, CurrentUser};
+use crate::contract::{ConfigOverview, HostDiff, PushInput, RevisionSummary, SettingsInput, StackSummary};
 use crate::contract::{
     DeletionPreview, GlobalRole, HostDetail, HostHealth, HostInput, HostKeyInfo, HostSummary, ImportInput,
     ImportReport, InstanceDetail, InstanceInput,
@@ -551,4 +552,49 @@ pub async fn alert_link(token: String) -> Result<AlertSummary, AppError> {
 #[server(prefix = "/api", endpoint = "acknowledge_by_link")]
 pub async fn acknowledge_by_link(token: String) -> Result<AlertSummary, AppError> {
     run(Access::Public, Scope::Global, |b, _, _| async move { b.acknowledge_by_link(token).await }).await
+}
+
+#[server(prefix = "/api", endpoint = "list_stacks")]
+pub async fn list_stacks() -> Result<Vec<StackSummary>, AppError> {
+    run(Access::SignedIn, Scope::Global, |b, _, caller| async move { b.list_stacks(&caller).await }).await
+}
+
+#[server(prefix = "/api", endpoint = "get_config")]
+pub async fn get_config(instance_id: i64) -> Result<ConfigOverview, AppError> {
+    run(Access::Study(ViewInventory), Scope::Instance(instance_id), |b, _, caller| async move {
+        b.config_overview(&caller, instance_id).await
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "save_settings")]
+pub async fn save_settings(input: SettingsInput) -> Result<RevisionSummary, AppError> {
+    run(Access::Study(RunOperations), Scope::Instance(input.instance_id), |b, _, caller| async move {
+        b.save_settings(&caller, input).await
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "compare_revisions")]
+pub async fn compare_revisions(instance_id: i64, from: i64, to: i64) -> Result<Vec<HostDiff>, AppError> {
+    run(Access::Study(ViewInventory), Scope::Instance(instance_id), |b, _, caller| async move {
+        b.compare_revisions(&caller, instance_id, from, to).await
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "preview_push")]
+pub async fn preview_push(instance_id: i64, revision: String) -> Result<Vec<HostDiff>, AppError> {
+    run(Access::Study(RunOperations), Scope::Instance(instance_id), |b, _, caller| async move {
+        b.preview_push(&caller, instance_id, revision).await
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "push_config")]
+pub async fn push_config(input: PushInput) -> Result<JobSummary, AppError> {
+    run(Access::Study(RunOperations), Scope::Instance(input.instance_id), |b, _, caller| async move {
+        b.push_config(&caller, input).await
+    })
+    .await
 }

@@ -10,42 +10,14 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::fleet::FleetHost;
-use common::{Backend, Client, TestApp, host_form, study_with_key};
+use common::{Backend, Client, TestApp, trusted_fleet};
 use serde_json::Value;
 use steward::app::AppState;
 use steward::clock::{Clock, ManualClock};
-use steward::services::audit::Actor;
 use steward::services::jobs::runner::Runner;
 use steward::store::NewJob;
 use steward_frontend::contract::{JobDetail, JobSummary, ScheduleSummary};
 use tokio_util::sync::CancellationToken;
-
-struct Fleet {
-    admin: Client,
-    instance_id: String,
-    hosts: Vec<(i64, FleetHost)>,
-}
-
-/// An instance with `n` real hosts whose keys are trusted.
-async fn fleet(app: &TestApp, n: usize) -> Fleet {
-    let admin = app.admin().await;
-    let (key, instance_id) = study_with_key(&admin, "Jobs").await;
-    let mut hosts = Vec::new();
-    for i in 0..n {
-        let fleet = FleetHost::start(&key.public_key);
-        let (port, credential, name) = (fleet.port.to_string(), key.id.to_string(), format!("h{i}"));
-        let mut form = host_form(&instance_id, &name, "web", "127.0.0.1", &credential, "");
-        form[4].1 = &port;
-        form[5].1 = &fleet.user;
-        let host: Value = admin.call("add_host", &form).await.unwrap();
-        let id = host["id"].as_i64().unwrap();
-        app.state.ssh.scan(&Actor::cli(), id).await.unwrap();
-        app.state.ssh.pin(&Actor::cli(), id, &fleet.fingerprint()).await.unwrap();
-        hosts.push((id, fleet));
-    }
-    Fleet { admin, instance_id, hosts }
-}
 
 async fn wait_for(admin: &Client, job: i64, done: impl Fn(&JobDetail) -> bool) -> JobDetail {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -67,7 +39,7 @@ on_both_backends!(a_fact_check_fans_out_with_progress_and_a_live_log);
 
 async fn a_fact_check_fans_out_with_progress_and_a_live_log(backend: Backend) {
     let app = TestApp::start(backend).await;
-    let fleet = fleet(&app, 3).await;
+    let fleet = trusted_fleet(&app, 3).await;
     let job = start(
         &fleet.admin,
         &[
@@ -129,7 +101,7 @@ async fn a_fact_check_fans_out_with_progress_and_a_live_log(backend: Backend) {
 #[tokio::test]
 async fn cancel_stops_the_remote_command() {
     let app = TestApp::start(Backend::Sqlite).await;
-    let fleet = fleet(&app, 1).await;
+    let fleet = trusted_fleet(&app, 1).await;
     let (host_id, host) = &fleet.hosts[0];
     let job = start(
         &fleet.admin,
@@ -159,7 +131,7 @@ async fn cancel_stops_the_remote_command() {
 #[tokio::test]
 async fn two_jobs_never_change_one_host_at_once() {
     let app = TestApp::start(Backend::Sqlite).await;
-    let fleet = fleet(&app, 1).await;
+    let fleet = trusted_fleet(&app, 1).await;
     let (host_id, host) = &fleet.hosts[0];
     let journal = host.home.join("journal");
     let script = format!("echo start >> {0}; sleep 1; echo end >> {0}", journal.display());
@@ -241,7 +213,7 @@ async fn replica_pool(state: &AppState) -> sqlx::PgPool {
 #[tokio::test]
 async fn schedules_fire_once_and_catch_up_as_told() {
     let app = TestApp::start(Backend::Sqlite).await;
-    let fleet = fleet(&app, 1).await;
+    let fleet = trusted_fleet(&app, 1).await;
     let save = |name: &'static str, catch_up: &'static str| {
         let admin = fleet.admin.clone();
         let instance = fleet.instance_id.clone();

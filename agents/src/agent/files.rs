@@ -205,8 +205,16 @@ impl PendingWrite {
         let meta = self.file.metadata().map_err(fail)?;
         let (uid, gid) = (uid.filter(|&u| u != meta.uid()), gid.filter(|&g| g != meta.gid()));
         if uid.is_some() || gid.is_some() {
-            rustix::fs::fchown(&self.file, uid.map(rustix::fs::Uid::from_raw), gid.map(rustix::fs::Gid::from_raw))
-                .map_err(|err| io_error(&format!("cannot set the owner of {path}"), &err.into()))?;
+            let changed =
+                rustix::fs::fchown(&self.file, uid.map(rustix::fs::Uid::from_raw), gid.map(rustix::fs::Gid::from_raw));
+            // Keeping the current owner is best effort (a user who may write a file need not be
+            // allowed to give it away); an owner the request names must be set.
+            let requested = self.request.owner.is_some() || self.request.group.is_some();
+            if let Err(err) = changed
+                && requested
+            {
+                return Err(io_error(&format!("cannot set the owner of {path}"), &err.into()));
+            }
         }
         self.file.sync_all().map_err(fail)?;
 

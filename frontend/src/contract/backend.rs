@@ -9,6 +9,7 @@ use http::request::Parts;
 
 use super::{Access, AppError, AuditEntry, AuditQuery, CredentialKind, CredentialSummary, CurrentUser};
 use super::{AlertSummary, OutboxEntry};
+use super::{ConfigOverview, HostDiff, PushInput, RevisionSummary, SettingsInput, StackSummary};
 use super::{
     DeletionPreview, GlobalRole, HostDetail, HostHealth, HostInput, HostKeyInfo, HostSummary, InstanceDetail,
     InstanceQuery,
@@ -177,4 +178,13 @@ pub trait Backend: Send + Sync + 'static {
     async fn alert_link(&self, token: String) -> Result<AlertSummary>;
     /// Acknowledges with a mailed link: that alert only, once.
     async fn acknowledge_by_link(&self, token: String) -> Result<AlertSummary>;
+
+    // --- config management ------------------------------------------------------------------
+    async fn list_stacks(&self, caller: &Caller) -> Result<Vec<StackSummary>>;
+    async fn config_overview(&self, caller: &Caller, instance_id: i64) -> Result<ConfigOverview>;
+    async fn save_settings(&self, caller: &Caller, input: SettingsInput) -> Result<RevisionSummary>;
+    async fn compare_revisions(&self, caller: &Caller, instance_id: i64, from: i64, to: i64) -> Result<Vec<HostDiff>>;
+    /// Reads the live files through the agent and compares them with a revision.
+    async fn preview_push(&self, caller: &Caller, instance_id: i64, revision: String) -> Result<Vec<HostDiff>>;
+    async fn push_config(&self, caller: &Caller, input: PushInput) -> Result<JobSummary>;
 }

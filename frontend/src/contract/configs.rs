@@ -87,6 +87,7 @@ pub struct ConfigOverview {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SettingsInput {
     pub instance_id: i64,
+    #[serde(default)]
     pub message: String,
     #[serde(default)]
     pub values: BTreeMap<String, String>,
@@ -118,18 +119,20 @@ impl HostDiff {
     }
 }
 
-/// Starting a push: which revision, which hosts of the instance, how fast.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Starting a push, as the form sends it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushInput {
     pub instance_id: i64,
-    /// Default: the latest revision.
+    /// A revision id; empty for the latest.
     #[serde(default)]
-    pub revision_id: Option<i64>,
-    /// Only hosts with one of these roles; empty: every host.
+    pub revision: String,
+    /// Only hosts with one of these roles (comma or space separated); empty: every host.
     #[serde(default)]
-    pub roles: Vec<String>,
+    pub roles: String,
+    /// Hosts changed at once; empty for the default.
     #[serde(default)]
-    pub batch_size: Option<u32>,
+    pub batch_size: String,
+    /// Stop starting hosts after the first failure.
     #[serde(default)]
-    pub stop_on_failure: bool,
+    pub stop_on_failure: Option<String>,
 }

@@ -105,7 +105,12 @@ pub struct JobInput {
 }
 
 /// The job kinds a person may start, with their titles.
-pub const STARTABLE_KINDS: &[(&str, &str)] = &[("facts", "Check facts"), ("command", "Run a command")];
+pub const STARTABLE_KINDS: &[(&str, &str)] = &[
+    ("facts", "Check facts"),
+    ("command", "Run a command"),
+    ("push", "Push configuration (latest revision)"),
+    ("drift", "Check config drift"),
+];
 
 /// One due time of a schedule and what came of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -16,6 +16,7 @@ use steward_frontend::contract::{
     JobSummary, LogLine, NamedRef, OneTimeLink, OutboxEntry, Page, Permission, ScheduleInput, ScheduleSummary, Scope,
     SetupStatus, Stack, StudyDetail, StudyRole, StudySummary, UserSummary,
 };
+use steward_frontend::contract::{ConfigOverview, HostDiff, PushInput, RevisionSummary, SettingsInput, StackSummary};
 use tower_sessions::Session;
 
 use crate::app::AppState;
@@ -557,6 +558,33 @@ impl Backend for WebBackend {
     }
 
     // --- alerts ----------------------------------------------------------------------------------
+
+    async fn list_stacks(&self, _caller: &Caller) -> Result<Vec<StackSummary>> {
+        Ok(self.state.configs.stacks().summaries())
+    }
+
+    async fn config_overview(&self, _caller: &Caller, instance_id: i64) -> Result<ConfigOverview> {
+        self.state.configs.overview(instance_id).await
+    }
+
+    async fn save_settings(&self, caller: &Caller, input: SettingsInput) -> Result<RevisionSummary> {
+        self.state.configs.save(&actor(caller), input).await
+    }
+
+    async fn compare_revisions(&self, _caller: &Caller, instance_id: i64, from: i64, to: i64) -> Result<Vec<HostDiff>> {
+        self.state.configs.compare(instance_id, from, to).await
+    }
+
+    async fn preview_push(&self, _caller: &Caller, instance_id: i64, revision: String) -> Result<Vec<HostDiff>> {
+        let revision = crate::services::configs::parse_revision(&revision)?;
+        self.state.configs.preview(instance_id, revision).await
+    }
+
+    async fn push_config(&self, caller: &Caller, input: PushInput) -> Result<JobSummary> {
+        let who = caller.user.as_ref().map_or_else(|| "someone".to_owned(), |u| u.username.clone());
+        let spec = self.state.configs.push_spec(&input, format!("user {who}")).await?;
+        self.state.jobs.enqueue(&actor(caller), spec).await
+    }
 
     async fn list_alerts(&self, caller: &Caller, state: String) -> Result<Vec<AlertSummary>> {
         let visible = self.visible_studies(caller).await?;

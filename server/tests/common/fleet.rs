@@ -198,6 +198,28 @@ impl FleetHost {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// Starts a real nginx run by the host's user, with prefix `~/nginx` and a config answering
+    /// `body` on a loopback port; returns the site (nginx stops with the host's user).
+    #[allow(dead_code)]
+    pub fn start_nginx(&self, body: &str) -> NginxSite {
+        let prefix = self.home.join("nginx");
+        for dir in ["conf", "logs", "tmp"] {
+            std::fs::create_dir_all(prefix.join(dir)).unwrap();
+        }
+        let site = NginxSite { prefix: prefix.display().to_string(), port: free_port() };
+        std::fs::write(site.config_path(), site.config(body)).unwrap();
+        run(Command::new("chown").args(["-R", &self.user]).arg(&prefix));
+        let argv = site.command(&[]);
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        self.run_as_user(&argv);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", site.port)).is_err() {
+            assert!(Instant::now() < deadline, "nginx did not start on port {}", site.port);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        site
+    }
+
     /// Restarts with a freshly generated host key.
     pub fn swap_host_key(&mut self) {
         self.stop();
@@ -211,5 +233,66 @@ impl Drop for FleetHost {
         self.stop();
         let _ = Command::new("userdel").args(["-r", &self.user]).stderr(Stdio::null()).status();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A real nginx on a test host: everything under `prefix`, listening on 127.0.0.1:`port`.
+#[allow(dead_code)]
+pub struct NginxSite {
+    pub prefix: String,
+    pub port: u16,
+}
+
+#[allow(dead_code)]
+impl NginxSite {
+    pub fn config_path(&self) -> String {
+        format!("{}/conf/nginx.conf", self.prefix)
+    }
+
+    /// `/usr/sbin/nginx` with this site's prefix, error log and config, then `extra`.
+    pub fn command(&self, extra: &[&str]) -> Vec<String> {
+        let prefix = &self.prefix;
+        let mut argv: Vec<String> = ["/usr/sbin/nginx", "-p", prefix, "-e", &format!("{prefix}/logs/error.log")]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        argv.extend(extra.iter().map(|s| (*s).to_owned()));
+        argv.extend(["-c".to_owned(), self.config_path()]);
+        argv
+    }
+
+    /// A whole nginx.conf for this site whose one location answers `body` (a raw nginx value
+    /// such as `200 "hello"`).
+    pub fn config(&self, body: &str) -> String {
+        format!(
+            r#"worker_processes 1;
+pid {p}/nginx.pid;
+error_log {p}/logs/error.log;
+events {{ worker_connections 32; }}
+http {{
+    access_log off;
+    client_body_temp_path {p}/tmp/body;
+    proxy_temp_path {p}/tmp/proxy;
+    fastcgi_temp_path {p}/tmp/fastcgi;
+    uwsgi_temp_path {p}/tmp/uwsgi;
+    scgi_temp_path {p}/tmp/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            default_type text/plain;
+            return {body};
+        }}
+    }}
+}}
+"#,
+            p = self.prefix,
+            port = self.port
+        )
+    }
+
+    /// What the site answers now: status and body.
+    pub async fn get(&self) -> (u16, String) {
+        let response = reqwest::get(format!("http://127.0.0.1:{}/", self.port)).await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
     }
 }

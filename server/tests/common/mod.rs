@@ -331,3 +331,48 @@ pub fn host_form<'a>(
         ("input[jump_host]", jump),
     ]
 }
+
+/// An instance with real hosts whose keys are trusted, and the admin who made it.
+#[allow(dead_code)]
+pub struct Fleet {
+    pub admin: Client,
+    pub instance_id: String,
+    pub hosts: Vec<(i64, fleet::FleetHost)>,
+}
+
+/// An instance "prod" (generic stack) with `n` real hosts (role web) whose keys are trusted.
+#[allow(dead_code)]
+pub async fn trusted_fleet(app: &TestApp, n: usize) -> Fleet {
+    let admin = app.admin().await;
+    let (key, instance_id) = study_with_key(&admin, "Fleet").await;
+    let mut hosts = Vec::new();
+    for i in 0..n {
+        let host = fleet::FleetHost::start(&key.public_key);
+        let (port, credential, name) = (host.port.to_string(), key.id.to_string(), format!("h{i}"));
+        let mut form = host_form(&instance_id, &name, "web", "127.0.0.1", &credential, "");
+        form[4].1 = &port;
+        form[5].1 = &host.user;
+        let added: serde_json::Value = admin.call("add_host", &form).await.unwrap();
+        let id = added["id"].as_i64().unwrap();
+        let cli = steward::services::audit::Actor::cli();
+        app.state.ssh.scan(&cli, id).await.unwrap();
+        app.state.ssh.pin(&cli, id, &host.fingerprint()).await.unwrap();
+        hosts.push((id, host));
+    }
+    Fleet { admin, instance_id, hosts }
+}
+
+/// Waits (up to two minutes) until the job has finished, and returns it.
+#[allow(dead_code)]
+pub async fn finished_job(admin: &Client, job: i64) -> steward_frontend::contract::JobDetail {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let detail: steward_frontend::contract::JobDetail =
+            admin.call("get_job", &[("job_id", &job.to_string())]).await.unwrap();
+        if detail.job.finished() {
+            return detail;
+        }
+        assert!(std::time::Instant::now() < deadline, "job {job} did not finish: {:?}", detail.job);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

@@ -13,7 +13,8 @@ use std::sync::Arc;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use steward_frontend::contract::{
-    AppError, ConfigOverview, FileDiff, HostConfigState, HostDiff, RevisionSummary, SettingField, SettingsInput,
+    AppError, ConfigOverview, FileDiff, HostConfigState, HostDiff, PushInput, RevisionSummary, SettingField,
+    SettingsInput,
 };
 use zeroize::Zeroizing;
 
@@ -21,7 +22,9 @@ pub use self::masking::Masker;
 use crate::clock::SharedClock;
 use crate::services::alerts::Alerts;
 use crate::services::audit::{Actor, Audit};
+use crate::services::jobs::{JobSpec, Target};
 use crate::services::ssh::Ssh;
+use crate::services::stacks::manifest::ROLES;
 use crate::services::stacks::settings as typed;
 use crate::services::stacks::{
     HealthCheck, HostView, InstanceView, RenderContext, RenderedFile, ServiceCommands, SettingType, Stack, Stacks,
@@ -375,6 +378,40 @@ impl Configs {
         Ok(revision)
     }
 
+    /// The job that pushes what the form asks for (checked now, so bad input fails at once).
+    pub async fn push_spec(&self, input: &PushInput, requested_by: String) -> Result<JobSpec, AppError> {
+        let revision = self.revision_of(input.instance_id, parse_revision(&input.revision)?).await?;
+        let mut roles = Vec::new();
+        for role in input.roles.split(|c: char| c == ',' || c.is_whitespace()).filter(|r| !r.is_empty()) {
+            if !ROLES.contains(&role) {
+                return Err(AppError::invalid("roles", format!("{role:?} is not a host role ({})", ROLES.join(", "))));
+            }
+            roles.push(Value::from(role));
+        }
+        let mut payload = serde_json::json!({
+            "revision_id": revision.id,
+            "roles": roles,
+            "stop_on_failure": input.stop_on_failure.is_some(),
+        });
+        let batch = input.batch_size.trim();
+        if !batch.is_empty() {
+            let n: u64 = batch
+                .parse()
+                .ok()
+                .filter(|n| (1..=500).contains(n))
+                .ok_or_else(|| AppError::invalid("batch_size", "Give a number of hosts from 1 to 500"))?;
+            payload["batch_size"] = n.into();
+        }
+        Ok(JobSpec {
+            kind: "push".into(),
+            target: Target::Instance(input.instance_id),
+            payload,
+            requested_by,
+            schedule_id: None,
+            run_after: None,
+        })
+    }
+
     /// Compares two revisions of an instance, host by host (secrets masked).
     pub async fn compare(&self, instance_id: i64, from: i64, to: i64) -> Result<Vec<HostDiff>, AppError> {
         let old = self.revision_of(instance_id, Some(from)).await?;
@@ -440,6 +477,15 @@ impl Configs {
     }
 }
 
+/// A revision id from a form ("" for the latest).
+pub fn parse_revision(text: &str) -> Result<Option<i64>, AppError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(|_| AppError::invalid("revision", "Choose a revision"))
+}
+
 fn revision_summary(row: &RevisionRow) -> RevisionSummary {
     RevisionSummary {
         id: row.id,
@@ -468,11 +514,9 @@ fn host_diff(
                 Some(old) if old == file.content => ("unchanged", old),
                 Some(old) => ("changed", old),
             };
-            let diff = if status == "unchanged" {
-                String::new()
-            } else {
-                unified_diff(&file.path, &masker.mask(&old), &masker.mask(&file.content))
-            };
+            // Diffed as they are, then masked line by line (secrets are one-line values), so a
+            // changed secret shows as a changed line with the value hidden on both sides.
+            let diff = masker.mask(&unified_diff(&file.path, &old, &file.content));
             FileDiff { path: file.path.clone(), status: status.into(), diff }
         })
         .collect();

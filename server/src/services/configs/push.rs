@@ -22,6 +22,8 @@ use crate::services::stacks::{HealthCheck, RenderedFile, staged_path};
 
 /// Longest a check, reload or health command may run.
 const COMMAND_TIMEOUT_SECS: u64 = 120;
+/// Pause between the reloads and the first health probe.
+const SETTLE: Duration = Duration::from_millis(500);
 /// Most command output kept for a failure message.
 const OUTPUT_CAP: usize = 2000;
 
@@ -267,7 +269,13 @@ impl HostPush<'_> {
                 }
             }
         }
-        if let Err(why) = self.health(&never).await.map_err(|e| self.ssh(e))? {
+        if !reloaded.is_empty() && !self.plan.health.is_empty() {
+            // Reloads return before the service has switched over; give it a moment so the
+            // first probe does not reach a process about to go away.
+            tokio::time::sleep(SETTLE).await;
+        }
+        let checks = self.plan.health.clone();
+        if let Err(why) = self.health(&checks, &never).await.map_err(|e| self.ssh(e))? {
             self.log(&format!("health check failed: {why}"));
             let restored = self.rollback(&applied, &reloaded, &never).await;
             let message = format!("health check failed: {why}; {restored}");
@@ -298,9 +306,12 @@ impl HostPush<'_> {
     }
 
     /// Runs the health checks, each with its retries; Err(reason) for the first that fails.
-    async fn health(&mut self, cancel: &CancellationToken) -> Result<Result<(), String>, SshFailure> {
-        let checks: Vec<HealthCheck> = self.plan.health.clone();
-        for check in &checks {
+    async fn health(
+        &mut self,
+        checks: &[HealthCheck],
+        cancel: &CancellationToken,
+    ) -> Result<Result<(), String>, SshFailure> {
+        for check in checks {
             let what = check.url.clone().unwrap_or_else(|| check.command.join(" "));
             let mut last = String::new();
             for attempt in 1..=check.retries {
@@ -377,7 +388,9 @@ impl HostPush<'_> {
         } else if reloaded.is_empty() || self.plan.health.is_empty() {
             "the previous files were restored".to_owned()
         } else {
-            match self.health(cancel).await {
+            tokio::time::sleep(SETTLE).await;
+            let checks = self.previous_health().await;
+            match self.health(&checks, cancel).await {
                 Ok(Ok(())) => "the previous files were restored and are healthy".to_owned(),
                 Ok(Err(why)) => format!("the previous files were restored, but the health check still fails: {why}"),
                 Err(err) => format!("the previous files were restored; the health check could not run: {err}"),
@@ -385,6 +398,23 @@ impl HostPush<'_> {
         };
         self.log(&format!("rollback: {message}"));
         message
+    }
+
+    /// The health checks of what was there before: those of the revision pushed last (its URL
+    /// or expected answer may differ), else this revision's checks without the expected text.
+    async fn previous_health(&self) -> Vec<HealthCheck> {
+        let store = &self.configs.inner.store;
+        let previous = match store.host_configs(self.host.instance_id).await {
+            Ok(rows) => rows.into_iter().find(|r| r.host_id == self.host.id).and_then(|r| r.revision_id),
+            Err(_) => None,
+        };
+        if let Some(id) = previous.filter(|&id| id != self.plan.revision.id)
+            && let Ok(revision) = store.revision(id).await
+            && let Ok(plan) = self.configs.plan(revision, self.host.id).await
+        {
+            return plan.health;
+        }
+        self.plan.health.iter().cloned().map(|check| HealthCheck { expect_body: None, ..check }).collect()
     }
 
     async fn record(&self, pushed: &[(String, String)]) {
