@@ -68,6 +68,22 @@ export async function startFleetHost(authorizedKey) {
     },
     /** The host comes back. */
     up,
+    /** Starts a real nginx run by the host's user (prefix ~/nginx, a loopback port) whose one
+     *  location returns `body` (an nginx value such as `200 "hello"`). */
+    async startNginx(body) {
+      const prefix = `${home}/nginx`;
+      for (const sub of ['conf', 'logs', 'tmp']) mkdirSync(`${prefix}/${sub}`, { recursive: true });
+      const site = nginxSite(prefix, await freePort());
+      writeFileSync(site.configPath, site.config(body));
+      execFileSync('chown', ['-R', `${user}:${user}`, prefix]);
+      execFileSync('runuser', ['-u', user, '--', ...site.command([])]);
+      const deadline = Date.now() + 10_000;
+      while (!(await listening(site.port))) {
+        if (Date.now() > deadline) throw new Error(`nginx did not listen on ${site.port}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return site;
+    },
     user,
     port,
     fingerprint: () => execFileSync('ssh-keygen', ['-lf', `${dir}/host_key.pub`]).toString().split(/\s+/)[1],
@@ -75,6 +91,28 @@ export async function startFleetHost(authorizedKey) {
       sshd.kill();
       try { execFileSync('userdel', ['-r', user], { stdio: 'ignore' }); } catch { /* gone */ }
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** An nginx site under `prefix` on 127.0.0.1:`port` (the same layout as the Rust test fleet's). */
+function nginxSite(prefix, port) {
+  const configPath = `${prefix}/conf/nginx.conf`;
+  return {
+    prefix,
+    port,
+    configPath,
+    command: (extra) => ['/usr/sbin/nginx', '-p', prefix, '-e', `${prefix}/logs/error.log`, ...extra, '-c', configPath],
+    config: (body) => [
+      'worker_processes 1;', `pid ${prefix}/nginx.pid;`, `error_log ${prefix}/logs/error.log;`,
+      'events { worker_connections 32; }', 'http {', '    access_log off;',
+      ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `    ${t}_temp_path ${prefix}/tmp/${t};`),
+      '    server {', `        listen 127.0.0.1:${port};`, '        location / {', '            default_type text/plain;',
+      `            return ${body};`, '        }', '    }', '}', '',
+    ].join('\n'),
+    async get() {
+      const response = await fetch(`http://127.0.0.1:${port}/`);
+      return { status: response.status, body: await response.text() };
     },
   };
 }

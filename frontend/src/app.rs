@@ -61,6 +61,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("studies/:id") view=pages::StudyPage />
                     <Route path=path!("instances") view=pages::InstancesPage />
                     <Route path=path!("instances/:id") view=pages::InstancePage />
+                    <Route path=path!("instances/:id/config") view=pages::ConfigPage />
                     <Route path=path!("hosts/:id") view=pages::HostPage />
                     <Route path=path!("alerts") view=pages::AlertsPage />
                     <Route path=path!("jobs") view=pages::JobsPage />

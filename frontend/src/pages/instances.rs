@@ -195,7 +195,10 @@ fn InstanceView(
         <leptos_meta::Title text=title.clone() />
         <header class="page-header">
             <h1>{title}</h1>
-            <div class="page-actions"><a href=format!("/studies/{}", instance.study_id)>{format!("Study: {}", instance.study_name)}</a></div>
+            <div class="page-actions">
+                <a href=format!("/studies/{}", instance.study_id)>{format!("Study: {}", instance.study_name)}</a>
+                <a class="button button-primary" href=format!("/instances/{}/config", instance.id) data-test="open-config">"Configuration"</a>
+            </div>
         </header>
         <section class="panel">
             <dl class="facts">
