@@ -53,7 +53,7 @@ test('the admin adds a multi-tier instance', async () => {
     await page.waitForSelector('body[data-hydrated="true"]');
     const form = page.locator('[data-test=add-instance]');
     await form.locator('#input-name').fill('multi-tier');
-    await form.locator('#input-stack').selectOption('emission');
+    await form.locator('#input-stack').fill('emission');
     await form.locator('#input-environment').fill('production');
     await form.locator('#input-tags').fill('eu, wave1');
     await form.locator('button[type=submit]').click();

@@ -200,3 +200,13 @@ pub fn SshKeySelect(
         </select>
     }
 }
+
+/// Suggestions for a stack name input (`list=id`): the shipped stacks; an operator's own stack
+/// folder can be typed in too.
+pub fn stack_choices(id: &'static str) -> impl IntoView {
+    view! {
+        <datalist id=id>
+            {crate::contract::Stack::SHIPPED.iter().map(|s| view! { <option value=*s></option> }).collect_view()}
+        </datalist>
+    }
+}

@@ -71,7 +71,8 @@ impl AppState {
             .map_err(|err| ConfigError::new("auth", err.to_string(), "This is a bug in Steward."))?;
         let audit = Audit::new(store.clone(), clock.clone());
         let accounts = Accounts::new(store.clone(), hasher, clock.clone(), config.clone(), audit.clone());
-        let inventory = Inventory::new(store.clone(), clock.clone(), audit.clone());
+        let stacks = Stacks::load(&config.storage.data_dir);
+        let inventory = Inventory::new(store.clone(), clock.clone(), audit.clone(), stacks.names());
         let vault = Vault::open(store.clone(), &config.master_key_path(), clock.clone(), audit.clone()).await?;
         let ssh = Ssh::new(
             store.clone(),
@@ -88,7 +89,7 @@ impl AppState {
             clock.clone(),
             audit.clone(),
             vault.clone(),
-            Stacks::load(&config.storage.data_dir),
+            stacks,
             ssh.clone(),
             alerts.clone(),
         );

@@ -48,6 +48,9 @@ enum Command {
     /// Check the mail settings.
     #[command(subcommand)]
     Mail(MailCommand),
+    /// Work on stack folders.
+    #[command(subcommand)]
+    Stack(StackCommand),
     /// Manage the vault of credentials.
     #[command(subcommand)]
     Vault(VaultCommand),
@@ -102,6 +105,19 @@ enum InventoryCommand {
     Export {
         #[arg(long)]
         study: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum StackCommand {
+    /// Load a stack folder and render it (with an example, or sample values on one host per
+    /// role); prints what it rendered or the first problem with its file and line.
+    Check {
+        /// The folder (its name is the stack's name).
+        dir: std::path::PathBuf,
+        /// TOML with `[settings]` and `[[hosts]]` (name, roles, address) to render with.
+        #[arg(long)]
+        example: Option<std::path::PathBuf>,
     },
 }
 
@@ -206,6 +222,29 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, CliError> {
         }
         Command::Healthcheck => healthcheck(&config),
         Command::Inventory(command) => inventory(command, config).await,
+        Command::Stack(StackCommand::Check { dir, example }) => {
+            use crate::services::stacks::{Stack, read_folder, trial_render};
+            let name = dir.canonicalize().ok().and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()));
+            let example = match &example {
+                Some(path) => Some(
+                    std::fs::read_to_string(path)
+                        .map_err(|err| CliError::Other(format!("cannot read {}: {err}", path.display())))?,
+                ),
+                None => None,
+            };
+            let stack = read_folder(&dir)
+                .and_then(|files| Stack::load(name.as_deref().unwrap_or_default(), files, &dir.display().to_string()))
+                .map_err(|err| CliError::Other(format!("{}: {err}", dir.display())))?;
+            let report = trial_render(&stack, example.as_deref())
+                .map_err(|err| CliError::Other(format!("{}: {err}", dir.display())))?;
+            println!(
+                "stack {}: {} settings, {} files declared\n{report}",
+                stack.manifest.name,
+                stack.manifest.settings.len(),
+                stack.manifest.files.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Mail(MailCommand::Test { address }) => {
             let state = AppState::build_for_cli(config).await?;
             let reply = state.mailer.send_test(&address).await?;
@@ -360,7 +399,8 @@ async fn inventory(command: InventoryCommand, config: Config) -> Result<ExitCode
                 .map_err(|err| CliError::Other(format!("cannot read {}: {err}", file.display())))?;
             let stack = steward_frontend::contract::Stack::parse(&stack).ok_or_else(|| {
                 CliError::Other(format!(
-                    "--stack: {stack:?} is not a stack; use emission, camcops, inloop, dcor or generic"
+                    "--stack: {stack:?} is not a stack name; the shipped stacks are {}",
+                    steward_frontend::contract::Stack::SHIPPED.join(", ")
                 ))
             })?;
             let instance = instance.unwrap_or_else(|| {

@@ -415,7 +415,13 @@ async fn ansible_import_export_round_trip(backend: Backend) {
             })
             .collect();
         hosts.sort();
-        (d.instance.name.clone(), d.instance.stack, d.instance.environment.clone(), d.instance.tags.clone(), hosts)
+        (
+            d.instance.name.clone(),
+            d.instance.stack.clone(),
+            d.instance.environment.clone(),
+            d.instance.tags.clone(),
+            hosts,
+        )
     };
     assert_eq!(shape(&copied_detail), shape(&detail));
     app.stop().await;

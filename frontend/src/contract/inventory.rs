@@ -23,10 +23,40 @@ macro_rules! text_enum {
     };
 }
 
-text_enum!(
-    /// The software an instance runs; each has its folder of templates.
-    Stack { Emission = "emission", Camcops = "camcops", Inloop = "inloop", Dcor = "dcor", Generic = "generic" }
-);
+/// The software an instance runs: the name of a stack folder, shipped with Steward or added by
+/// an operator under the data directory (the server checks it names one).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Stack(String);
+
+impl Stack {
+    /// The stacks Steward ships; forms suggest them (operators may add more).
+    pub const SHIPPED: &'static [&'static str] = &["emission", "camcops", "inloop", "dcor", "generic"];
+
+    /// A well-formed stack name (lowercase letters, digits and `-`, starting with a letter).
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut chars = text.chars();
+        let well_formed = chars.next().is_some_and(|c| c.is_ascii_lowercase())
+            && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && text.len() <= 64;
+        well_formed.then(|| Self(text.to_owned()))
+    }
+
+    /// A name read back from the database (checked when it was stored).
+    pub fn stored(name: String) -> Self {
+        Self(name)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Stack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 text_enum!(
     /// What a host does for its instance.

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use crate::api::{ExportInventory, ImportInventory};
 use crate::components::{FormError, last_error, percent_encode};
-use crate::contract::{ImportReport, Stack};
+use crate::contract::ImportReport;
 
 #[component]
 pub fn AnsibleSection(
@@ -48,9 +48,8 @@ pub fn AnsibleSection(
                         <input id="import-instance" name="input[instance]" value="production" />
                         <p class="hint">"For hosts whose groups name none."</p></div>
                     <div class="field"><label for="import-stack">"Stack"</label>
-                        <select id="import-stack" name="input[stack]">
-                            {Stack::ALL.iter().map(|s| view! { <option value=s.as_str()>{s.as_str()}</option> }).collect_view()}
-                        </select></div>
+                        <input id="import-stack" name="input[stack]" list="import-stack-choices" value="generic" autocomplete="off" />
+                        {crate::components::stack_choices("import-stack-choices")}</div>
                     <div class="field"><label for="import-environment">"Environment"</label>
                         <input id="import-environment" name="input[environment]" value="production" /></div>
                     <div class="field"><label for="import-user">"SSH user"</label>

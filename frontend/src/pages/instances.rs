@@ -7,7 +7,7 @@ use crate::api::{AddHost, DeleteHost, DeleteInstance, UpdateInstance, get_instan
 use crate::components::{
     ErrorBanner, Field, FormError, PageHeader, SshKeySelect, TextArea, last_error, percent_encode, successes,
 };
-use crate::contract::{InstanceDetail, InstanceQuery, InstanceSummary, Page, Stack};
+use crate::contract::{InstanceDetail, InstanceQuery, InstanceSummary, Page};
 use crate::pages::fleet::{CheckNow, FleetCell, health_cells};
 use crate::pages::jobs::StartJob;
 use crate::pages::schedules::NewSchedule;
@@ -56,12 +56,9 @@ pub fn InstancesPage() -> impl IntoView {
             <div class="field"><label for="f-study">"Study"</label>
                 <input id="f-study" name="study" value=move || query.get().study /></div>
             <div class="field"><label for="f-stack">"Stack"</label>
-                <select id="f-stack" name="stack">
-                    <option value="">"any"</option>
-                    {Stack::ALL.iter().map(|s| view! {
-                        <option value=s.as_str() selected=move || query.get().stack == s.as_str()>{s.as_str()}</option>
-                    }).collect_view()}
-                </select></div>
+                <input id="f-stack" name="stack" list="f-stack-choices" placeholder="any" autocomplete="off"
+                    value=move || query.get().stack />
+                {crate::components::stack_choices("f-stack-choices")}</div>
             <div class="field"><label for="f-environment">"Environment"</label>
                 <input id="f-environment" name="environment" value=move || query.get().environment /></div>
             <div class="field"><label for="f-tag">"Tag"</label>
@@ -126,7 +123,7 @@ fn InstancesTable(page: Page<InstanceSummary>, query: InstanceQuery) -> impl Int
                     <tr>
                         <td><a href=format!("/instances/{}", i.id)>{i.name}</a></td>
                         <td><a href=format!("/studies/{}", i.study_id)>{i.study_name}</a></td>
-                        <td>{i.stack.as_str()}</td>
+                        <td>{i.stack.to_string()}</td>
                         <td>{i.environment}</td>
                         <td><span class="badge">{i.status}</span></td>
                         <td><FleetCell summary=i.fleet host_count=i.host_count /></td>
@@ -323,9 +320,9 @@ fn EditInstance(detail: InstanceDetail, update: ServerAction<UpdateInstance>) ->
                 <Field label="Name" name="input[name]" id="edit-name" value=instance.name required=true error />
                 <div class="field">
                     <label for="edit-stack">"Stack"</label>
-                    <select id="edit-stack" name="input[stack]">
-                        {Stack::ALL.iter().map(|s| view! { <option value=s.as_str() selected=*s == current>{s.as_str()}</option> }).collect_view()}
-                    </select>
+                    <input id="edit-stack" name="input[stack]" list="edit-stack-choices" value=current.as_str().to_owned() autocomplete="off" required />
+                    {crate::components::stack_choices("edit-stack-choices")}
+                    <crate::components::FieldError error field="stack" input=Some("edit-stack") />
                 </div>
                 <Field label="Environment" name="input[environment]" id="edit-environment" value=instance.environment required=true error />
                 <Field label="Public base URL" name="input[base_url]" id="edit-base_url" value=instance.base_url error />

@@ -8,7 +8,7 @@ use crate::api::{
     list_studies,
 };
 use crate::components::{ErrorBanner, Field, FormError, PageHeader, TextArea, last_error, successes};
-use crate::contract::{CurrentUser, Stack, StudyDetail, StudyRole, StudySummary};
+use crate::contract::{CurrentUser, StudyDetail, StudyRole, StudySummary};
 
 #[component]
 pub fn StudiesPage() -> impl IntoView {
@@ -160,7 +160,7 @@ fn StudyView(
                                 {detail.instances.clone().into_iter().map(|i| view! {
                                     <tr>
                                         <td><a href=format!("/instances/{}", i.id)>{i.name}</a></td>
-                                        <td>{i.stack.as_str()}</td>
+                                        <td>{i.stack.to_string()}</td>
                                         <td>{i.environment}</td>
                                         <td>{i.host_count}</td>
                                         <td>{i.tags.into_iter().map(|t| view! { <span class="badge">{t}</span>" " }).collect_view()}</td>
@@ -178,9 +178,9 @@ fn StudyView(
                         <Field label="Name" name="input[name]" required=true error=instance_error />
                         <div class="field">
                             <label for="input-stack">"Stack"</label>
-                            <select id="input-stack" name="input[stack]">
-                                {Stack::ALL.iter().map(|s| view! { <option value=s.as_str()>{s.as_str()}</option> }).collect_view()}
-                            </select>
+                            <input id="input-stack" name="input[stack]" list="input-stack-choices" value="generic" autocomplete="off" required />
+                            {crate::components::stack_choices("input-stack-choices")}
+                            <crate::components::FieldError error=instance_error field="stack" />
                         </div>
                         <Field label="Environment" name="input[environment]" required=true error=instance_error hint="production, staging, ..." />
                         <Field label="Public base URL" name="input[base_url]" error=instance_error />

@@ -560,7 +560,7 @@ pub fn plan(hosts: &[AnsibleHost], defaults: &Defaults) -> Plan {
         let instance_name = var(&["steward_instance"]).unwrap_or_else(|| defaults.instance.clone());
         let instance = instances.entry(instance_name.clone()).or_insert_with(|| PlannedInstance {
             name: instance_name.clone(),
-            stack: var(&["steward_stack"]).and_then(|s| Stack::parse(&s)).unwrap_or(defaults.stack),
+            stack: var(&["steward_stack"]).and_then(|s| Stack::parse(&s)).unwrap_or_else(|| defaults.stack.clone()),
             environment: var(&["steward_environment"]).unwrap_or_else(|| defaults.environment.clone()),
             tags: Vec::new(),
             hosts: Vec::new(),
@@ -735,7 +735,7 @@ ansible_password=hunter2
     fn defaults() -> Defaults {
         Defaults {
             instance: "prod".into(),
-            stack: Stack::Emission,
+            stack: Stack::parse("emission").unwrap(),
             environment: "production".into(),
             ssh_user: "root".into(),
         }

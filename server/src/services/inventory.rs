@@ -176,7 +176,7 @@ fn instance_summary(row: InstanceRow, tags: &mut BTreeMap<i64, Vec<String>>) -> 
         study_id: row.study_id,
         study_name: row.study_name,
         name: row.name,
-        stack: Stack::parse(&row.stack).unwrap_or(Stack::Generic),
+        stack: Stack::stored(row.stack.clone()),
         environment: row.environment,
         base_url: row.base_url,
         status: row.status,
@@ -236,11 +236,13 @@ pub struct Inventory {
     store: Store,
     clock: SharedClock,
     audit: Audit,
+    /// Names of the stacks that loaded (shipped and the operator's): what an instance may run.
+    stacks: Vec<String>,
 }
 
 impl Inventory {
-    pub fn new(store: Store, clock: SharedClock, audit: Audit) -> Self {
-        Self { store, clock, audit }
+    pub fn new(store: Store, clock: SharedClock, audit: Audit, stacks: Vec<String>) -> Self {
+        Self { store, clock, audit, stacks }
     }
 
     // --- studies ---------------------------------------------------------------------------
@@ -428,10 +430,11 @@ impl Inventory {
         list.pop().map(|summary| (summary, notes)).ok_or_else(|| AppError::not_found("The instance"))
     }
 
-    fn instance_fields(input: &InstanceInput) -> Result<(String, Stack, String, String, String, Vec<String>)> {
+    fn instance_fields(&self, input: &InstanceInput) -> Result<(String, Stack, String, String, String, Vec<String>)> {
         let name = text("name", "a name", &input.name, 200)?;
         let stack = Stack::parse(input.stack.trim())
-            .ok_or_else(|| AppError::invalid("stack", "Choose a stack: emission, camcops, inloop, dcor or generic"))?;
+            .filter(|s| self.stacks.iter().any(|k| k == s.as_str()))
+            .ok_or_else(|| AppError::invalid("stack", format!("Choose a stack: {}", self.stacks.join(", "))))?;
         let environment = text("environment", "an environment (production, staging, ...)", &input.environment, 40)?;
         let base_url = parse_base_url(&input.base_url)?;
         let notes = optional_text("notes", &input.notes, 20_000)?;
@@ -446,7 +449,7 @@ impl Inventory {
         input: &InstanceInput,
     ) -> Result<InstanceSummary> {
         let study = self.study(study_id, 0).await?;
-        let (name, stack, environment, base_url, notes, tags) = Self::instance_fields(input)?;
+        let (name, stack, environment, base_url, notes, tags) = self.instance_fields(input)?;
         let fields = InstanceFields {
             name: &name,
             stack: stack.as_str(),
@@ -474,7 +477,7 @@ impl Inventory {
 
     pub async fn update_instance(&self, actor: &Actor, id: i64, input: &InstanceInput) -> Result<()> {
         let (before, _) = self.instance(id).await?;
-        let (name, stack, environment, base_url, notes, tags) = Self::instance_fields(input)?;
+        let (name, stack, environment, base_url, notes, tags) = self.instance_fields(input)?;
         let fields = InstanceFields {
             name: &name,
             stack: stack.as_str(),
@@ -672,7 +675,7 @@ impl Inventory {
         // Everything the import would create is checked before anything is: a preview shows
         // the same errors the import would meet.
         for planned in &report.instances {
-            Self::instance_fields(&Self::planned_input(planned))
+            self.instance_fields(&Self::planned_input(planned))
                 .map_err(|err| AppError::invalid("inventory", format!("instance {:?}: {err}", planned.name)))?;
         }
         if !apply {

@@ -507,9 +507,8 @@ impl Backend for WebBackend {
     async fn import_inventory(&self, caller: &Caller, input: ImportInput) -> Result<ImportReport> {
         let defaults = crate::services::ansible::Defaults {
             instance: input.instance,
-            stack: Stack::parse(input.stack.trim()).ok_or_else(|| {
-                AppError::invalid("stack", "Choose a stack: emission, camcops, inloop, dcor or generic")
-            })?,
+            stack: Stack::parse(input.stack.trim())
+                .ok_or_else(|| AppError::invalid("stack", format!("Choose a stack: {}", Stack::SHIPPED.join(", "))))?,
             environment: input.environment,
             ssh_user: input.ssh_user,
         };
