@@ -31,19 +31,7 @@ fn nginx_settings(site: &NginxSite, body: &str, expect: &str) -> Vec<(String, St
 fn example_settings(stack: &str) -> Vec<(String, String)> {
     let path = format!("{}/../e2e/data/stacks/{stack}.toml", env!("CARGO_MANIFEST_DIR"));
     let example: toml::Table = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    example["settings"]
-        .as_table()
-        .unwrap()
-        .iter()
-        .map(|(name, value)| {
-            let text = match value {
-                toml::Value::String(s) => s.clone(),
-                toml::Value::Array(items) => items.iter().filter_map(|i| i.as_str()).collect::<Vec<_>>().join("\n"),
-                other => other.to_string(),
-            };
-            (name.clone(), text)
-        })
-        .collect()
+    steward::services::stacks::form_of(example["settings"].as_table().unwrap()).into_iter().collect()
 }
 
 async fn save(admin: &Client, instance: &str, message: &str, values: &[(String, String)]) -> RevisionSummary {

@@ -355,6 +355,15 @@ impl Store {
         Ok(on_pool!(self, pool => sqlx::query_as::<_, HostRow>(&sql).bind(id).fetch_one(pool).await)?)
     }
 
+    /// Roles of the given hosts, by host.
+    pub async fn roles_by_host(&self, host_ids: &[i64]) -> Result<std::collections::HashMap<i64, Vec<String>>> {
+        let mut roles: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
+        for (id, role) in self.roles_of(host_ids).await? {
+            roles.entry(id).or_default().push(role);
+        }
+        Ok(roles)
+    }
+
     /// Roles of the given hosts, as (host id, role).
     pub async fn roles_of(&self, host_ids: &[i64]) -> Result<Vec<(i64, String)>> {
         if host_ids.is_empty() {

@@ -22,7 +22,7 @@ pub use self::masking::Masker;
 use crate::clock::SharedClock;
 use crate::services::alerts::Alerts;
 use crate::services::audit::{Actor, Audit};
-use crate::services::jobs::{JobSpec, Target};
+use crate::services::jobs::{JobSpec, Target, parse_batch_size};
 use crate::services::ssh::Ssh;
 use crate::services::stacks::manifest::ROLES;
 use crate::services::stacks::settings as typed;
@@ -161,10 +161,7 @@ impl Configs {
         });
         let ids: Vec<i64> =
             store.hosts_of_instance(instance_id).await.map_err(from_store)?.iter().map(|h| h.id).collect();
-        let mut roles: HashMap<i64, Vec<String>> = HashMap::new();
-        for (id, role) in store.roles_of(&ids).await.map_err(from_store)? {
-            roles.entry(id).or_default().push(role);
-        }
+        let mut roles = store.roles_by_host(&ids).await.map_err(from_store)?;
         let hosts = store
             .host_configs(instance_id)
             .await
@@ -292,10 +289,7 @@ impl Configs {
         let tags = store.tags_of(&[instance_id]).await.map_err(from_store)?.into_iter().map(|(_, t)| t).collect();
         let rows = store.hosts_of_instance(instance_id).await.map_err(from_store)?;
         let ids: Vec<i64> = rows.iter().map(|h| h.id).collect();
-        let mut roles: HashMap<i64, Vec<String>> = HashMap::new();
-        for (id, role) in store.roles_of(&ids).await.map_err(from_store)? {
-            roles.entry(id).or_default().push(role);
-        }
+        let mut roles = store.roles_by_host(&ids).await.map_err(from_store)?;
         let hosts = rows
             .into_iter()
             .map(|h| {
@@ -393,13 +387,7 @@ impl Configs {
             "roles": roles,
             "stop_on_failure": input.stop_on_failure.is_some(),
         });
-        let batch = input.batch_size.trim();
-        if !batch.is_empty() {
-            let n: u64 = batch
-                .parse()
-                .ok()
-                .filter(|n| (1..=500).contains(n))
-                .ok_or_else(|| AppError::invalid("batch_size", "Give a number of hosts from 1 to 500"))?;
+        if let Some(n) = parse_batch_size(&input.batch_size)? {
             payload["batch_size"] = n.into();
         }
         Ok(JobSpec {

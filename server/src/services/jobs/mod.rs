@@ -47,6 +47,19 @@ impl From<SshFailure> for JobFailure {
     }
 }
 
+/// The "hosts at once" of a form: empty for the default, else 1 to 500.
+pub fn parse_batch_size(text: &str) -> Result<Option<u64>, AppError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse()
+        .ok()
+        .filter(|n| (1..=500).contains(n))
+        .map(Some)
+        .ok_or_else(|| AppError::invalid("batch_size", "Give a number of hosts from 1 to 500"))
+}
+
 /// What one host's work came to.
 pub type Outcome = Result<String, JobFailure>;
 
@@ -232,13 +245,7 @@ impl Jobs {
             let argv: Vec<Value> = input.argv.lines().map(|l| Value::String(l.to_owned())).collect();
             payload.insert("argv".into(), Value::Array(argv));
         }
-        let batch = input.batch_size.trim();
-        if !batch.is_empty() {
-            let n: u64 = batch
-                .parse()
-                .ok()
-                .filter(|n| (1..=500).contains(n))
-                .ok_or_else(|| AppError::invalid("batch_size", "Give a number of hosts from 1 to 500"))?;
+        if let Some(n) = parse_batch_size(&input.batch_size)? {
             payload.insert("batch_size".into(), n.into());
         }
         payload.insert("stop_on_failure".into(), input.stop_on_failure.is_some().into());

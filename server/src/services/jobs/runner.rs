@@ -91,10 +91,7 @@ impl JobContext {
             _ => self.store.all_hosts().await.map_err(store)?,
         };
         let ids: Vec<i64> = rows.iter().map(|h| h.id).collect();
-        let mut roles: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
-        for (id, role) in self.store.roles_of(&ids).await.map_err(store)? {
-            roles.entry(id).or_default().push(role);
-        }
+        let mut roles = self.store.roles_by_host(&ids).await.map_err(store)?;
         // `roles` in the payload narrows the job to hosts with one of them (a push to the web
         // tier first, say); a host with role `all` is in every tier.
         let wanted: Vec<String> = self.payload["roles"]

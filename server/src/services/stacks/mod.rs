@@ -359,6 +359,22 @@ struct ExampleHost {
     address: String,
 }
 
+/// Settings written as TOML values (an example file) as the form would send them: lists one item
+/// per line.
+pub fn form_of(settings: &toml::Table) -> BTreeMap<String, String> {
+    settings
+        .iter()
+        .map(|(name, value)| {
+            let text = match value {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Array(items) => items.iter().filter_map(|i| i.as_str()).collect::<Vec<_>>().join("\n"),
+                other => other.to_string(),
+            };
+            (name.clone(), text)
+        })
+        .collect()
+}
+
 /// A value of the right type for a setting that has none.
 fn sample(spec: &SettingSpec) -> String {
     match spec.kind {
@@ -383,18 +399,7 @@ pub fn trial_render(stack: &Stack, example: Option<&str>) -> Result<String, Stri
         Some(text) => toml::from_str(text).map_err(|err| format!("example: {err}"))?,
         None => Example { settings: toml::Table::new(), hosts: vec![] },
     };
-    let mut form: BTreeMap<String, String> = example
-        .settings
-        .iter()
-        .map(|(name, value)| {
-            let text = match value {
-                toml::Value::String(s) => s.clone(),
-                toml::Value::Array(items) => items.iter().filter_map(|i| i.as_str()).collect::<Vec<_>>().join("\n"),
-                other => other.to_string(),
-            };
-            (name.clone(), text)
-        })
-        .collect();
+    let mut form = form_of(&example.settings);
     if example.settings.is_empty() {
         for spec in stack.manifest.settings.iter().filter(|s| s.required && s.default.is_none()) {
             form.insert(spec.name.clone(), sample(spec));
