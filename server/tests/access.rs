@@ -159,6 +159,7 @@ async fn every_route_checks_every_role(backend: Backend) {
         rule: "disk",
         target_key: &format!("host:{}", f.host_id),
         host_id: Some(f.host_id),
+        study_id: None,
         severity: "warning",
         summary: "disk",
         detail: "",

@@ -8,7 +8,7 @@ mod common;
 
 use common::fleet::FleetHost;
 use common::smtp::{SmtpServer, header};
-use common::{Backend, TestApp, host_form, study_with_key};
+use common::{Backend, TestApp, finished_job, host_form, study_with_key, trusted_fleet};
 use serde_json::Value;
 use steward::services::audit::Actor;
 use steward_frontend::contract::{AlertSummary, HostHealth};
@@ -20,7 +20,10 @@ fn ack_token(message: &str) -> String {
     rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
 }
 
-on_both_backends!(a_host_down_mails_on_call_who_acknowledge_by_link_then_it_resolves);
+on_both_backends!(
+    a_host_down_mails_on_call_who_acknowledge_by_link_then_it_resolves,
+    a_failed_job_raises_an_alert_that_the_next_success_clears
+);
 
 async fn a_host_down_mails_on_call_who_acknowledge_by_link_then_it_resolves(backend: Backend) {
     let smtp = SmtpServer::start();
@@ -138,5 +141,34 @@ async fn a_host_down_mails_on_call_who_acknowledge_by_link_then_it_resolves(back
     let mails = reachability_mails(2).await;
     assert_eq!(mails.len(), 2);
     assert!(mails.iter().any(|m| header(m, "Subject").as_deref() == Some("[Steward] RESOLVED: web01 (Diaries/prod): not reachable")));
+    app.stop().await;
+}
+
+async fn a_failed_job_raises_an_alert_that_the_next_success_clears(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    // Two hosts: a one-host job would be retried later instead of failing now.
+    let mut fleet = trusted_fleet(&app, 2).await;
+    let admin = &fleet.admin;
+    let form = [("input[kind]", "facts"), ("input[target_kind]", "instance"), ("input[target_id]", &fleet.instance_id)];
+    fleet.hosts[0].1.stop();
+    let job: steward_frontend::contract::JobSummary = admin.call("start_job", &form).await.unwrap();
+    assert_eq!(finished_job(admin, job.id).await.job.state, "failed");
+    app.state.alerts.evaluate_jobs().await.unwrap();
+    let open: Vec<AlertSummary> = admin.call("list_alerts", &[("state", "open")]).await.unwrap();
+    let failed: Vec<_> = open.iter().filter(|a| a.rule == "job-failed").collect();
+    assert_eq!(failed.len(), 1, "{open:?}");
+    assert!(failed[0].summary.contains("facts job failed on prod"), "{}", failed[0].summary);
+    assert!(failed[0].study_id.is_some(), "the alert belongs to the instance's study");
+    // Evaluating again changes nothing: one alert per work and target.
+    app.state.alerts.evaluate_jobs().await.unwrap();
+    let open: Vec<AlertSummary> = admin.call("list_alerts", &[("state", "open")]).await.unwrap();
+    assert_eq!(open.iter().filter(|a| a.rule == "job-failed").count(), 1);
+
+    fleet.hosts[0].1.start_sshd();
+    let job: steward_frontend::contract::JobSummary = admin.call("start_job", &form).await.unwrap();
+    assert_eq!(finished_job(admin, job.id).await.job.state, "succeeded");
+    app.state.alerts.evaluate_jobs().await.unwrap();
+    let open: Vec<AlertSummary> = admin.call("list_alerts", &[("state", "open")]).await.unwrap();
+    assert!(!open.iter().any(|a| a.rule == "job-failed"), "{open:?}");
     app.stop().await;
 }

@@ -16,6 +16,9 @@ use crate::services::mail::Mailer;
 use crate::store::{AlertRow, Condition, HostForAlerts, HostStatusRow, Store, StoreError};
 use crate::web::error::{from_store, not_found};
 
+/// Job kinds whose failure raises an alert (a failed ad-hoc command is its runner's business).
+const ALERTING_KINDS: &[&str] = &["push", "facts", "drift", "backup", "upgrade"];
+
 /// How long an acknowledge link in a mail works.
 const LINK_LIFETIME: Duration = Duration::days(7);
 
@@ -123,6 +126,7 @@ impl Alerts {
                     rule,
                     target_key: &target,
                     host_id: Some(host.host_id),
+                    study_id: None,
                     severity,
                     summary: &summary,
                     detail: &detail,
@@ -142,6 +146,56 @@ impl Alerts {
             {
                 self.notify(alert.id, false).await;
             }
+        }
+        Ok(())
+    }
+
+    /// Alerts from background work: the last run of a push, fact check, drift check (and later
+    /// backup or upgrade) on a target failed; a schedule's last due time was missed. Each clears
+    /// when the next run of the same work on the same target succeeds.
+    pub async fn evaluate_jobs(&self) -> Result<(), StoreError> {
+        let since = self.clock.now() - Duration::days(7);
+        for job in self.store.latest_job_outcomes(ALERTING_KINDS, since).await? {
+            let target = format!("job:{}:{}:{}", job.kind, job.target_kind, job.target_id.unwrap_or_default());
+            if job.state == "succeeded" {
+                self.clear("job-failed", &target).await?;
+                continue;
+            }
+            let summary = format!("{} job failed on {}", job.kind, job.target_name);
+            let detail = format!("{}\n\nJob: {}/jobs/{}", job.summary, self.base_url, job.id);
+            let host_id = (job.target_kind == "host").then_some(job.target_id).flatten();
+            let condition = Condition {
+                rule: "job-failed",
+                target_key: &target,
+                host_id,
+                study_id: job.study_id,
+                severity: "warning",
+                summary: &summary,
+                detail: &detail,
+            };
+            self.raise(&condition).await?;
+        }
+        for (schedule, name, study_id, outcome, due_at) in self.store.latest_schedule_runs(since).await? {
+            let target = format!("schedule:{schedule}");
+            if outcome != "missed" {
+                self.clear("schedule-missed", &target).await?;
+                continue;
+            }
+            let summary = format!("schedule {name} missed its run");
+            let detail = format!(
+                "The run due {} did not happen (Steward was down and the schedule skips missed runs).",
+                due_at.format("%Y-%m-%d %H:%M UTC")
+            );
+            let condition = Condition {
+                rule: "schedule-missed",
+                target_key: &target,
+                host_id: None,
+                study_id,
+                severity: "warning",
+                summary: &summary,
+                detail: &detail,
+            };
+            self.raise(&condition).await?;
         }
         Ok(())
     }
@@ -273,6 +327,9 @@ fn title(rule: &str) -> &'static str {
         "clock" => "clock off",
         "reboot" => "reboot required",
         "unit-down" => "service down",
+        "config-drift" => "config drift",
+        "job-failed" => "job failed",
+        "schedule-missed" => "schedule missed",
         _ => "problem",
     }
 }
@@ -287,6 +344,9 @@ pub async fn run(alerts: Alerts, shutdown: tokio_util::sync::CancellationToken, 
     loop {
         if let Err(err) = alerts.evaluate_hosts().await {
             tracing::warn!(error = %err, "could not evaluate alert rules");
+        }
+        if let Err(err) = alerts.evaluate_jobs().await {
+            tracing::warn!(error = %err, "could not evaluate job and schedule alerts");
         }
         tokio::select! {
             () = shutdown.cancelled() => return,

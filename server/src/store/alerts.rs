@@ -30,6 +30,8 @@ pub struct Condition<'a> {
     pub rule: &'a str,
     pub target_key: &'a str,
     pub host_id: Option<i64>,
+    /// The study, when there is no host to find it from.
+    pub study_id: Option<i64>,
     pub severity: &'a str,
     pub summary: &'a str,
     pub detail: &'a str,
@@ -51,10 +53,11 @@ impl Store {
         }
         let inserted = on_pool!(self, pool => sqlx::query_scalar(
             "INSERT INTO alerts (rule, target_key, host_id, study_id, severity, state, summary, detail, opened_at, last_seen_at)
-             SELECT $1, $2, h.id, i.study_id, $4, 'open', $5, $6, $7, $7
+             SELECT $1, $2, h.id, COALESCE(i.study_id, $8), $4, 'open', $5, $6, $7, $7
                FROM (SELECT 1 AS one) AS x LEFT JOIN hosts h ON h.id = $3 LEFT JOIN instances i ON i.id = h.instance_id
              RETURNING id")
             .bind(c.rule).bind(c.target_key).bind(c.host_id).bind(c.severity).bind(c.summary).bind(c.detail).bind(now)
+            .bind(c.study_id)
             .fetch_one(pool).await);
         match inserted {
             Ok(id) => Ok(Some(id)),

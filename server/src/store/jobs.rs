@@ -319,4 +319,41 @@ impl Store {
             .bind(host_id).bind(job_id).execute(pool).await.map(|d| d.rows_affected()))?;
         Ok(())
     }
+
+    /// The last finished (succeeded or failed) job of each kind and target among `kinds`,
+    /// finished since `since`.
+    pub async fn latest_job_outcomes(&self, kinds: &[&str], since: DateTime<Utc>) -> Result<Vec<JobRow>> {
+        if kinds.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (2..kinds.len() + 2).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE id IN (
+                SELECT MAX(id) FROM jobs
+                WHERE state IN ('succeeded', 'failed') AND finished_at >= $1 AND kind IN ({})
+                GROUP BY kind, target_kind, target_id)",
+            placeholders.join(", ")
+        );
+        Ok(on_pool!(self, pool => {
+            let mut query = sqlx::query_as::<_, JobRow>(&sql).bind(since);
+            for kind in kinds {
+                query = query.bind(*kind);
+            }
+            query.fetch_all(pool).await
+        })?)
+    }
+
+    /// The last recorded due time of each schedule since `since`: (schedule, name, study,
+    /// outcome, due time).
+    pub async fn latest_schedule_runs(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(i64, String, Option<i64>, String, DateTime<Utc>)>> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, (i64, String, Option<i64>, String, DateTime<Utc>)>(
+            "SELECT s.id, s.name, s.study_id, r.outcome, r.due_at
+             FROM schedule_runs r JOIN schedules s ON s.id = r.schedule_id
+             WHERE r.due_at >= $1
+               AND r.due_at = (SELECT MAX(due_at) FROM schedule_runs WHERE schedule_id = r.schedule_id)")
+            .bind(since).fetch_all(pool).await)?)
+    }
 }

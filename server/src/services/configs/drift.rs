@@ -93,6 +93,7 @@ impl JobKind for Drift {
             rule: "config-drift",
             target_key: &target,
             host_id: Some(host.id),
+            study_id: None,
             severity: "warning",
             summary: &summary,
             detail: &detail,
