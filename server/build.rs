@@ -76,6 +76,8 @@ fn write_out(name: &str, code: &str) {
 }
 
 fn embed_agent(target: &Path) {
+    // The embedded migrations: a new file there must rebuild the server.
+    println!("cargo:rerun-if-changed=../migrations");
     println!("cargo:rerun-if-env-changed=STEWARD_AGENT_BIN");
     let agent = env::var("STEWARD_AGENT_BIN")
         .map(PathBuf::from)

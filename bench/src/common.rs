@@ -34,6 +34,7 @@ pub async fn bench_fleet(n: usize, stack: &str, prepare: impl FnOnce(&Path)) -> 
     let dir = tempfile::tempdir().unwrap();
     prepare(dir.path());
     let mut config = Config::default();
+    steward::telemetry::init(&config.log);
     config.storage.data_dir = dir.path().to_path_buf();
     config.database.url = DatabaseUrl::new(format!("sqlite://{}/bench.db", dir.path().display()));
     config.ssh.max_sessions_per_host = 4;

@@ -53,7 +53,8 @@ async fn overview(admin: &Client, instance: &str) -> ConfigOverview {
 
 on_both_backends!(
     a_push_is_validated_reloaded_health_checked_and_rolled_back,
-    settings_are_typed_and_secrets_stay_sealed
+    settings_are_typed_and_secrets_stay_sealed,
+    an_operator_stack_folder_serves_instances
 );
 
 async fn a_push_is_validated_reloaded_health_checked_and_rolled_back(backend: Backend) {
@@ -220,5 +221,51 @@ async fn settings_are_typed_and_secrets_stay_sealed(backend: Backend) {
     let config = overview(&admin, &instance).await;
     let secret = config.fields.iter().find(|f| f.name == "secret_key").unwrap();
     assert!(secret.is_set && secret.value.is_empty());
+    app.stop().await;
+}
+
+async fn an_operator_stack_folder_serves_instances(backend: Backend) {
+    let app = TestApp::start_with(backend, |config| {
+        let folder = config.storage.data_dir.join("stacks/site");
+        std::fs::create_dir_all(folder.join("templates")).unwrap();
+        let manifest = "name = \"site\"\ntitle = \"Our site\"\n[[settings]]\nname = \"greeting\"\ntype = \"string\"\nrequired = true\n\
+                        [[files]]\npath = \"/srv/site/{{ instance.slug }}.txt\"\ntemplate = \"site.j2\"\n";
+        std::fs::write(folder.join("stack.toml"), manifest).unwrap();
+        std::fs::write(folder.join("templates/site.j2"), "{{ settings.greeting }}\n").unwrap();
+    })
+    .await;
+    let admin = app.admin().await;
+    let stacks: Vec<steward_frontend::contract::StackSummary> = admin.call("list_stacks", &[]).await.unwrap();
+    assert!(stacks.iter().any(|s| s.name == "site" && s.source.ends_with("stacks/site")), "{stacks:?}");
+    let study: serde_json::Value =
+        admin.call("create_study", &[("name", "Web"), ("description", ""), ("contact", "")]).await.unwrap();
+    let study = study["id"].to_string();
+    let create = |stack: &'static str| {
+        let study = study.clone();
+        let admin = &admin;
+        async move {
+            admin
+                .call::<serde_json::Value>(
+                    "create_instance",
+                    &[
+                        ("study_id", study.as_str()),
+                        ("input[name]", "Main Site"),
+                        ("input[stack]", stack),
+                        ("input[environment]", "production"),
+                    ],
+                )
+                .await
+        }
+    };
+    let err = create("nope").await.unwrap_err();
+    assert!(err.error.for_field("stack").is_some_and(|m| m.contains("site")), "{:?}", err.error);
+    let instance = create("site").await.unwrap();
+    let instance = instance["id"].to_string();
+    let first = save(&admin, &instance, "Hi", &[("greeting".to_owned(), "hello".to_owned())]).await;
+    let second = save(&admin, &instance, "Hi again", &[("greeting".to_owned(), "hello again".to_owned())]).await;
+    let config = overview(&admin, &instance).await;
+    assert_eq!(config.stack.unwrap().title, "Our site");
+    assert_eq!(config.revisions.len(), 2);
+    assert!(first.number < second.number);
     app.stop().await;
 }

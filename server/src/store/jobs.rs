@@ -247,14 +247,17 @@ impl Store {
         }
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let first: i64 = sqlx::query_scalar("SELECT log_lines FROM jobs WHERE id = $1")
-                .bind(job_id).fetch_one(&mut *tx).await?;
+            // The write comes first, so on SQLite the transaction takes the write lock at once
+            // (waiting its turn) instead of failing to upgrade a read snapshot under load.
+            let count = lines.len() as i64;
+            let last: i64 = sqlx::query_scalar(
+                "UPDATE jobs SET log_lines = log_lines + $2, log_bytes = log_bytes + $3 WHERE id = $1 RETURNING log_lines")
+                .bind(job_id).bind(count).bind(bytes).fetch_one(&mut *tx).await?;
+            let first = last - count;
             for (n, line) in lines.iter().enumerate() {
                 sqlx::query("INSERT INTO job_logs (job_id, seq, at, line) VALUES ($1, $2, $3, $4)")
                     .bind(job_id).bind(first + n as i64 + 1).bind(now).bind(line).execute(&mut *tx).await?;
             }
-            sqlx::query("UPDATE jobs SET log_lines = log_lines + $2, log_bytes = log_bytes + $3 WHERE id = $1")
-                .bind(job_id).bind(lines.len() as i64).bind(bytes).execute(&mut *tx).await?;
             tx.commit().await
         })?;
         Ok(())
