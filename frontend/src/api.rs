@@ -14,6 +14,7 @@ use crate::contract::{
 };
 use crate::contract::{InstanceQuery, InstanceSummary, OneTimeLink, Page, SetupStatus};
 use crate::contract::{JobDetail, JobInput, JobQuery, JobSummary, LogLine, ScheduleInput, ScheduleSummary};
+use crate::contract::{OverrideInput, RotaInput, RotaView};
 
 #[cfg(feature = "ssr")]
 mod glue {
@@ -597,4 +598,39 @@ pub async fn push_config(input: PushInput) -> Result<JobSummary, AppError> {
         b.push_config(&caller, input).await
     })
     .await
+}
+
+/// The rota's scope: a study's (managed by its admins), or the global one (`0`, admins').
+#[cfg(feature = "ssr")]
+fn rota_access(study_id: i64, manage: bool) -> (Access, Scope) {
+    match (study_id, manage) {
+        (0, true) => (Access::Admin, Scope::Global),
+        (0, false) => (Access::SignedIn, Scope::Global),
+        (id, true) => (Access::Study(ManageStudy), Scope::Study(id)),
+        (id, false) => (Access::Study(ViewInventory), Scope::Study(id)),
+    }
+}
+
+#[server(prefix = "/api", endpoint = "get_rota")]
+pub async fn get_rota(study_id: i64) -> Result<RotaView, AppError> {
+    let (access, scope) = rota_access(study_id, false);
+    run(access, scope, |b, _, caller| async move { b.get_rota(&caller, study_id).await }).await
+}
+
+#[server(prefix = "/api", endpoint = "save_rota")]
+pub async fn save_rota(input: RotaInput) -> Result<RotaView, AppError> {
+    let (access, scope) = rota_access(input.study_id, true);
+    run(access, scope, |b, _, caller| async move { b.save_rota(&caller, input).await }).await
+}
+
+#[server(prefix = "/api", endpoint = "add_rota_override")]
+pub async fn add_rota_override(input: OverrideInput) -> Result<RotaView, AppError> {
+    let (access, scope) = rota_access(input.study_id, true);
+    run(access, scope, |b, _, caller| async move { b.add_rota_override(&caller, input).await }).await
+}
+
+#[server(prefix = "/api", endpoint = "delete_rota_override")]
+pub async fn delete_rota_override(study_id: i64, override_id: i64) -> Result<RotaView, AppError> {
+    let (access, scope) = rota_access(study_id, true);
+    run(access, scope, |b, _, caller| async move { b.delete_rota_override(&caller, study_id, override_id).await }).await
 }

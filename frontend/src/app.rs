@@ -64,6 +64,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("instances/:id/config") view=pages::ConfigPage />
                     <Route path=path!("hosts/:id") view=pages::HostPage />
                     <Route path=path!("alerts") view=pages::AlertsPage />
+                    <Route path=path!("rota") view=pages::RotaPage />
+                    <Route path=path!("studies/:id/rota") view=pages::RotaPage />
                     <Route path=path!("jobs") view=pages::JobsPage />
                     <Route path=path!("jobs/:id") view=pages::JobPage />
                     <Route path=path!("schedules") view=pages::SchedulesPage />
@@ -120,6 +122,7 @@ fn Navigation(user: CurrentUser) -> impl IntoView {
                 <li><A href="/instances">"Instances"</A></li>
                 <li><A href="/jobs">"Jobs"</A></li>
                 <li><A href="/alerts">"Alerts"</A></li>
+                <li><A href="/rota">"On call"</A></li>
                 <li><A href="/schedules">"Schedules"</A></li>
                 <Show when=move || is_admin>
                     <li class="nav-section">"Administration"</li>

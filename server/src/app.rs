@@ -20,6 +20,7 @@ use crate::services::jobs::Jobs;
 use crate::services::jobs::runner::Runner;
 use crate::services::jobs::schedules::Scheduler;
 use crate::services::mail::Mailer;
+use crate::services::oncall::OnCall;
 use crate::services::ssh::Ssh;
 use crate::services::stacks::Stacks;
 use crate::services::vault::Vault;
@@ -39,6 +40,7 @@ pub struct AppState {
     pub mailer: Mailer,
     pub alerts: Alerts,
     pub configs: Configs,
+    pub oncall: OnCall,
 }
 
 impl AppState {
@@ -83,7 +85,9 @@ impl AppState {
             std::env::temp_dir(),
         );
         let mailer = Mailer::new(store.clone(), clock.clone(), vault.clone(), config.mail.clone())?;
-        let alerts = Alerts::new(store.clone(), clock.clone(), mailer.clone(), config.server.base_url.clone());
+        let oncall = OnCall::new(store.clone(), clock.clone(), audit.clone());
+        let alerts =
+            Alerts::new(store.clone(), clock.clone(), mailer.clone(), oncall.clone(), config.server.base_url.clone());
         let configs = Configs::new(
             store.clone(),
             clock.clone(),
@@ -102,7 +106,7 @@ impl AppState {
             config.server.shutdown_grace_secs,
             configs.job_kinds(),
         );
-        Ok(Self { config, store, clock, accounts, audit, inventory, vault, ssh, jobs, mailer, alerts, configs })
+        Ok(Self { config, store, clock, accounts, audit, inventory, vault, ssh, jobs, mailer, alerts, configs, oncall })
     }
 }
 

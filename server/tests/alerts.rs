@@ -10,6 +10,7 @@ use common::fleet::FleetHost;
 use common::smtp::{SmtpServer, header};
 use common::{Backend, TestApp, finished_job, host_form, study_with_key, trusted_fleet};
 use serde_json::Value;
+use steward::clock::Clock;
 use steward::services::audit::Actor;
 use steward_frontend::contract::{AlertSummary, HostHealth};
 
@@ -22,7 +23,8 @@ fn ack_token(message: &str) -> String {
 
 on_both_backends!(
     a_host_down_mails_on_call_who_acknowledge_by_link_then_it_resolves,
-    a_failed_job_raises_an_alert_that_the_next_success_clears
+    a_failed_job_raises_an_alert_that_the_next_success_clears,
+    an_unacknowledged_alert_escalates_along_the_rota
 );
 
 async fn a_host_down_mails_on_call_who_acknowledge_by_link_then_it_resolves(backend: Backend) {
@@ -170,5 +172,130 @@ async fn a_failed_job_raises_an_alert_that_the_next_success_clears(backend: Back
     app.state.alerts.evaluate_jobs().await.unwrap();
     let open: Vec<AlertSummary> = admin.call("list_alerts", &[("state", "open")]).await.unwrap();
     assert!(!open.iter().any(|a| a.rule == "job-failed"), "{open:?}");
+    app.stop().await;
+}
+
+/// Who got mail, in order, with each subject.
+async fn mails(admin: &common::Client) -> Vec<(String, String)> {
+    let page: steward_frontend::contract::Page<steward_frontend::contract::OutboxEntry> =
+        admin.call("list_outbox", &[("page", "0")]).await.unwrap();
+    let mut list: Vec<_> = page.items.into_iter().map(|m| (m.id, m.to, m.subject)).collect();
+    list.sort();
+    list.into_iter().map(|(_, to, subject)| (to, subject)).collect()
+}
+
+async fn an_unacknowledged_alert_escalates_along_the_rota(backend: Backend) {
+    use chrono::Duration;
+    use steward::store::Condition;
+    let app = TestApp::start(backend).await;
+    let admin = app.admin().await;
+    let study: Value =
+        admin.call("create_study", &[("name", "Clinic"), ("description", ""), ("contact", "")]).await.unwrap();
+    let study_id = study["id"].to_string();
+    for (user, role) in [("alice", "on-call"), ("bob", "on-call"), ("carol", "study-admin"), ("vera", "viewer")] {
+        let email = format!("{user}@clinic.example.org");
+        let _: Value = admin
+            .call(
+                "create_user",
+                &[("username", user), ("display_name", user), ("email", &email), ("role", "member"), ("password", "")],
+            )
+            .await
+            .unwrap();
+        let _: () =
+            admin.call("set_member", &[("study_id", &study_id), ("username", user), ("role", role)]).await.unwrap();
+    }
+    let rota = |members: &'static str| {
+        let study_id = study_id.clone();
+        let admin = &admin;
+        async move {
+            admin
+                .call::<steward_frontend::contract::RotaView>(
+                    "save_rota",
+                    &[
+                        ("input[study_id]", study_id.as_str()),
+                        ("input[timezone]", "UTC"),
+                        ("input[starts_on]", "2026-11-02"),
+                        ("input[handoff_hour]", "9"),
+                        ("input[members]", members),
+                        ("input[escalate_after_minutes]", "30"),
+                        ("input[renotify_minutes]", "60"),
+                    ],
+                )
+                .await
+        }
+    };
+    // A viewer cannot be on call; the form says so next to the members.
+    let refused = rota("alice\nvera").await.unwrap_err();
+    assert!(refused.error.for_field("members").is_some_and(|m| m.contains("vera is a viewer")), "{:?}", refused.error);
+    let view = rota("alice\nbob").await.unwrap();
+    assert_eq!((view.primary_now.as_deref(), view.secondary_now.as_deref()), (Some("alice"), Some("bob")));
+    assert_eq!(view.weeks[1].primary.as_deref(), Some("bob"), "next week it is Bob's turn");
+
+    let study = study["id"].as_i64();
+    let raise = |target: &'static str| Condition {
+        rule: "test",
+        target_key: target,
+        host_id: None,
+        study_id: study,
+        severity: "critical",
+        summary: "Clinic database down",
+        detail: "",
+    };
+    app.state.alerts.raise(&raise("test:1")).await.unwrap();
+    let told = |list: &[(String, String)]| {
+        list.iter().map(|(to, _)| to.split('@').next().unwrap().to_owned()).collect::<Vec<_>>()
+    };
+    assert_eq!(told(&mails(&admin).await), ["alice"], "only the primary hears first");
+
+    app.clock.advance(Duration::minutes(29));
+    app.state.alerts.escalate().await.unwrap();
+    assert_eq!(mails(&admin).await.len(), 1, "not yet");
+    app.clock.advance(Duration::minutes(2));
+    app.state.alerts.escalate().await.unwrap();
+    let list = mails(&admin).await;
+    assert_eq!(told(&list[1..]), ["bob"], "after 30 minutes the secondary");
+    assert!(list[1].1.contains("ESCALATED"), "{}", list[1].1);
+    app.clock.advance(Duration::minutes(30));
+    app.state.alerts.escalate().await.unwrap();
+    assert_eq!(told(&mails(&admin).await[2..]), ["carol"], "then the study's admins");
+    app.clock.advance(Duration::minutes(61));
+    app.state.alerts.escalate().await.unwrap();
+    let list = mails(&admin).await;
+    assert_eq!(told(&list[3..]), ["carol"], "and a reminder after the re-notify interval");
+    assert!(list[3].1.contains("STILL OPEN"), "{}", list[3].1);
+
+    let open: Vec<AlertSummary> = admin.call("list_alerts", &[("state", "open")]).await.unwrap();
+    let _: AlertSummary = admin.call("acknowledge_alert", &[("alert_id", &open[0].id.to_string())]).await.unwrap();
+    app.clock.advance(Duration::hours(3));
+    app.state.alerts.escalate().await.unwrap();
+    assert_eq!(mails(&admin).await.len(), 4, "an acknowledged alert stays quiet");
+
+    // A holiday override: Bob is primary for a day, so a new alert goes to him.
+    let now = app.clock.now();
+    let (from, to) =
+        (now.format("%Y-%m-%dT%H:%M").to_string(), (now + Duration::days(1)).format("%Y-%m-%dT%H:%M").to_string());
+    let view: steward_frontend::contract::RotaView = admin
+        .call(
+            "add_rota_override",
+            &[
+                ("input[study_id]", &study_id),
+                ("input[username]", "bob"),
+                ("input[role]", "primary"),
+                ("input[starts_at]", &from),
+                ("input[ends_at]", &to),
+                ("input[note]", "Alice on holiday"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(view.primary_now.as_deref(), Some("bob"));
+    app.state.alerts.raise(&raise("test:2")).await.unwrap();
+    assert_eq!(told(&mails(&admin).await[4..]), ["bob"]);
+
+    // Flapping: the condition clears and comes straight back; nobody is mailed again at once.
+    app.state.alerts.clear("test", "test:2").await.unwrap();
+    let after_resolved = mails(&admin).await.len();
+    app.state.alerts.raise(&raise("test:2")).await.unwrap();
+    assert_eq!(mails(&admin).await.len(), after_resolved, "a flapping alert does not mail at once");
     app.stop().await;
 }

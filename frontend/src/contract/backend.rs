@@ -17,6 +17,7 @@ use super::{
 use super::{ImportInput, ImportReport, InstanceInput, StudySummary, UserSummary};
 use super::{InstanceSummary, OneTimeLink, Page, SetupStatus, StudyDetail, StudyRole};
 use super::{JobDetail, JobInput, JobQuery, JobSummary, LogLine, ScheduleInput, ScheduleSummary};
+use super::{OverrideInput, RotaInput, RotaView};
 
 pub type Result<T> = std::result::Result<T, AppError>;
 
@@ -187,4 +188,10 @@ pub trait Backend: Send + Sync + 'static {
     /// Reads the live files through the agent and compares them with a revision.
     async fn preview_push(&self, caller: &Caller, instance_id: i64, revision: String) -> Result<Vec<HostDiff>>;
     async fn push_config(&self, caller: &Caller, input: PushInput) -> Result<JobSummary>;
+
+    // --- on-call rotas (study 0: the global rota) -------------------------------------------
+    async fn get_rota(&self, caller: &Caller, study_id: i64) -> Result<RotaView>;
+    async fn save_rota(&self, caller: &Caller, input: RotaInput) -> Result<RotaView>;
+    async fn add_rota_override(&self, caller: &Caller, input: OverrideInput) -> Result<RotaView>;
+    async fn delete_rota_override(&self, caller: &Caller, study_id: i64, override_id: i64) -> Result<RotaView>;
 }

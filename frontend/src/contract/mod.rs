@@ -9,6 +9,7 @@ mod fleet;
 mod inputs;
 mod inventory;
 mod jobs;
+mod oncall;
 mod types;
 
 pub use access::{Access, Permission, StudyRole};
@@ -20,4 +21,5 @@ pub use fleet::*;
 pub use inputs::{ImportInput, InstanceInput};
 pub use inventory::*;
 pub use jobs::*;
+pub use oncall::*;
 pub use types::*;

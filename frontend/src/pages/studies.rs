@@ -136,7 +136,10 @@ fn StudyView(
         <leptos_meta::Title text=title.clone() />
         <header class="page-header">
             <h1>{title}</h1>
-            <div class="page-actions">{study.my_role.map(|r| view! { <span class="badge">{format!("your role: {r}")}</span> })}</div>
+            <div class="page-actions">
+                {study.my_role.map(|r| view! { <span class="badge">{format!("your role: {r}")}</span> })}
+                <a href=format!("/studies/{}/rota", study.id) data-test="open-rota">"On-call rota"</a>
+            </div>
         </header>
         {(!study.description.is_empty() || !study.contact.is_empty()).then(|| view! {
             <section class="panel">

@@ -13,6 +13,7 @@ use crate::auth::tokens::{hash_token, new_token};
 use crate::clock::SharedClock;
 use crate::services::fleet;
 use crate::services::mail::Mailer;
+use crate::services::oncall::OnCall;
 use crate::store::{AlertRow, Condition, HostForAlerts, HostStatusRow, Store, StoreError};
 use crate::web::error::{from_store, not_found};
 
@@ -27,8 +28,21 @@ pub struct Alerts {
     store: Store,
     clock: SharedClock,
     mailer: Mailer,
+    oncall: OnCall,
     base_url: String,
 }
+
+/// What a mail about an alert announces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Notice {
+    Opened,
+    Escalated,
+    Reminder,
+    Resolved,
+}
+
+/// An alert that opens again this soon after it resolved is flapping: no mail at once.
+const FLAP_WINDOW: Duration = Duration::minutes(15);
 
 /// (rule, severity, what is wrong)
 type Finding = (&'static str, &'static str, String);
@@ -99,8 +113,8 @@ pub fn summary_of(row: &AlertRow) -> AlertSummary {
 }
 
 impl Alerts {
-    pub fn new(store: Store, clock: SharedClock, mailer: Mailer, base_url: String) -> Self {
-        Self { store, clock, mailer, base_url }
+    pub fn new(store: Store, clock: SharedClock, mailer: Mailer, oncall: OnCall, base_url: String) -> Self {
+        Self { store, clock, mailer, oncall, base_url }
     }
 
     /// Opens, refreshes and resolves host alerts from the hosts' last checks.
@@ -132,7 +146,7 @@ impl Alerts {
                     detail: &detail,
                 };
                 if let Some(id) = self.store.raise_alert(&condition, now).await? {
-                    self.notify(id, true).await;
+                    self.opened(id, rule, &target).await;
                 }
             }
         }
@@ -144,7 +158,7 @@ impl Alerts {
                 && !holding.contains(&(alert.rule.clone(), alert.target_key.clone()))
                 && self.store.resolve_alert(alert.id, now).await?
             {
-                self.notify(alert.id, false).await;
+                self.notify(alert.id, Notice::Resolved, 0).await;
             }
         }
         Ok(())
@@ -204,7 +218,7 @@ impl Alerts {
     /// unless one for the same rule and target is open already.
     pub async fn raise(&self, condition: &Condition<'_>) -> Result<(), StoreError> {
         if let Some(id) = self.store.raise_alert(condition, self.clock.now()).await? {
-            self.notify(id, true).await;
+            self.opened(id, condition.rule, condition.target_key).await;
         }
         Ok(())
     }
@@ -216,29 +230,87 @@ impl Alerts {
                 && alert.target_key == target_key
                 && self.store.resolve_alert(alert.id, self.clock.now()).await?
             {
-                self.notify(alert.id, false).await;
+                self.notify(alert.id, Notice::Resolved, 0).await;
             }
         }
         Ok(())
     }
 
-    /// Mails everyone who should hear about the alert (with an acknowledge link when it opens).
-    async fn notify(&self, id: i64, opened: bool) {
+    /// A new alert: the first in line hears of it, unless the same condition cleared only
+    /// moments ago (flapping), when the mail waits for escalation or the reminder.
+    async fn opened(&self, id: i64, rule: &str, target_key: &str) {
+        let now = self.clock.now();
+        match self.store.resolved_since(rule, target_key, now - FLAP_WINDOW).await {
+            Ok(true) => {
+                tracing::info!(alert = id, rule, target_key, "a flapping condition came back; not mailing at once");
+                if let Err(err) = self.store.set_alert_notified(id, 0, now).await {
+                    tracing::warn!(alert = id, error = %err, "could not record an alert's notice");
+                }
+            }
+            _ => self.notify(id, Notice::Opened, 0).await,
+        }
+    }
+
+    /// Whom to tell at an escalation level: with a rota, the primary (0), the secondary (1),
+    /// then the study's admins (2); without one, everyone at once (study admins, on-call
+    /// members and admins).
+    async fn recipients(&self, study_id: Option<i64>, level: i64) -> Result<Vec<String>, StoreError> {
+        let Some((_, shift)) = self.oncall.shift(study_id).await? else {
+            return self.store.alert_recipients(study_id).await;
+        };
+        Ok(match level {
+            0 => shift.primary.and_then(|p| p.email).into_iter().collect(),
+            1 => shift.secondary.or(shift.primary).and_then(|p| p.email).into_iter().collect(),
+            _ => self.store.study_admin_addresses(study_id).await?,
+        })
+    }
+
+    /// Escalates open alerts nobody acknowledged in time, and reminds whoever was told last
+    /// when the rota's re-notify interval has passed.
+    pub async fn escalate(&self) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        for (id, study_id, level, opened_at, notified_at) in self.store.alerts_to_escalate().await? {
+            let Some((rota, _)) = self.oncall.shift(study_id).await? else { continue };
+            let step = Duration::minutes(rota.escalate_after_minutes);
+            if level < 2 && now >= opened_at + step * i32::try_from(level + 1).unwrap_or(2) {
+                self.notify(id, Notice::Escalated, level + 1).await;
+            } else if notified_at.is_none_or(|at| now >= at + Duration::minutes(rota.renotify_minutes)) {
+                self.notify(id, Notice::Reminder, level).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Mails the people of `level` about the alert (with an acknowledge link unless it is
+    /// resolved; a resolved mail goes to everyone told so far).
+    async fn notify(&self, id: i64, notice: Notice, level: i64) {
         let result = async {
             let alert = self.store.alert(id).await?;
-            for to in self.store.alert_recipients(alert.study_id).await? {
-                let (subject, text, html) = if opened {
+            let mut recipients = Vec::new();
+            let levels = if notice == Notice::Resolved { 0..=alert.escalation_level } else { level..=level };
+            for step in levels {
+                for to in self.recipients(alert.study_id, step).await? {
+                    if !recipients.contains(&to) {
+                        recipients.push(to);
+                    }
+                }
+            }
+            for to in recipients {
+                let (subject, text, html) = if notice == Notice::Resolved {
+                    self.resolved_mail(&alert)
+                } else {
                     let token = new_token();
                     let expires = self.clock.now() + LINK_LIFETIME;
                     self.store.insert_alert_link(&hash_token(&token), id, &to, expires).await?;
                     let ack = format!("{}/alerts/ack?token={token}", self.base_url);
-                    self.opened_mail(&alert, &ack)
-                } else {
-                    self.resolved_mail(&alert)
+                    self.opened_mail(&alert, &ack, notice)
                 };
                 if let Err(err) = self.mailer.queue(&to, &subject, &text, &html).await {
                     tracing::warn!(alert = id, %to, error = %err, "could not queue an alert mail");
                 }
+            }
+            if notice != Notice::Resolved {
+                self.store.set_alert_notified(id, level, self.clock.now()).await?;
             }
             Ok::<_, StoreError>(())
         }
@@ -248,8 +320,13 @@ impl Alerts {
         }
     }
 
-    fn opened_mail(&self, alert: &AlertRow, ack: &str) -> (String, String, String) {
-        let subject = format!("[Steward] {}: {}", alert.severity.to_uppercase(), alert.summary);
+    fn opened_mail(&self, alert: &AlertRow, ack: &str, notice: Notice) -> (String, String, String) {
+        let prefix = match notice {
+            Notice::Escalated => "ESCALATED ",
+            Notice::Reminder => "STILL OPEN ",
+            Notice::Opened | Notice::Resolved => "",
+        };
+        let subject = format!("[Steward] {prefix}{}: {}", alert.severity.to_uppercase(), alert.summary);
         let page = format!("{}/alerts", self.base_url);
         let text = format!(
             "{}\n\n{}\n\nOpened {}.\n\nAcknowledge (this link works once, for 7 days): {ack}\nAll alerts: {page}\n",
@@ -347,6 +424,9 @@ pub async fn run(alerts: Alerts, shutdown: tokio_util::sync::CancellationToken, 
         }
         if let Err(err) = alerts.evaluate_jobs().await {
             tracing::warn!(error = %err, "could not evaluate job and schedule alerts");
+        }
+        if let Err(err) = alerts.escalate().await {
+            tracing::warn!(error = %err, "could not escalate alerts");
         }
         tokio::select! {
             () = shutdown.cancelled() => return,

@@ -20,10 +20,12 @@ pub struct AlertRow {
     pub acknowledged_at: Option<DateTime<Utc>>,
     pub acknowledged_by: Option<String>,
     pub resolved_at: Option<DateTime<Utc>>,
+    /// 0: the primary was told; 1: the secondary too; 2: the study's admins too.
+    pub escalation_level: i64,
 }
 
 const COLUMNS: &str = "id, rule, target_key, host_id, study_id, severity, state, summary, detail, opened_at,
-    last_seen_at, acknowledged_at, acknowledged_by, resolved_at";
+    last_seen_at, acknowledged_at, acknowledged_by, resolved_at, escalation_level";
 
 /// A condition that holds now.
 pub struct Condition<'a> {

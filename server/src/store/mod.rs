@@ -12,6 +12,7 @@ mod host_keys;
 mod host_status;
 mod inventory;
 mod jobs;
+mod oncall;
 mod outbox;
 mod schedules;
 mod sessions;
@@ -36,6 +37,7 @@ pub use inventory::{
     HostFields, HostRow, InstanceFields, InstanceFilter, InstanceRow, InstanceSort, MemberRow, StudyRow, Viewer,
 };
 pub use jobs::{JobFilter, JobHostRow, JobRow, LogLineRow, NewJob};
+pub use oncall::{OverrideRow, RotaFields, RotaPerson, RotaRow};
 pub use outbox::{NewMail, OutboxRow};
 pub use schedules::{Firing, ScheduleFields, ScheduleRow, ScheduleRunRow};
 pub use vault::{CredentialRow, KeyCheckRow, NewCredential, SEALED_VALUE_KIND, SealedRow};

@@ -17,6 +17,7 @@ use steward_frontend::contract::{
     SetupStatus, Stack, StudyDetail, StudyRole, StudySummary, UserSummary,
 };
 use steward_frontend::contract::{ConfigOverview, HostDiff, PushInput, RevisionSummary, SettingsInput, StackSummary};
+use steward_frontend::contract::{OverrideInput, RotaInput, RotaView};
 use tower_sessions::Session;
 
 use crate::app::AppState;
@@ -557,6 +558,22 @@ impl Backend for WebBackend {
     }
 
     // --- alerts ----------------------------------------------------------------------------------
+
+    async fn get_rota(&self, _caller: &Caller, study_id: i64) -> Result<RotaView> {
+        self.state.oncall.view(study_id).await
+    }
+
+    async fn save_rota(&self, caller: &Caller, input: RotaInput) -> Result<RotaView> {
+        self.state.oncall.save(&actor(caller), input).await
+    }
+
+    async fn add_rota_override(&self, caller: &Caller, input: OverrideInput) -> Result<RotaView> {
+        self.state.oncall.add_override(&actor(caller), input).await
+    }
+
+    async fn delete_rota_override(&self, caller: &Caller, study_id: i64, override_id: i64) -> Result<RotaView> {
+        self.state.oncall.delete_override(&actor(caller), study_id, override_id).await
+    }
 
     async fn list_stacks(&self, _caller: &Caller) -> Result<Vec<StackSummary>> {
         Ok(self.state.configs.stacks().summaries())

@@ -1,0 +1,87 @@
+//! On-call rotas as the UI sees them: who takes turns, overrides, escalation timing, and a
+//! calendar of the coming weeks. `study_id` 0 is the global rota (for studies without one).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RotaPersonView {
+    pub username: String,
+    pub display_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RotaOverride {
+    pub id: i64,
+    pub username: String,
+    /// primary or secondary.
+    pub role: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub note: String,
+}
+
+/// One week of the calendar: who is on call when it starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RotaWeek {
+    pub starts_at: DateTime<Utc>,
+    pub primary: Option<String>,
+    pub secondary: Option<String>,
+    /// An override applies during the week.
+    pub overridden: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RotaView {
+    pub study_id: i64,
+    /// The study's name, or "All studies" for the global rota.
+    pub scope_name: String,
+    /// False until someone saves it (the form then shows defaults).
+    pub configured: bool,
+    pub timezone: String,
+    pub starts_on: String,
+    pub handoff_hour: i64,
+    pub escalate_after_minutes: i64,
+    pub renotify_minutes: i64,
+    pub members: Vec<RotaPersonView>,
+    pub overrides: Vec<RotaOverride>,
+    pub weeks: Vec<RotaWeek>,
+    pub primary_now: Option<String>,
+    pub secondary_now: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RotaInput {
+    pub study_id: i64,
+    #[serde(default)]
+    pub timezone: String,
+    /// YYYY-MM-DD: the first member's week starts then.
+    #[serde(default)]
+    pub starts_on: String,
+    #[serde(default)]
+    pub handoff_hour: String,
+    /// Usernames in turn order, one per line.
+    #[serde(default)]
+    pub members: String,
+    #[serde(default)]
+    pub escalate_after_minutes: String,
+    #[serde(default)]
+    pub renotify_minutes: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverrideInput {
+    pub study_id: i64,
+    #[serde(default)]
+    pub username: String,
+    /// primary or secondary.
+    #[serde(default)]
+    pub role: String,
+    /// YYYY-MM-DDTHH:MM in the rota's time zone.
+    #[serde(default)]
+    pub starts_at: String,
+    #[serde(default)]
+    pub ends_at: String,
+    #[serde(default)]
+    pub note: String,
+}

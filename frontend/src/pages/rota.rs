@@ -1,0 +1,209 @@
+//! An on-call rota (a study's, or the global one at `/rota`): who is on call now, a calendar of
+//! the coming weeks, the turn order with escalation timing, and overrides for holidays.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+use crate::api::{AddRotaOverride, DeleteRotaOverride, SaveRota, get_rota};
+use crate::components::{ErrorBanner, FormError, LocalTime, last_error, successes};
+use crate::contract::{AppError, RotaView};
+
+#[component]
+pub fn RotaPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").and_then(|id| id.parse::<i64>().ok()).unwrap_or(0);
+    let save = ServerAction::<SaveRota>::new();
+    let add = ServerAction::<AddRotaOverride>::new();
+    let remove = ServerAction::<DeleteRotaOverride>::new();
+    let rota = Resource::new(
+        {
+            let (saved, added, removed) = (successes(save.value()), successes(add.value()), successes(remove.value()));
+            move || (id(), saved.get(), added.get(), removed.get())
+        },
+        |(id, ..)| get_rota(id),
+    );
+    view! {
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match rota.await {
+                    Ok(rota) => view! { <Rota rota save add remove /> }.into_any(),
+                    Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+fn error_for(error: Signal<Option<AppError>>, field: &'static str) -> impl IntoView {
+    move || {
+        error
+            .get()
+            .and_then(|e| e.for_field(field))
+            .map(|message| view! { <p class="field-error" role="alert">{message}</p> })
+    }
+}
+
+#[component]
+fn Rota(
+    rota: RotaView,
+    save: ServerAction<SaveRota>,
+    add: ServerAction<AddRotaOverride>,
+    remove: ServerAction<DeleteRotaOverride>,
+) -> impl IntoView {
+    let title = format!("On call: {}", rota.scope_name);
+    let study_id = rota.study_id.to_string();
+    let save_error = last_error(save.value());
+    let members: String = rota.members.iter().map(|m| format!("{}\n", m.username)).collect();
+    let for_overrides = rota.clone();
+    view! {
+        <leptos_meta::Title text=title.clone() />
+        <header class="page-header">
+            <h1>{title}</h1>
+            <div class="page-actions">
+                {(rota.study_id != 0).then(|| view! { <a href=format!("/studies/{}", rota.study_id)>"Back to the study"</a> })}
+            </div>
+        </header>
+        <p class="lead">
+            "Alerts go to the primary first, to the secondary when nobody acknowledges them in time, then to the study's admins. "
+            {if rota.study_id == 0 { "This rota covers studies that have none of their own." } else { "Without members here, the global rota applies." }}
+        </p>
+        {rota.configured.then(|| view! {
+            <section class="panel" data-test="on-call-now">
+                <h2>"Now"</h2>
+                <dl class="facts">
+                    <dt>"Primary"</dt><dd data-test="primary-now">{rota.primary_now.clone().unwrap_or_else(|| "nobody".into())}</dd>
+                    <dt>"Secondary"</dt><dd data-test="secondary-now">{rota.secondary_now.clone().unwrap_or_else(|| "nobody".into())}</dd>
+                </dl>
+                <h3>"Coming weeks"</h3>
+                <table class="table" data-test="rota-calendar">
+                    <thead><tr><th scope="col">"Week from"</th><th scope="col">"Primary"</th><th scope="col">"Secondary"</th><th scope="col">"Overrides"</th></tr></thead>
+                    <tbody>
+                        {rota.weeks.iter().map(|w| view! {
+                            <tr>
+                                <td><LocalTime at=w.starts_at /></td>
+                                <td>{w.primary.clone().unwrap_or_default()}</td>
+                                <td>{w.secondary.clone().unwrap_or_default()}</td>
+                                <td>{w.overridden.then(|| view! { <span class="badge badge-warn">"override"</span> })}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </section>
+        })}
+        <section class="panel">
+            <h2>"Turns and escalation"</h2>
+            <FormError error=save_error />
+            <ActionForm action=save attr:class="form form-grid" attr:data-test="rota-form">
+                <input type="hidden" name="input[study_id]" value=study_id.clone() />
+                <div class="field field-wide">
+                    <label for="rota-members">"People, in turn order (one username per line)"</label>
+                    <textarea id="rota-members" name="input[members]" rows="4">{members}</textarea>
+                    {error_for(save_error, "members")}
+                </div>
+                <div class="field">
+                    <label for="rota-starts">"First week starts"</label>
+                    <input id="rota-starts" type="date" name="input[starts_on]" value=rota.starts_on.clone() />
+                    {error_for(save_error, "starts_on")}
+                </div>
+                <div class="field">
+                    <label for="rota-hour">"Handoff hour"</label>
+                    <input id="rota-hour" name="input[handoff_hour]" inputmode="numeric" value=rota.handoff_hour.to_string() />
+                    {error_for(save_error, "handoff_hour")}
+                </div>
+                <div class="field">
+                    <label for="rota-tz">"Time zone"</label>
+                    <input id="rota-tz" name="input[timezone]" value=rota.timezone.clone() />
+                    {error_for(save_error, "timezone")}
+                </div>
+                <div class="field">
+                    <label for="rota-escalate">"Escalate after (minutes)"</label>
+                    <input id="rota-escalate" name="input[escalate_after_minutes]" inputmode="numeric" value=rota.escalate_after_minutes.to_string() />
+                    {error_for(save_error, "escalate_after_minutes")}
+                </div>
+                <div class="field">
+                    <label for="rota-renotify">"Remind every (minutes)"</label>
+                    <input id="rota-renotify" name="input[renotify_minutes]" inputmode="numeric" value=rota.renotify_minutes.to_string() />
+                    {error_for(save_error, "renotify_minutes")}
+                </div>
+                <div class="form-actions"><button type="submit" class="button button-primary">"Save the rota"</button></div>
+            </ActionForm>
+        </section>
+        {rota.configured.then(move || view! { <Overrides rota=for_overrides add remove /> })}
+    }
+}
+
+#[component]
+fn Overrides(
+    rota: RotaView,
+    add: ServerAction<AddRotaOverride>,
+    remove: ServerAction<DeleteRotaOverride>,
+) -> impl IntoView {
+    let study_id = rota.study_id;
+    let add_error = last_error(add.value());
+    let remove_error = last_error(remove.value());
+    view! {
+            <section class="panel">
+                <h2>"Overrides"</h2>
+                <FormError error=remove_error />
+                {if rota.overrides.is_empty() {
+                    view! { <p class="empty">"No overrides. Add one when someone is away or swaps a week."</p> }.into_any()
+                } else {
+                    view! {
+                        <table class="table" data-test="rota-overrides">
+                            <thead><tr><th scope="col">"Who"</th><th scope="col">"As"</th><th scope="col">"From"</th><th scope="col">"Until"</th><th scope="col">"Note"</th><th scope="col"></th></tr></thead>
+                            <tbody>
+                                {rota.overrides.clone().into_iter().map(|o| view! {
+                                    <tr>
+                                        <td>{o.username}</td>
+                                        <td>{o.role}</td>
+                                        <td><LocalTime at=o.starts_at /></td>
+                                        <td><LocalTime at=o.ends_at /></td>
+                                        <td>{o.note}</td>
+                                        <td>
+                                            <ActionForm action=remove>
+                                                <input type="hidden" name="study_id" value=study_id.to_string() />
+                                                <input type="hidden" name="override_id" value=o.id.to_string() />
+                                                <button type="submit" class="button">"Remove"</button>
+                                            </ActionForm>
+                                        </td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any()
+                }}
+                <h3>"Add an override"</h3>
+                <FormError error=add_error />
+                <ActionForm action=add attr:class="form form-grid" attr:data-test="override-form">
+                    <input type="hidden" name="input[study_id]" value=study_id.to_string() />
+                    <div class="field">
+                        <label for="override-user">"Username"</label>
+                        <input id="override-user" name="input[username]" />
+                        {error_for(add_error, "username")}
+                    </div>
+                    <div class="field">
+                        <label for="override-role">"As"</label>
+                        <select id="override-role" name="input[role]">
+                            <option value="primary">"primary"</option>
+                            <option value="secondary">"secondary"</option>
+                        </select>
+                    </div>
+                    <div class="field">
+                        <label for="override-from">{format!("From ({})", rota.timezone)}</label>
+                        <input id="override-from" type="datetime-local" name="input[starts_at]" />
+                        {error_for(add_error, "starts_at")}
+                    </div>
+                    <div class="field">
+                        <label for="override-until">"Until"</label>
+                        <input id="override-until" type="datetime-local" name="input[ends_at]" />
+                        {error_for(add_error, "ends_at")}
+                    </div>
+                    <div class="field field-wide">
+                        <label for="override-note">"Note"</label>
+                        <input id="override-note" name="input[note]" placeholder="Alice on holiday" />
+                    </div>
+                    <div class="form-actions"><button type="submit" class="button">"Add the override"</button></div>
+                </ActionForm>
+            </section>
+    }
+}
