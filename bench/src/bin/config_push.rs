@@ -76,8 +76,10 @@ reload = ["/usr/sbin/nginx", "-s", "reload", "-p", "{PREFIX}", "-e", "{PREFIX}/l
 "#
     );
     std::fs::write(dir.join("stack.toml"), manifest).unwrap();
-    let template =
-        format!("{{% set prefix = \"{PREFIX}\" %}}{}", TEMPLATE.replace("{{ greeting }}", "{{ settings.greeting }}"));
+    let template = format!(
+        "{{% set prefix = \"/tmp/steward-fleet/\" ~ host.user ~ \"/nginx\" %}}{}",
+        TEMPLATE.replace("{{ greeting }}", "{{ settings.greeting }}")
+    );
     std::fs::write(dir.join("templates/nginx.conf.j2"), template).unwrap();
 }
 
@@ -184,7 +186,8 @@ async fn main() {
             let extra = format!("greeting={greeting}");
             let argv = ["ansible-playbook", "-i", &inventory, "-f", &forks, "-e", &extra, &playbook];
             let (elapsed, out) = timed(&mut ansible(&fleet, &argv)).expect("ansible-playbook ran");
-            assert!(out.contains(&format!("changed={}", 1)), "Ansible changed the hosts");
+            let ok = out.lines().filter(|l| l.contains(" changed=2 ") && l.contains(" failed=0 ")).count();
+            assert_eq!(ok, HOSTS, "Ansible changed and reloaded every host:\n{out}");
             wait_served(&fleet, greeting).await;
             runs.push(elapsed);
         }
