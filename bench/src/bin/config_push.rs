@@ -183,7 +183,7 @@ async fn main() {
         let playbook = playbook.display().to_string();
         let mut runs = Vec::new();
         for greeting in ["ansible first", "ansible second"] {
-            let extra = format!("greeting={greeting}");
+            let extra = json!({ "greeting": greeting }).to_string();
             let argv = ["ansible-playbook", "-i", &inventory, "-f", &forks, "-e", &extra, &playbook];
             let (elapsed, out) = timed(&mut ansible(&fleet, &argv)).expect("ansible-playbook ran");
             let ok = out.lines().filter(|l| l.contains(" changed=2 ") && l.contains(" failed=0 ")).count();
