@@ -5,6 +5,7 @@
 
 use leptos::prelude::*;
 
+use crate::contract::{AlertSettings, AlertSettingsInput, OverrideInput, RotaInput, RotaView};
 use crate::contract::{AlertSummary, OutboxEntry, StudyDetail, StudyRole, StudySummary, UserSummary};
 use crate::contract::{AppError, AuditEntry, AuditQuery, CredentialKind, CredentialSummary, CurrentUser};
 use crate::contract::{ConfigOverview, HostDiff, PushInput, RevisionSummary, SettingsInput, StackSummary};
@@ -14,7 +15,6 @@ use crate::contract::{
 };
 use crate::contract::{InstanceQuery, InstanceSummary, OneTimeLink, Page, SetupStatus};
 use crate::contract::{JobDetail, JobInput, JobQuery, JobSummary, LogLine, ScheduleInput, ScheduleSummary};
-use crate::contract::{OverrideInput, RotaInput, RotaView};
 
 #[cfg(feature = "ssr")]
 mod glue {
@@ -633,4 +633,20 @@ pub async fn add_rota_override(input: OverrideInput) -> Result<RotaView, AppErro
 pub async fn delete_rota_override(study_id: i64, override_id: i64) -> Result<RotaView, AppError> {
     let (access, scope) = rota_access(study_id, true);
     run(access, scope, |b, _, caller| async move { b.delete_rota_override(&caller, study_id, override_id).await }).await
+}
+
+#[server(prefix = "/api", endpoint = "get_alert_settings")]
+pub async fn get_alert_settings(study_id: i64) -> Result<AlertSettings, AppError> {
+    run(Access::Study(ViewInventory), Scope::Study(study_id), |b, _, caller| async move {
+        b.get_alert_settings(&caller, study_id).await
+    })
+    .await
+}
+
+#[server(prefix = "/api", endpoint = "save_alert_settings")]
+pub async fn save_alert_settings(input: AlertSettingsInput) -> Result<AlertSettings, AppError> {
+    run(Access::Study(ManageStudy), Scope::Study(input.study_id), |b, _, caller| async move {
+        b.save_alert_settings(&caller, input).await
+    })
+    .await
 }

@@ -66,6 +66,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("alerts") view=pages::AlertsPage />
                     <Route path=path!("rota") view=pages::RotaPage />
                     <Route path=path!("studies/:id/rota") view=pages::RotaPage />
+                    <Route path=path!("studies/:id/alert-settings") view=pages::AlertSettingsPage />
                     <Route path=path!("jobs") view=pages::JobsPage />
                     <Route path=path!("jobs/:id") view=pages::JobPage />
                     <Route path=path!("schedules") view=pages::SchedulesPage />

@@ -86,8 +86,14 @@ impl AppState {
         );
         let mailer = Mailer::new(store.clone(), clock.clone(), vault.clone(), config.mail.clone())?;
         let oncall = OnCall::new(store.clone(), clock.clone(), audit.clone());
-        let alerts =
-            Alerts::new(store.clone(), clock.clone(), mailer.clone(), oncall.clone(), config.server.base_url.clone());
+        let alerts = Alerts::new(
+            store.clone(),
+            clock.clone(),
+            mailer.clone(),
+            oncall.clone(),
+            audit.clone(),
+            config.server.base_url.clone(),
+        );
         let configs = Configs::new(
             store.clone(),
             clock.clone(),

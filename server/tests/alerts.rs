@@ -12,7 +12,7 @@ use common::{Backend, TestApp, finished_job, host_form, study_with_key, trusted_
 use serde_json::Value;
 use steward::clock::Clock;
 use steward::services::audit::Actor;
-use steward_frontend::contract::{AlertSummary, HostHealth};
+use steward_frontend::contract::{AlertSummary, AppError, HostHealth};
 
 /// The acknowledge link's token in a (quoted-printable) mail.
 fn ack_token(message: &str) -> String {
@@ -24,7 +24,8 @@ fn ack_token(message: &str) -> String {
 on_both_backends!(
     a_host_down_mails_on_call_who_acknowledge_by_link_then_it_resolves,
     a_failed_job_raises_an_alert_that_the_next_success_clears,
-    an_unacknowledged_alert_escalates_along_the_rota
+    an_unacknowledged_alert_escalates_along_the_rota,
+    a_study_sets_its_thresholds_quiet_hours_and_digest
 );
 
 async fn a_host_down_mails_on_call_who_acknowledge_by_link_then_it_resolves(backend: Backend) {
@@ -297,5 +298,77 @@ async fn an_unacknowledged_alert_escalates_along_the_rota(backend: Backend) {
     let after_resolved = mails(&admin).await.len();
     app.state.alerts.raise(&raise("test:2")).await.unwrap();
     assert_eq!(mails(&admin).await.len(), after_resolved, "a flapping alert does not mail at once");
+    app.stop().await;
+}
+
+async fn a_study_sets_its_thresholds_quiet_hours_and_digest(backend: Backend) {
+    use chrono::Duration;
+    let app = TestApp::start(backend).await;
+    let fleet = trusted_fleet(&app, 1).await;
+    let admin = &fleet.admin;
+    let host_id = fleet.hosts[0].0;
+    let studies: Value = admin.call("list_studies", &[]).await.unwrap();
+    let study_id = studies[0]["id"].to_string();
+    let _: Value = admin
+        .call(
+            "create_user",
+            &[
+                ("username", "olga"),
+                ("display_name", "Olga"),
+                ("email", "olga@example.org"),
+                ("role", "member"),
+                ("password", ""),
+            ],
+        )
+        .await
+        .unwrap();
+    let _: () =
+        admin.call("set_member", &[("study_id", &study_id), ("username", "olga"), ("role", "on-call")]).await.unwrap();
+    let form = |disk: &'static str, tz: &'static str| {
+        let study_id = study_id.clone();
+        async move {
+            admin
+                .call::<steward_frontend::contract::AlertSettings>(
+                    "save_alert_settings",
+                    &[
+                        ("input[study_id]", study_id.as_str()),
+                        ("input[disk_percent]", disk),
+                        ("input[cert_days]", "21"),
+                        ("input[clock_ms]", "1000"),
+                        ("input[timezone]", tz),
+                        ("input[quiet_from_hour]", "8"),
+                        ("input[quiet_until_hour]", "10"),
+                        ("input[daily_digest]", "on"),
+                        ("input[digest_hour]", "9"),
+                    ],
+                )
+                .await
+        }
+    };
+    let refused = form("0", "Nowhere/Else").await.unwrap_err();
+    let AppError::InvalidFields { errors } = refused.error else { panic!("{:?}", refused.error) };
+    let named: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(named, ["disk_percent", "timezone"]);
+    // Any used disk is over 1 %: the study's threshold, not the default, decides.
+    form("1", "UTC").await.unwrap();
+    app.state.ssh.check(host_id).await.unwrap();
+    app.state.alerts.evaluate_host(host_id).await.unwrap();
+    let open: Vec<AlertSummary> = admin.call("list_alerts", &[("state", "open")]).await.unwrap();
+    assert!(open.iter().any(|a| a.rule == "disk"), "{open:?}");
+    // 09:00 is inside the quiet hours (8 to 10): the warning waits.
+    assert!(mails(admin).await.iter().all(|(_, subject)| !subject.contains("disk")), "no mail in quiet hours");
+    app.clock.advance(Duration::minutes(61));
+    app.state.alerts.escalate().await.unwrap();
+    let list = mails(admin).await;
+    assert!(
+        list.iter().any(|(to, subject)| to == "olga@example.org" && subject.contains("disk almost full")),
+        "{list:?}"
+    );
+    // The daily digest goes out once a day.
+    app.state.alerts.digest().await.unwrap();
+    app.state.alerts.digest().await.unwrap();
+    let digests: Vec<_> = mails(admin).await.into_iter().filter(|(_, s)| s.contains("Daily digest")).collect();
+    assert_eq!(digests.len(), 1, "{digests:?}");
+    assert!(digests[0].1.contains("Daily digest for Fleet") && digests[0].0 == "olga@example.org", "{digests:?}");
     app.stop().await;
 }

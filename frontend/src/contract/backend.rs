@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use http::request::Parts;
 
 use super::{Access, AppError, AuditEntry, AuditQuery, CredentialKind, CredentialSummary, CurrentUser};
+use super::{AlertSettings, AlertSettingsInput, OverrideInput, RotaInput, RotaView};
 use super::{AlertSummary, OutboxEntry};
 use super::{ConfigOverview, HostDiff, PushInput, RevisionSummary, SettingsInput, StackSummary};
 use super::{
@@ -17,7 +18,6 @@ use super::{
 use super::{ImportInput, ImportReport, InstanceInput, StudySummary, UserSummary};
 use super::{InstanceSummary, OneTimeLink, Page, SetupStatus, StudyDetail, StudyRole};
 use super::{JobDetail, JobInput, JobQuery, JobSummary, LogLine, ScheduleInput, ScheduleSummary};
-use super::{OverrideInput, RotaInput, RotaView};
 
 pub type Result<T> = std::result::Result<T, AppError>;
 
@@ -194,4 +194,6 @@ pub trait Backend: Send + Sync + 'static {
     async fn save_rota(&self, caller: &Caller, input: RotaInput) -> Result<RotaView>;
     async fn add_rota_override(&self, caller: &Caller, input: OverrideInput) -> Result<RotaView>;
     async fn delete_rota_override(&self, caller: &Caller, study_id: i64, override_id: i64) -> Result<RotaView>;
+    async fn get_alert_settings(&self, caller: &Caller, study_id: i64) -> Result<AlertSettings>;
+    async fn save_alert_settings(&self, caller: &Caller, input: AlertSettingsInput) -> Result<AlertSettings>;
 }

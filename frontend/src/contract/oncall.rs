@@ -85,3 +85,41 @@ pub struct OverrideInput {
     #[serde(default)]
     pub note: String,
 }
+
+/// A study's alert settings (the defaults until someone saves them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertSettings {
+    pub study_id: i64,
+    pub study_name: String,
+    pub disk_percent: i64,
+    pub cert_days: i64,
+    pub clock_ms: i64,
+    pub timezone: String,
+    /// Non-critical alerts opened from this hour until `quiet_until_hour` are mailed when it ends.
+    pub quiet_from_hour: Option<i64>,
+    pub quiet_until_hour: Option<i64>,
+    pub daily_digest: bool,
+    pub digest_hour: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertSettingsInput {
+    pub study_id: i64,
+    #[serde(default)]
+    pub disk_percent: String,
+    #[serde(default)]
+    pub cert_days: String,
+    #[serde(default)]
+    pub clock_ms: String,
+    #[serde(default)]
+    pub timezone: String,
+    /// Empty for no quiet hours.
+    #[serde(default)]
+    pub quiet_from_hour: String,
+    #[serde(default)]
+    pub quiet_until_hour: String,
+    #[serde(default)]
+    pub daily_digest: Option<String>,
+    #[serde(default)]
+    pub digest_hour: String,
+}

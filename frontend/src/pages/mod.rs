@@ -1,6 +1,7 @@
 //! One module per page.
 
 mod account;
+mod alert_settings;
 mod alerts;
 mod ansible;
 mod audit;
@@ -19,6 +20,7 @@ mod studies;
 mod users;
 
 pub use account::AccountPage;
+pub use alert_settings::AlertSettingsPage;
 pub use alerts::{AcknowledgeLinkPage, AlertsPage};
 pub use audit::AuditPage;
 pub use auth::{LoginPage, SetPasswordPage, SetupPage};

@@ -139,6 +139,7 @@ fn StudyView(
             <div class="page-actions">
                 {study.my_role.map(|r| view! { <span class="badge">{format!("your role: {r}")}</span> })}
                 <a href=format!("/studies/{}/rota", study.id) data-test="open-rota">"On-call rota"</a>
+                <a href=format!("/studies/{}/alert-settings", study.id)>"Alert settings"</a>
             </div>
         </header>
         {(!study.description.is_empty() || !study.contact.is_empty()).then(|| view! {

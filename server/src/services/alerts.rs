@@ -6,15 +6,19 @@
 
 use std::collections::HashSet;
 
-use chrono::{Duration, Utc};
-use steward_frontend::contract::{AlertSummary, AppError, CERT_WARN_DAYS, CLOCK_WARN_MS, DISK_WARN_PERCENT};
+use chrono::{Duration, Timelike, Utc};
+use steward_frontend::contract::{
+    AlertSettings, AlertSettingsInput, AlertSummary, AppError, CERT_WARN_DAYS, CLOCK_WARN_MS, DISK_WARN_PERCENT,
+    FieldError,
+};
 
 use crate::auth::tokens::{hash_token, new_token};
 use crate::clock::SharedClock;
+use crate::services::audit::{Actor, Audit};
 use crate::services::fleet;
 use crate::services::mail::Mailer;
 use crate::services::oncall::OnCall;
-use crate::store::{AlertRow, Condition, HostForAlerts, HostStatusRow, Store, StoreError};
+use crate::store::{AlertRow, AlertSettingsRow, Condition, HostForAlerts, HostStatusRow, Store, StoreError};
 use crate::web::error::{from_store, not_found};
 
 /// Job kinds whose failure raises an alert (a failed ad-hoc command is its runner's business).
@@ -29,6 +33,7 @@ pub struct Alerts {
     clock: SharedClock,
     mailer: Mailer,
     oncall: OnCall,
+    audit: Audit,
     base_url: String,
 }
 
@@ -39,6 +44,14 @@ enum Notice {
     Escalated,
     Reminder,
     Resolved,
+}
+
+/// Whether `at` falls in the study's quiet hours (which may wrap past midnight).
+fn quiet_at(settings: &AlertSettingsRow, at: chrono::DateTime<Utc>) -> bool {
+    let (Some(from), Some(until)) = (settings.quiet_from_hour, settings.quiet_until_hour) else { return false };
+    let tz: chrono_tz::Tz = settings.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let hour = i64::from(at.with_timezone(&tz).hour());
+    if from <= until { (from..until).contains(&hour) } else { hour >= from || hour < until }
 }
 
 /// An alert that opens again this soon after it resolved is flapping: no mail at once.
@@ -71,16 +84,17 @@ fn findings(host: &HostForAlerts) -> Vec<Finding> {
         clock_offset_ms: host.clock_offset_ms,
     };
     let health = fleet::health(host.host_id, Some(&row));
-    if let Some(mount) = health.fullest_mount().filter(|m| m.use_percent >= DISK_WARN_PERCENT) {
+    let disk_limit = host.disk_percent.map_or(DISK_WARN_PERCENT, |p| u32::try_from(p).unwrap_or(DISK_WARN_PERCENT));
+    if let Some(mount) = health.fullest_mount().filter(|m| m.use_percent >= disk_limit) {
         found.push(("disk", "warning", format!("{} is {}% full", mount.path, mount.use_percent)));
     }
     if let Some(cert) = health.soonest_certificate()
         && let Some(at) = cert.not_after
-        && (at - Utc::now()).num_days() <= CERT_WARN_DAYS
+        && (at - Utc::now()).num_days() <= host.cert_days.unwrap_or(CERT_WARN_DAYS)
     {
         found.push(("certificate", "warning", format!("{} expires {}", cert.source, at.format("%Y-%m-%d"))));
     }
-    if let Some(ms) = health.clock_offset_ms.filter(|ms| ms.abs() > CLOCK_WARN_MS) {
+    if let Some(ms) = health.clock_offset_ms.filter(|ms| ms.abs() > host.clock_ms.unwrap_or(CLOCK_WARN_MS)) {
         found.push(("clock", "warning", format!("the clock is {ms} ms off")));
     } else if health.clock_synchronized == Some(false) {
         found.push(("clock", "warning", "the clock is not synchronised".into()));
@@ -113,8 +127,15 @@ pub fn summary_of(row: &AlertRow) -> AlertSummary {
 }
 
 impl Alerts {
-    pub fn new(store: Store, clock: SharedClock, mailer: Mailer, oncall: OnCall, base_url: String) -> Self {
-        Self { store, clock, mailer, oncall, base_url }
+    pub fn new(
+        store: Store,
+        clock: SharedClock,
+        mailer: Mailer,
+        oncall: OnCall,
+        audit: Audit,
+        base_url: String,
+    ) -> Self {
+        Self { store, clock, mailer, oncall, audit, base_url }
     }
 
     /// Opens, refreshes and resolves host alerts from the hosts' last checks.
@@ -240,6 +261,17 @@ impl Alerts {
     /// moments ago (flapping), when the mail waits for escalation or the reminder.
     async fn opened(&self, id: i64, rule: &str, target_key: &str) {
         let now = self.clock.now();
+        if let Ok(alert) = self.store.alert(id).await
+            && alert.severity != "critical"
+            && let Some(study) = alert.study_id
+            && self.settings_row(study).await.is_ok_and(|s| quiet_at(&s, now))
+        {
+            tracing::info!(alert = id, "opened during quiet hours; mailed when they end");
+            if let Err(err) = self.store.set_alert_deferred(id, true).await {
+                tracing::warn!(alert = id, error = %err, "could not defer an alert's mail");
+            }
+            return;
+        }
         match self.store.resolved_since(rule, target_key, now - FLAP_WINDOW).await {
             Ok(true) => {
                 tracing::info!(alert = id, rule, target_key, "a flapping condition came back; not mailing at once");
@@ -269,13 +301,163 @@ impl Alerts {
     /// when the rota's re-notify interval has passed.
     pub async fn escalate(&self) -> Result<(), StoreError> {
         let now = self.clock.now();
+        let mut held = std::collections::HashSet::new();
+        for (id, study_id) in self.store.deferred_alerts().await? {
+            let quiet = match study_id {
+                Some(study) => quiet_at(&self.settings_row(study).await?, now),
+                None => false,
+            };
+            if quiet {
+                held.insert(id);
+            } else {
+                self.store.set_alert_deferred(id, false).await?;
+                self.notify(id, Notice::Opened, 0).await;
+                held.insert(id);
+            }
+        }
         for (id, study_id, level, opened_at, notified_at) in self.store.alerts_to_escalate().await? {
+            if held.contains(&id) {
+                continue;
+            }
             let Some((rota, _)) = self.oncall.shift(study_id).await? else { continue };
             let step = Duration::minutes(rota.escalate_after_minutes);
             if level < 2 && now >= opened_at + step * i32::try_from(level + 1).unwrap_or(2) {
                 self.notify(id, Notice::Escalated, level + 1).await;
             } else if notified_at.is_none_or(|at| now >= at + Duration::minutes(rota.renotify_minutes)) {
                 self.notify(id, Notice::Reminder, level).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// A study's alert settings as stored, or the defaults.
+    async fn settings_row(&self, study_id: i64) -> Result<AlertSettingsRow, StoreError> {
+        Ok(self.store.alert_settings(study_id).await?.unwrap_or(AlertSettingsRow {
+            study_id,
+            disk_percent: i64::from(DISK_WARN_PERCENT),
+            cert_days: CERT_WARN_DAYS,
+            clock_ms: CLOCK_WARN_MS,
+            timezone: "UTC".into(),
+            quiet_from_hour: None,
+            quiet_until_hour: None,
+            daily_digest: false,
+            digest_hour: 8,
+            last_digest_on: None,
+        }))
+    }
+
+    pub async fn settings(&self, study_id: i64) -> Result<AlertSettings, AppError> {
+        let study = self.store.study(study_id, 0).await.map_err(not_found("The study"))?;
+        let row = self.settings_row(study_id).await.map_err(from_store)?;
+        Ok(AlertSettings {
+            study_id,
+            study_name: study.name,
+            disk_percent: row.disk_percent,
+            cert_days: row.cert_days,
+            clock_ms: row.clock_ms,
+            timezone: row.timezone,
+            quiet_from_hour: row.quiet_from_hour,
+            quiet_until_hour: row.quiet_until_hour,
+            daily_digest: row.daily_digest,
+            digest_hour: row.digest_hour,
+        })
+    }
+
+    pub async fn save_settings(&self, actor: &Actor, input: AlertSettingsInput) -> Result<AlertSettings, AppError> {
+        let mut errors = Vec::new();
+        let mut number = |name: &str, text: &str, range: std::ops::RangeInclusive<i64>, optional: bool| {
+            let text = text.trim();
+            if optional && text.is_empty() {
+                return None;
+            }
+            let value = text.parse::<i64>().ok().filter(|n| range.contains(n));
+            if value.is_none() {
+                errors.push(FieldError {
+                    field: name.into(),
+                    message: format!("Give a whole number from {} to {}", range.start(), range.end()),
+                });
+            }
+            value
+        };
+        let disk = number("disk_percent", &input.disk_percent, 1..=100, false);
+        let cert = number("cert_days", &input.cert_days, 1..=365, false);
+        let clock = number("clock_ms", &input.clock_ms, 10..=600_000, false);
+        let quiet_from = number("quiet_from_hour", &input.quiet_from_hour, 0..=23, true);
+        let quiet_until = number("quiet_until_hour", &input.quiet_until_hour, 0..=23, true);
+        let digest_hour = number("digest_hour", &input.digest_hour, 0..=23, false);
+        if quiet_from.is_some() != quiet_until.is_some() {
+            errors.push(FieldError { field: "quiet_until_hour".into(), message: "Give both hours, or neither".into() });
+        }
+        let timezone = input.timezone.trim();
+        if timezone.parse::<chrono_tz::Tz>().is_err() {
+            errors.push(FieldError {
+                field: "timezone".into(),
+                message: format!("{timezone:?} is not a time zone (like Europe/Zurich or UTC)"),
+            });
+        }
+        let (Some(disk), Some(cert), Some(clock), Some(digest_hour)) = (disk, cert, clock, digest_hour) else {
+            return Err(AppError::InvalidFields { errors });
+        };
+        if !errors.is_empty() {
+            return Err(AppError::InvalidFields { errors });
+        }
+        let row = AlertSettingsRow {
+            study_id: input.study_id,
+            disk_percent: disk,
+            cert_days: cert,
+            clock_ms: clock,
+            timezone: timezone.to_owned(),
+            quiet_from_hour: quiet_from,
+            quiet_until_hour: quiet_until,
+            daily_digest: input.daily_digest.is_some(),
+            digest_hour,
+            last_digest_on: None,
+        };
+        self.store.save_alert_settings(&row, self.clock.now()).await.map_err(from_store)?;
+        let saved = self.settings(input.study_id).await?;
+        self.audit_record(actor, &saved).await;
+        Ok(saved)
+    }
+
+    async fn audit_record(&self, actor: &Actor, saved: &AlertSettings) {
+        let detail = format!(
+            "disk {}%, certificates {} days, clock {} ms, digest {}",
+            saved.disk_percent, saved.cert_days, saved.clock_ms, saved.daily_digest
+        );
+        self.audit.record(actor, "alerts.settings_saved", &format!("study {}", saved.study_name), &detail).await;
+    }
+
+    /// Sends each study that asked for one its daily digest (once per local day, at or after
+    /// its hour): what is open, acknowledged, and resolved in the last day.
+    pub async fn digest(&self) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        for settings in self.store.digest_settings().await? {
+            let tz: chrono_tz::Tz = settings.timezone.parse().unwrap_or(chrono_tz::UTC);
+            let local = now.with_timezone(&tz);
+            let today = local.format("%Y-%m-%d").to_string();
+            if i64::from(local.hour()) < settings.digest_hour || settings.last_digest_on.as_deref() == Some(&today) {
+                continue;
+            }
+            if !self.store.claim_digest(settings.study_id, &today).await? {
+                continue;
+            }
+            let study = self.store.study(settings.study_id, 0).await?;
+            let alerts = self.store.alerts_for_digest(settings.study_id, now - Duration::days(1)).await?;
+            let lines: Vec<String> =
+                alerts.iter().map(|(state, severity, summary)| format!("- {state} ({severity}): {summary}")).collect();
+            let open = alerts.iter().filter(|(state, ..)| state == "open").count();
+            let subject = format!("[Steward] Daily digest for {}: {open} open alert(s)", study.name);
+            let body = if lines.is_empty() { "Nothing to report.".to_owned() } else { lines.join("\n") };
+            let text = format!("{body}\n\nAll alerts: {}/alerts\n", self.base_url);
+            let html = format!(
+                "<ul>{}</ul><p><a href=\"{}/alerts\">All alerts</a></p>",
+                lines.iter().map(|l| format!("<li>{}</li>", escape(l.trim_start_matches("- ")))).collect::<String>(),
+                escape(&self.base_url)
+            );
+            for to in self.store.alert_recipients(Some(settings.study_id)).await? {
+                if let Err(err) = self.mailer.queue(&to, &subject, &text, &html).await {
+                    tracing::warn!(%to, error = %err, "could not queue a digest");
+                }
             }
         }
         Ok(())
@@ -427,6 +609,9 @@ pub async fn run(alerts: Alerts, shutdown: tokio_util::sync::CancellationToken, 
         }
         if let Err(err) = alerts.escalate().await {
             tracing::warn!(error = %err, "could not escalate alerts");
+        }
+        if let Err(err) = alerts.digest().await {
+            tracing::warn!(error = %err, "could not send digests");
         }
         tokio::select! {
             () = shutdown.cancelled() => return,

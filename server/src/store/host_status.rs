@@ -128,9 +128,10 @@ impl Store {
         Ok(on_pool!(self, pool => sqlx::query_as::<_, HostForAlerts>(
             "SELECT h.id AS host_id, h.name AS host_name, i.name AS instance_name, st.name AS study_name,
                     h.host_key_status AS key_status, s.checked_at, s.state, s.message, s.facts, s.facts_at,
-                    s.clock_offset_ms
+                    s.clock_offset_ms, a.disk_percent, a.cert_days, a.clock_ms
                FROM hosts h JOIN instances i ON i.id = h.instance_id JOIN studies st ON st.id = i.study_id
                LEFT JOIN host_status s ON s.host_id = h.id
+               LEFT JOIN alert_settings a ON a.study_id = i.study_id
               WHERE $1 IS NULL OR h.id = $1")
             .bind(only).fetch_all(pool).await)?)
     }
@@ -149,4 +150,8 @@ pub struct HostForAlerts {
     pub facts: Option<String>,
     pub facts_at: Option<DateTime<Utc>>,
     pub clock_offset_ms: Option<i64>,
+    /// The study's thresholds, when it set its own.
+    pub disk_percent: Option<i64>,
+    pub cert_days: Option<i64>,
+    pub clock_ms: Option<i64>,
 }

@@ -37,7 +37,7 @@ pub use inventory::{
     HostFields, HostRow, InstanceFields, InstanceFilter, InstanceRow, InstanceSort, MemberRow, StudyRow, Viewer,
 };
 pub use jobs::{JobFilter, JobHostRow, JobRow, LogLineRow, NewJob};
-pub use oncall::{OverrideRow, RotaFields, RotaPerson, RotaRow};
+pub use oncall::{AlertSettingsRow, OverrideRow, RotaFields, RotaPerson, RotaRow};
 pub use outbox::{NewMail, OutboxRow};
 pub use schedules::{Firing, ScheduleFields, ScheduleRow, ScheduleRunRow};
 pub use vault::{CredentialRow, KeyCheckRow, NewCredential, SEALED_VALUE_KIND, SealedRow};

@@ -178,3 +178,84 @@ impl Store {
             .bind(username).bind(study_id).fetch_optional(pool).await)?)
     }
 }
+
+/// A study's alert settings as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AlertSettingsRow {
+    pub study_id: i64,
+    pub disk_percent: i64,
+    pub cert_days: i64,
+    pub clock_ms: i64,
+    pub timezone: String,
+    pub quiet_from_hour: Option<i64>,
+    pub quiet_until_hour: Option<i64>,
+    pub daily_digest: bool,
+    pub digest_hour: i64,
+    pub last_digest_on: Option<String>,
+}
+
+const SETTINGS: &str = "study_id, disk_percent, cert_days, clock_ms, timezone, quiet_from_hour, quiet_until_hour,
+    daily_digest, digest_hour, last_digest_on";
+
+impl Store {
+    pub async fn alert_settings(&self, study_id: i64) -> Result<Option<AlertSettingsRow>> {
+        let sql = format!("SELECT {SETTINGS} FROM alert_settings WHERE study_id = $1");
+        Ok(
+            on_pool!(self, pool => sqlx::query_as::<_, AlertSettingsRow>(&sql).bind(study_id).fetch_optional(pool).await)?,
+        )
+    }
+
+    /// Studies that want a daily digest.
+    pub async fn digest_settings(&self) -> Result<Vec<AlertSettingsRow>> {
+        let sql = format!("SELECT {SETTINGS} FROM alert_settings WHERE daily_digest = TRUE ORDER BY study_id");
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, AlertSettingsRow>(&sql).fetch_all(pool).await)?)
+    }
+
+    pub async fn save_alert_settings(&self, row: &AlertSettingsRow, now: DateTime<Utc>) -> Result<()> {
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO alert_settings (study_id, disk_percent, cert_days, clock_ms, timezone, quiet_from_hour,
+                                         quiet_until_hour, daily_digest, digest_hour, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (study_id) DO UPDATE SET disk_percent = $2, cert_days = $3, clock_ms = $4, timezone = $5,
+                 quiet_from_hour = $6, quiet_until_hour = $7, daily_digest = $8, digest_hour = $9, updated_at = $10")
+            .bind(row.study_id).bind(row.disk_percent).bind(row.cert_days).bind(row.clock_ms).bind(&row.timezone)
+            .bind(row.quiet_from_hour).bind(row.quiet_until_hour).bind(row.daily_digest).bind(row.digest_hour).bind(now)
+            .execute(pool).await.map(drop))?;
+        Ok(())
+    }
+
+    /// Marks a study's digest for `date` as sent; false when another replica sent it already.
+    pub async fn claim_digest(&self, study_id: i64, date: &str) -> Result<bool> {
+        let n = on_pool!(self, pool => sqlx::query(
+            "UPDATE alert_settings SET last_digest_on = $2
+             WHERE study_id = $1 AND (last_digest_on IS NULL OR last_digest_on <> $2)")
+            .bind(study_id).bind(date).execute(pool).await.map(|d| d.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    pub async fn set_alert_deferred(&self, id: i64, deferred: bool) -> Result<()> {
+        on_pool!(self, pool => sqlx::query("UPDATE alerts SET deferred = $2 WHERE id = $1")
+            .bind(id).bind(deferred).execute(pool).await.map(drop))?;
+        Ok(())
+    }
+
+    /// Open alerts held back by quiet hours: (id, study).
+    pub async fn deferred_alerts(&self) -> Result<Vec<(i64, Option<i64>)>> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, (i64, Option<i64>)>(
+            "SELECT id, study_id FROM alerts WHERE deferred = TRUE AND state = 'open' ORDER BY id")
+            .fetch_all(pool).await)?)
+    }
+
+    /// A study's alerts still open or acknowledged, and those resolved since `since`.
+    pub async fn alerts_for_digest(
+        &self,
+        study_id: i64,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(String, String, String)>> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, (String, String, String)>(
+            "SELECT state, severity, summary FROM alerts
+             WHERE study_id = $1 AND (state <> 'resolved' OR resolved_at >= $2)
+             ORDER BY CASE state WHEN 'open' THEN 0 WHEN 'acknowledged' THEN 1 ELSE 2 END, opened_at")
+            .bind(study_id).bind(since).fetch_all(pool).await)?)
+    }
+}

@@ -16,8 +16,8 @@ use steward_frontend::contract::{
     JobSummary, LogLine, NamedRef, OneTimeLink, OutboxEntry, Page, Permission, ScheduleInput, ScheduleSummary, Scope,
     SetupStatus, Stack, StudyDetail, StudyRole, StudySummary, UserSummary,
 };
+use steward_frontend::contract::{AlertSettings, AlertSettingsInput, OverrideInput, RotaInput, RotaView};
 use steward_frontend::contract::{ConfigOverview, HostDiff, PushInput, RevisionSummary, SettingsInput, StackSummary};
-use steward_frontend::contract::{OverrideInput, RotaInput, RotaView};
 use tower_sessions::Session;
 
 use crate::app::AppState;
@@ -558,6 +558,14 @@ impl Backend for WebBackend {
     }
 
     // --- alerts ----------------------------------------------------------------------------------
+
+    async fn get_alert_settings(&self, _caller: &Caller, study_id: i64) -> Result<AlertSettings> {
+        self.state.alerts.settings(study_id).await
+    }
+
+    async fn save_alert_settings(&self, caller: &Caller, input: AlertSettingsInput) -> Result<AlertSettings> {
+        self.state.alerts.save_settings(&actor(caller), input).await
+    }
 
     async fn get_rota(&self, _caller: &Caller, study_id: i64) -> Result<RotaView> {
         self.state.oncall.view(study_id).await
