@@ -294,6 +294,13 @@ async fn schedules_fire_once_and_catch_up_as_told() {
         .await
         .unwrap();
     assert_eq!(missed, 2, "each schedule's missed runs are an event");
+    // The schedule that skipped its run has an alert; the one that caught up has none.
+    app.state.alerts.evaluate_jobs().await.unwrap();
+    let open: Vec<steward_frontend::contract::AlertSummary> =
+        fleet.admin.call("list_alerts", &[("state", "open")]).await.unwrap();
+    let missed: Vec<_> = open.iter().filter(|a| a.rule == "schedule-missed").collect();
+    assert_eq!(missed.len(), 1, "{open:?}");
+    assert!(missed[0].summary.contains(&skip.name), "{}", missed[0].summary);
     // The next due time is the next hour after "now", and it fires on time, once.
     assert_eq!(once.next_due_at.unwrap().format("%H:%M").to_string(), "13:00");
     app.clock.advance(chrono::Duration::minutes(31));
