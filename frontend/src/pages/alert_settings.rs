@@ -5,8 +5,8 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{SaveAlertSettings, get_alert_settings};
-use crate::components::{ErrorBanner, FormError, last_error, successes};
-use crate::contract::{AlertSettings, AppError};
+use crate::components::{ErrorBanner, FieldError, FormError, last_error, successes};
+use crate::contract::AlertSettings;
 
 #[component]
 pub fn AlertSettingsPage() -> impl IntoView {
@@ -29,15 +29,6 @@ pub fn AlertSettingsPage() -> impl IntoView {
                 }
             })}
         </Transition>
-    }
-}
-
-fn error_for(error: Signal<Option<AppError>>, field: &'static str) -> impl IntoView {
-    move || {
-        error
-            .get()
-            .and_then(|e| e.for_field(field))
-            .map(|message| view! { <p class="field-error" role="alert">{message}</p> })
     }
 }
 
@@ -67,33 +58,33 @@ fn SettingsForm(settings: AlertSettings, save: ServerAction<SaveAlertSettings>) 
                 <div class="field">
                     <label for="as-disk">"Disk use alert at (%)"</label>
                     <input id="as-disk" name="input[disk_percent]" inputmode="numeric" value=settings.disk_percent.to_string() />
-                    {error_for(error, "disk_percent")}
+                    <FieldError error=error field="disk_percent" />
                 </div>
                 <div class="field">
                     <label for="as-cert">"Certificate expiry alert (days before)"</label>
                     <input id="as-cert" name="input[cert_days]" inputmode="numeric" value=settings.cert_days.to_string() />
-                    {error_for(error, "cert_days")}
+                    <FieldError error=error field="cert_days" />
                 </div>
                 <div class="field">
                     <label for="as-clock">"Clock offset alert (ms)"</label>
                     <input id="as-clock" name="input[clock_ms]" inputmode="numeric" value=settings.clock_ms.to_string() />
-                    {error_for(error, "clock_ms")}
+                    <FieldError error=error field="clock_ms" />
                 </div>
                 <div class="field">
                     <label for="as-tz">"Time zone"</label>
                     <input id="as-tz" name="input[timezone]" value=settings.timezone.clone() />
-                    {error_for(error, "timezone")}
+                    <FieldError error=error field="timezone" />
                 </div>
                 <div class="field">
                     <label for="as-quiet-from">"Quiet from (hour)"</label>
                     <input id="as-quiet-from" name="input[quiet_from_hour]" inputmode="numeric" value=hour(settings.quiet_from_hour) />
                     <p class="hint">"Warnings and info opened in quiet hours are mailed when they end; critical alerts always go out."</p>
-                    {error_for(error, "quiet_from_hour")}
+                    <FieldError error=error field="quiet_from_hour" />
                 </div>
                 <div class="field">
                     <label for="as-quiet-until">"Quiet until (hour)"</label>
                     <input id="as-quiet-until" name="input[quiet_until_hour]" inputmode="numeric" value=hour(settings.quiet_until_hour) />
-                    {error_for(error, "quiet_until_hour")}
+                    <FieldError error=error field="quiet_until_hour" />
                 </div>
                 <div class="field field-check">
                     <label><input type="checkbox" name="input[daily_digest]" value="on" checked=settings.daily_digest />" Mail a daily digest"</label>
@@ -101,7 +92,7 @@ fn SettingsForm(settings: AlertSettings, save: ServerAction<SaveAlertSettings>) 
                 <div class="field">
                     <label for="as-digest">"Digest at (hour)"</label>
                     <input id="as-digest" name="input[digest_hour]" inputmode="numeric" value=settings.digest_hour.to_string() />
-                    {error_for(error, "digest_hour")}
+                    <FieldError error=error field="digest_hour" />
                 </div>
                 <div class="form-actions"><button type="submit" class="button button-primary">"Save"</button></div>
             </ActionForm>

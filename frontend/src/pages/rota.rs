@@ -5,8 +5,8 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{AddRotaOverride, DeleteRotaOverride, SaveRota, get_rota};
-use crate::components::{ErrorBanner, FormError, LocalTime, last_error, successes};
-use crate::contract::{AppError, RotaView};
+use crate::components::{ErrorBanner, FieldError, FormError, LocalTime, last_error, successes};
+use crate::contract::RotaView;
 
 #[component]
 pub fn RotaPage() -> impl IntoView {
@@ -31,15 +31,6 @@ pub fn RotaPage() -> impl IntoView {
                 }
             })}
         </Transition>
-    }
-}
-
-fn error_for(error: Signal<Option<AppError>>, field: &'static str) -> impl IntoView {
-    move || {
-        error
-            .get()
-            .and_then(|e| e.for_field(field))
-            .map(|message| view! { <p class="field-error" role="alert">{message}</p> })
     }
 }
 
@@ -98,32 +89,32 @@ fn Rota(
                 <div class="field field-wide">
                     <label for="rota-members">"People, in turn order (one username per line)"</label>
                     <textarea id="rota-members" name="input[members]" rows="4">{members}</textarea>
-                    {error_for(save_error, "members")}
+                    <FieldError error=save_error field="members" />
                 </div>
                 <div class="field">
                     <label for="rota-starts">"First week starts"</label>
                     <input id="rota-starts" type="date" name="input[starts_on]" value=rota.starts_on.clone() />
-                    {error_for(save_error, "starts_on")}
+                    <FieldError error=save_error field="starts_on" />
                 </div>
                 <div class="field">
                     <label for="rota-hour">"Handoff hour"</label>
                     <input id="rota-hour" name="input[handoff_hour]" inputmode="numeric" value=rota.handoff_hour.to_string() />
-                    {error_for(save_error, "handoff_hour")}
+                    <FieldError error=save_error field="handoff_hour" />
                 </div>
                 <div class="field">
                     <label for="rota-tz">"Time zone"</label>
                     <input id="rota-tz" name="input[timezone]" value=rota.timezone.clone() />
-                    {error_for(save_error, "timezone")}
+                    <FieldError error=save_error field="timezone" />
                 </div>
                 <div class="field">
                     <label for="rota-escalate">"Escalate after (minutes)"</label>
                     <input id="rota-escalate" name="input[escalate_after_minutes]" inputmode="numeric" value=rota.escalate_after_minutes.to_string() />
-                    {error_for(save_error, "escalate_after_minutes")}
+                    <FieldError error=save_error field="escalate_after_minutes" />
                 </div>
                 <div class="field">
                     <label for="rota-renotify">"Remind every (minutes)"</label>
                     <input id="rota-renotify" name="input[renotify_minutes]" inputmode="numeric" value=rota.renotify_minutes.to_string() />
-                    {error_for(save_error, "renotify_minutes")}
+                    <FieldError error=save_error field="renotify_minutes" />
                 </div>
                 <div class="form-actions"><button type="submit" class="button button-primary">"Save the rota"</button></div>
             </ActionForm>
@@ -179,7 +170,7 @@ fn Overrides(
                     <div class="field">
                         <label for="override-user">"Username"</label>
                         <input id="override-user" name="input[username]" />
-                        {error_for(add_error, "username")}
+                        <FieldError error=add_error field="username" />
                     </div>
                     <div class="field">
                         <label for="override-role">"As"</label>
@@ -191,12 +182,12 @@ fn Overrides(
                     <div class="field">
                         <label for="override-from">{format!("From ({})", rota.timezone)}</label>
                         <input id="override-from" type="datetime-local" name="input[starts_at]" />
-                        {error_for(add_error, "starts_at")}
+                        <FieldError error=add_error field="starts_at" />
                     </div>
                     <div class="field">
                         <label for="override-until">"Until"</label>
                         <input id="override-until" type="datetime-local" name="input[ends_at]" />
-                        {error_for(add_error, "ends_at")}
+                        <FieldError error=add_error field="ends_at" />
                     </div>
                     <div class="field field-wide">
                         <label for="override-note">"Note"</label>
