@@ -76,6 +76,15 @@ test('the host goes down; on call gets the mail and acknowledges by its link', a
     await visit(page, `${steward.url}/alerts?state=all`);
     const row = page.locator('[data-test=alerts-table] tbody tr', { hasText: 'web01 (CamCOPS clinic/camcops-prod): not reachable' });
     assert.match(await row.locator('[data-test=alert-state]').innerText(), /acknowledged by olga@clinic\.example\.org \(mail link\)/);
+
+    // Filters narrow the list: the critical alert is not among the info ones, and is found by name.
+    const filters = page.locator('[data-test=alert-filters]');
+    await filters.locator('#a-severity').selectOption('info');
+    await filters.getByRole('button', { name: 'Filter' }).click();
+    await page.waitForURL(/severity=info/);
+    await page.locator('[data-test=alerts-table] tbody tr', { hasText: 'not reachable' }).waitFor({ state: 'detached' });
+    await visit(page, `${steward.url}/alerts?state=all&severity=critical&q=web01`);
+    await page.locator('[data-test=alerts-table] tbody tr', { hasText: 'not reachable' }).waitFor();
   });
 });
 

@@ -28,6 +28,9 @@ fn state_class(state: &str) -> &'static str {
 pub fn AlertsPage() -> impl IntoView {
     let query = use_query_map();
     let state = Memo::new(move |_| query.read().get("state").unwrap_or_else(|| "open".into()));
+    // Narrowing within a state: by severity and by what the alert is about (rule or text).
+    let severity = Memo::new(move |_| query.read().get("severity").unwrap_or_default());
+    let search = Memo::new(move |_| query.read().get("q").unwrap_or_default());
     let ack = ServerAction::<AcknowledgeAlert>::new();
     let error = last_error(ack.value());
     let alerts = Resource::new(
@@ -42,16 +45,33 @@ pub fn AlertsPage() -> impl IntoView {
             <a href=format!("/alerts?state={value}") aria-current=move || (state.get() == value).then_some("page")>{label}</a>
         }
     };
+    let shown = move |a: &AlertSummary| {
+        let (severity, search) = (severity.get(), search.get().to_lowercase());
+        (severity.is_empty() || a.severity == severity)
+            && (search.is_empty() || a.rule.contains(&search) || a.summary.to_lowercase().contains(&search))
+    };
     view! {
         <PageHeader title="Alerts" />
         <nav class="tabs" aria-label="Alert state">
             {tab("open", "Open")}{tab("acknowledged", "Acknowledged")}{tab("resolved", "Resolved")}{tab("all", "All")}
         </nav>
+        <form method="get" action="/alerts" class="filters" role="search" data-test="alert-filters">
+            <input type="hidden" name="state" value=move || state.get() />
+            <div class="field"><label for="a-severity">"Severity"</label>
+                <select id="a-severity" name="severity">
+                    {[("", "any"), ("critical", "critical"), ("warning", "warning"), ("info", "info")].into_iter().map(|(value, label)| view! {
+                        <option value=value selected=move || severity.get() == value>{label}</option>
+                    }).collect_view()}
+                </select></div>
+            <div class="field"><label for="a-search">"About"</label>
+                <input id="a-search" name="q" placeholder="disk, web01, Clinic…" value=move || search.get() /></div>
+            <div class="form-actions"><button type="submit" class="button">"Filter"</button></div>
+        </form>
         <FormError error />
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match alerts.await {
-                    Ok(list) if list.is_empty() => view! { <p class="empty">"Nothing here. Steward raises alerts from host checks: unreachable hosts, changed keys, full disks, expiring certificates, clocks, reboots and stopped services."</p> }.into_any(),
+                match alerts.await.map(|list| list.into_iter().filter(|a| shown(a)).collect::<Vec<_>>()) {
+                    Ok(list) if list.is_empty() => view! { <p class="empty">"Nothing here. Steward raises alerts from host checks (unreachable hosts, changed keys, full disks, expiring certificates, clocks, reboots, stopped services), config drift, failed pushes and checks, and missed schedules."</p> }.into_any(),
                     Ok(list) => view! {
                         <table class="table" data-test="alerts-table">
                             <thead><tr>
