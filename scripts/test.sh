@@ -24,7 +24,8 @@ command -v ip >/dev/null || apt_install iproute2
 command -v pkill >/dev/null || apt_install procps
 command -v openssl >/dev/null || apt_install openssl
 # The test mail server (scripts/test-smtp.py): aiosmtpd from PyPI.
-command -v python3 >/dev/null || apt_install python3 python3-pip
+command -v python3 >/dev/null || apt_install python3
+python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
 python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet aiosmtpd==1.4.6 \
     || python3 -m pip install --quiet --break-system-packages aiosmtpd==1.4.6
 as_root mkdir -p /run/sshd

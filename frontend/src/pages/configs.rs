@@ -136,7 +136,9 @@ fn setting_input(field: &SettingField, error: Signal<Option<AppError>>) -> impl 
     let input = match field.kind.as_str() {
         "text" | "list" => view! {
             <textarea id=id.clone() name=name rows=if field.kind == "text" { "8" } else { "3" }
-                aria-describedby=described.clone() placeholder=field.default.clone()>{field.value.clone()}</textarea>
+                aria-describedby=described.clone() placeholder=field.default.clone() prop:value=field.value.clone()>
+                {crate::components::escape_raw_text(&field.value)}
+            </textarea>
         }
         .into_any(),
         "boolean" => {

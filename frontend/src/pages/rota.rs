@@ -88,7 +88,9 @@ fn Rota(
                 <input type="hidden" name="input[study_id]" value=study_id.clone() />
                 <div class="field field-wide">
                     <label for="rota-members">"People, in turn order (one username per line)"</label>
-                    <textarea id="rota-members" name="input[members]" rows="4">{members}</textarea>
+                    <textarea id="rota-members" name="input[members]" rows="4" prop:value=members.clone()>
+                        {crate::components::escape_raw_text(&members)}
+                    </textarea>
                     <FieldError error=save_error field="members" />
                 </div>
                 <div class="field">
