@@ -18,8 +18,14 @@ use crate::services::audit::{Actor, Audit};
 use crate::services::fleet;
 use crate::services::mail::Mailer;
 use crate::services::oncall::OnCall;
-use crate::store::{AlertRow, AlertSettingsRow, Condition, HostForAlerts, HostStatusRow, Store, StoreError};
+use crate::store::{
+    AlertRow, AlertSettingsRow, AlertTargets, Condition, HostForAlerts, HostStatusRow, Store, StoreError,
+};
 use crate::web::error::{from_store, not_found};
+
+/// Who hears of an alert at once when the study has no rota (and reads the digest): the study's
+/// admins and on-call members (the global admins always).
+const EVERYONE_TOLD: &[&str] = &["study-admin", "on-call"];
 
 /// Job kinds whose failure raises an alert (a failed ad-hoc command is its runner's business).
 const ALERTING_KINDS: &[&str] = &["push", "facts", "drift", "backup", "upgrade"];
@@ -60,7 +66,7 @@ const FLAP_WINDOW: Duration = Duration::minutes(15);
 /// (rule, severity, what is wrong)
 type Finding = (&'static str, &'static str, String);
 
-fn findings(host: &HostForAlerts) -> Vec<Finding> {
+fn findings(host: &HostForAlerts, now: chrono::DateTime<Utc>) -> Vec<Finding> {
     let mut found = Vec::new();
     if host.key_status == "changed" {
         found.push((
@@ -90,7 +96,7 @@ fn findings(host: &HostForAlerts) -> Vec<Finding> {
     }
     if let Some(cert) = health.soonest_certificate()
         && let Some(at) = cert.not_after
-        && (at - Utc::now()).num_days() <= host.cert_days.unwrap_or(CERT_WARN_DAYS)
+        && (at - now).num_days() <= host.cert_days.unwrap_or(CERT_WARN_DAYS)
     {
         found.push(("certificate", "warning", format!("{} expires {}", cert.source, at.format("%Y-%m-%d"))));
     }
@@ -153,7 +159,7 @@ impl Alerts {
         let mut holding = HashSet::new();
         for host in self.store.hosts_for_alerts(only).await? {
             let target = format!("host:{}", host.host_id);
-            for (rule, severity, detail) in findings(&host) {
+            for (rule, severity, detail) in findings(&host, now) {
                 holding.insert((rule.to_owned(), target.clone()));
                 let summary =
                     format!("{} ({}/{}): {}", host.host_name, host.study_name, host.instance_name, title(rule));
@@ -171,12 +177,10 @@ impl Alerts {
                 }
             }
         }
-        let targets = only.map_or_else(|| "host:".to_owned(), |id| format!("host:{id}"));
-        for alert in self.store.unresolved_alerts(&targets).await? {
-            // `host:1` is also the start of `host:12`: only that host's own alerts count.
-            let outside = only.is_some() && alert.target_key != targets;
-            if !outside
-                && !holding.contains(&(alert.rule.clone(), alert.target_key.clone()))
+        let one = only.map(|id| format!("host:{id}"));
+        let targets = one.as_deref().map_or(AlertTargets::Kind("host:"), AlertTargets::Exactly);
+        for alert in self.store.unresolved_alerts(targets).await? {
+            if !holding.contains(&(alert.rule.clone(), alert.target_key.clone()))
                 && self.store.resolve_alert(alert.id, now).await?
             {
                 self.notify(alert.id, Notice::Resolved, 0).await;
@@ -246,13 +250,8 @@ impl Alerts {
 
     /// Resolves the open alert for `rule` on exactly `target_key`, if there is one.
     pub async fn clear(&self, rule: &str, target_key: &str) -> Result<(), StoreError> {
-        for alert in self.store.unresolved_alerts(target_key).await? {
-            if alert.rule == rule
-                && alert.target_key == target_key
-                && self.store.resolve_alert(alert.id, self.clock.now()).await?
-            {
-                self.notify(alert.id, Notice::Resolved, 0).await;
-            }
+        if let Some(id) = self.store.resolve_open_alert(rule, target_key, self.clock.now()).await? {
+            self.notify(id, Notice::Resolved, 0).await;
         }
         Ok(())
     }
@@ -288,12 +287,12 @@ impl Alerts {
     /// members and admins).
     async fn recipients(&self, study_id: Option<i64>, level: i64) -> Result<Vec<String>, StoreError> {
         let Some((_, shift)) = self.oncall.shift(study_id).await? else {
-            return self.store.alert_recipients(study_id).await;
+            return self.store.alert_recipients(study_id, EVERYONE_TOLD).await;
         };
         Ok(match level {
             0 => shift.primary.and_then(|p| p.email).into_iter().collect(),
             1 => shift.secondary.or(shift.primary).and_then(|p| p.email).into_iter().collect(),
-            _ => self.store.study_admin_addresses(study_id).await?,
+            _ => self.store.alert_recipients(study_id, &["study-admin"]).await?,
         })
     }
 
@@ -454,7 +453,7 @@ impl Alerts {
                 lines.iter().map(|l| format!("<li>{}</li>", escape(l.trim_start_matches("- ")))).collect::<String>(),
                 escape(&self.base_url)
             );
-            for to in self.store.alert_recipients(Some(settings.study_id)).await? {
+            for to in self.store.alert_recipients(Some(settings.study_id), EVERYONE_TOLD).await? {
                 if let Err(err) = self.mailer.queue(&to, &subject, &text, &html).await {
                     tracing::warn!(%to, error = %err, "could not queue a digest");
                 }

@@ -27,6 +27,14 @@ pub struct AlertRow {
 const COLUMNS: &str = "id, rule, target_key, host_id, study_id, severity, state, summary, detail, opened_at,
     last_seen_at, acknowledged_at, acknowledged_by, resolved_at, escalation_level";
 
+/// Which unresolved alerts to read.
+#[derive(Debug, Clone, Copy)]
+pub enum AlertTargets<'a> {
+    /// Every target starting with this (`host:`).
+    Kind(&'a str),
+    Exactly(&'a str),
+}
+
 /// A condition that holds now.
 pub struct Condition<'a> {
     pub rule: &'a str,
@@ -71,12 +79,23 @@ impl Store {
         }
     }
 
-    /// Unresolved alerts whose target starts with `prefix` (`host:`).
-    pub async fn unresolved_alerts(&self, prefix: &str) -> Result<Vec<AlertRow>> {
-        let sql = format!("SELECT {COLUMNS} FROM alerts WHERE state <> 'resolved' AND target_key LIKE $1");
-        Ok(
-            on_pool!(self, pool => sqlx::query_as::<_, AlertRow>(&sql).bind(format!("{prefix}%")).fetch_all(pool).await)?,
-        )
+    /// Unresolved alerts about targets of one kind (`host:` for every host) or about exactly one
+    /// target (`host:12`, not `host:123`).
+    pub async fn unresolved_alerts(&self, target: AlertTargets<'_>) -> Result<Vec<AlertRow>> {
+        let (condition, bound) = match target {
+            AlertTargets::Kind(prefix) => ("target_key LIKE $1", format!("{prefix}%")),
+            AlertTargets::Exactly(key) => ("target_key = $1", key.to_owned()),
+        };
+        let sql = format!("SELECT {COLUMNS} FROM alerts WHERE state <> 'resolved' AND {condition}");
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, AlertRow>(&sql).bind(bound).fetch_all(pool).await)?)
+    }
+
+    /// Resolves the unresolved alert for `rule` on `target_key`; its id, when there was one.
+    pub async fn resolve_open_alert(&self, rule: &str, target_key: &str, now: DateTime<Utc>) -> Result<Option<i64>> {
+        Ok(on_pool!(self, pool => sqlx::query_scalar(
+            "UPDATE alerts SET state = 'resolved', resolved_at = $3
+             WHERE rule = $1 AND target_key = $2 AND state <> 'resolved' RETURNING id")
+            .bind(rule).bind(target_key).bind(now).fetch_optional(pool).await)?)
     }
 
     pub async fn resolve_alert(&self, id: i64, now: DateTime<Utc>) -> Result<bool> {
@@ -110,16 +129,25 @@ impl Store {
         Ok(on_pool!(self, pool => sqlx::query_as::<_, AlertRow>(&sql).bind(state).fetch_all(pool).await)?)
     }
 
-    /// Who hears about an alert of this study: its study admins and on-call members, and the
-    /// global admins, with an e-mail address and not disabled.
-    pub async fn alert_recipients(&self, study_id: Option<i64>) -> Result<Vec<String>> {
-        Ok(on_pool!(self, pool => sqlx::query_scalar(
+    /// Addresses of the study's members with one of `roles`, and of the global admins (with an
+    /// e-mail address and not disabled).
+    pub async fn alert_recipients(&self, study_id: Option<i64>, roles: &[&str]) -> Result<Vec<String>> {
+        let placeholders: Vec<String> = (2..roles.len() + 2).map(|n| format!("${n}")).collect();
+        let sql = format!(
             "SELECT DISTINCT u.email FROM users u
              WHERE u.disabled = FALSE AND u.email IS NOT NULL AND u.email <> ''
                AND (u.role = 'admin' OR EXISTS (SELECT 1 FROM study_members m WHERE m.user_id = u.id
-                      AND m.study_id = $1 AND m.role IN ('study-admin', 'on-call')))
-             ORDER BY u.email")
-            .bind(study_id).fetch_all(pool).await)?)
+                      AND m.study_id = $1 AND m.role IN ({})))
+             ORDER BY u.email",
+            if roles.is_empty() { "NULL".to_owned() } else { placeholders.join(", ") }
+        );
+        Ok(on_pool!(self, pool => {
+            let mut query = sqlx::query_scalar(&sql).bind(study_id);
+            for role in roles {
+                query = query.bind(*role);
+            }
+            query.fetch_all(pool).await
+        })?)
     }
 
     pub async fn insert_alert_link(

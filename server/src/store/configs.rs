@@ -30,6 +30,13 @@ pub struct HostConfigRow {
     pub checked_at: Option<DateTime<Utc>>,
 }
 
+const HOST_CONFIG: &str =
+    "SELECT h.id AS host_id, h.name AS host_name, c.revision_id, r.number AS revision_number, c.pushed_at,
+            c.drift, c.drift_files, c.checked_at
+     FROM hosts h
+     LEFT JOIN host_configs c ON c.host_id = h.id
+     LEFT JOIN config_revisions r ON r.id = c.revision_id";
+
 impl Store {
     /// Adds the next revision of an instance's settings. Two saves racing for the same number
     /// end in a conflict for the later one, never in a lost revision.
@@ -114,13 +121,13 @@ impl Store {
 
     /// Every host of an instance with what was last pushed to it (nothing yet: `None`s).
     pub async fn host_configs(&self, instance_id: i64) -> Result<Vec<HostConfigRow>> {
-        Ok(on_pool!(self, pool => sqlx::query_as::<_, HostConfigRow>(
-            "SELECT h.id AS host_id, h.name AS host_name, c.revision_id, r.number AS revision_number, c.pushed_at,
-                    c.drift, c.drift_files, c.checked_at
-             FROM hosts h
-             LEFT JOIN host_configs c ON c.host_id = h.id
-             LEFT JOIN config_revisions r ON r.id = c.revision_id
-             WHERE h.instance_id = $1 ORDER BY h.name")
-            .bind(instance_id).fetch_all(pool).await)?)
+        let sql = format!("{HOST_CONFIG} WHERE h.instance_id = $1 ORDER BY h.name");
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, HostConfigRow>(&sql).bind(instance_id).fetch_all(pool).await)?)
+    }
+
+    /// What was last pushed to one host.
+    pub async fn host_config(&self, host_id: i64) -> Result<HostConfigRow> {
+        let sql = format!("{HOST_CONFIG} WHERE h.id = $1");
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, HostConfigRow>(&sql).bind(host_id).fetch_one(pool).await)?)
     }
 }

@@ -28,7 +28,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 pub use accounts::{NewUser, TokenPurpose, UserRow};
-pub use alerts::{AlertRow, Condition};
+pub use alerts::{AlertRow, AlertTargets, Condition};
 pub use audit::AuditRecord;
 pub use configs::{HostConfigRow, RevisionRow};
 pub use host_keys::HostKeyRow;

@@ -159,17 +159,6 @@ impl Store {
         Ok(count > 0)
     }
 
-    /// Study admins' addresses (escalation's last step), global admins included.
-    pub async fn study_admin_addresses(&self, study_id: Option<i64>) -> Result<Vec<String>> {
-        Ok(on_pool!(self, pool => sqlx::query_scalar(
-            "SELECT DISTINCT u.email FROM users u
-             WHERE u.disabled = FALSE AND u.email IS NOT NULL AND u.email <> ''
-               AND (u.role = 'admin' OR EXISTS (SELECT 1 FROM study_members m WHERE m.user_id = u.id
-                      AND m.study_id = $1 AND m.role = 'study-admin'))
-             ORDER BY u.email")
-            .bind(study_id).fetch_all(pool).await)?)
-    }
-
     /// A user by name: (id, role in the study if any).
     pub async fn user_for_rota(&self, username: &str, study_id: Option<i64>) -> Result<Option<(i64, Option<String>)>> {
         Ok(on_pool!(self, pool => sqlx::query_as::<_, (i64, Option<String>)>(

@@ -39,8 +39,6 @@ pub fn internal(err: impl std::fmt::Display) -> AppError {
     AppError::Internal { request_id }
 }
 
-/// Store errors the caller did not handle itself. Callers that know better (a unique username,
-/// say) map `NotFound` and `Conflict` to specific messages before this.
 /// Maps a store error, naming `what` was not found ("The host").
 pub fn not_found(what: &'static str) -> impl Fn(StoreError) -> AppError {
     move |err| match err {
@@ -49,6 +47,8 @@ pub fn not_found(what: &'static str) -> impl Fn(StoreError) -> AppError {
     }
 }
 
+/// Store errors the caller did not handle itself. Callers that know better (a unique username,
+/// say) map `NotFound` and `Conflict` to specific messages before this.
 pub fn from_store(err: StoreError) -> AppError {
     match err {
         StoreError::NotFound => AppError::not_found("The record"),

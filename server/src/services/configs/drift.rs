@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use super::Configs;
 use super::push::drift_target;
-use super::{Configs, sha256_hex};
 use crate::services::jobs::kinds::JobKind;
 use crate::services::jobs::runner::{HostTarget, JobContext};
 use crate::services::jobs::{JobFailure, Outcome};
@@ -49,22 +49,13 @@ impl JobKind for Drift {
         for (path, sha) in &pushed {
             match agent.read_file(path).await.map_err(JobFailure::from)? {
                 None => drifted.push(format!("{path} (missing)")),
-                Some((bytes, _)) if sha256_hex(&bytes) != *sha => drifted.push(format!("{path} (changed)")),
+                Some((_, live)) if live.sha256 != *sha => drifted.push(format!("{path} (changed)")),
                 Some(_) => {}
             }
         }
-        let before = inner
-            .store
-            .host_configs(host.instance_id)
-            .await
-            .map_err(store_error)?
-            .into_iter()
-            .find(|row| row.host_id == host.id);
-        let was: Vec<String> = before
-            .as_ref()
-            .and_then(|row| row.drift_files.as_deref())
-            .and_then(|f| serde_json::from_str(f).ok())
-            .unwrap_or_default();
+        let before = inner.store.host_config(host.id).await.map_err(store_error)?;
+        let was: Vec<String> =
+            before.drift_files.as_deref().and_then(|f| serde_json::from_str(f).ok()).unwrap_or_default();
         let now = inner.clock.now();
         let state = if drifted.is_empty() { "in-sync" } else { "drifted" };
         let files = serde_json::to_string(&drifted).unwrap_or_else(|_| "[]".into());

@@ -6,7 +6,6 @@ use zeroize::Zeroizing;
 
 use crate::services::stacks::settings::MASK;
 
-#[derive(Default)]
 pub struct Masker {
     /// Longest first, so a secret that contains another is masked whole.
     forms: Vec<Zeroizing<String>>,

@@ -24,7 +24,6 @@ use crate::services::alerts::Alerts;
 use crate::services::audit::{Actor, Audit};
 use crate::services::jobs::{JobSpec, Target, parse_batch_size};
 use crate::services::ssh::Ssh;
-use crate::services::stacks::manifest::ROLES;
 use crate::services::stacks::settings as typed;
 use crate::services::stacks::{
     HealthCheck, HostView, InstanceView, RenderContext, RenderedFile, ServiceCommands, SettingType, Stack, Stacks,
@@ -328,8 +327,13 @@ impl Configs {
         let (settings, secrets) = self.reveal(revision).await?;
         let (instance, study, hosts) = self.views(revision.instance_id).await?;
         let ctx = RenderContext { settings, instance, study, hosts: hosts.iter().map(|(_, h)| h.clone()).collect() };
-        let rendered = hosts.iter().map(|(id, host)| (*id, host.name.clone(), stack.render_host(&ctx, host))).collect();
-        Ok((rendered, Masker::new(&secrets)))
+        // A render or format error may quote the rendered text, secrets included.
+        let masker = Masker::new(&secrets);
+        let rendered = hosts
+            .iter()
+            .map(|(id, host)| (*id, host.name.clone(), stack.render_host(&ctx, host).map_err(|e| masker.mask(&e))))
+            .collect();
+        Ok((rendered, masker))
     }
 
     /// What a push of `revision` does on one host.
@@ -343,11 +347,14 @@ impl Configs {
             .map(|(_, h)| h.clone())
             .ok_or("the host is not part of the revision's instance")?;
         let ctx = RenderContext { settings, instance, study, hosts: hosts.into_iter().map(|(_, h)| h).collect() };
+        // A render or format error may quote the rendered text, secrets included.
+        let masker = Masker::new(&secrets);
+        let mask = |e: String| masker.mask(&e);
         Ok(HostPlan {
-            files: stack.render_host(&ctx, &host)?,
-            services: stack.services_for(&ctx, &host)?,
-            health: stack.health_for(&ctx, &host)?,
-            masker: Masker::new(&secrets),
+            files: stack.render_host(&ctx, &host).map_err(mask)?,
+            services: stack.services_for(&ctx, &host).map_err(mask)?,
+            health: stack.health_for(&ctx, &host).map_err(mask)?,
+            masker,
             revision,
         })
     }
@@ -375,13 +382,13 @@ impl Configs {
     /// The job that pushes what the form asks for (checked now, so bad input fails at once).
     pub async fn push_spec(&self, input: &PushInput, requested_by: String) -> Result<JobSpec, AppError> {
         let revision = self.revision_of(input.instance_id, parse_revision(&input.revision)?).await?;
-        let mut roles = Vec::new();
-        for role in input.roles.split(|c: char| c == ',' || c.is_whitespace()).filter(|r| !r.is_empty()) {
-            if !ROLES.contains(&role) {
-                return Err(AppError::invalid("roles", format!("{role:?} is not a host role ({})", ROLES.join(", "))));
-            }
-            roles.push(Value::from(role));
-        }
+        // Checked with the rest of the payload when the job is queued (`Push::validate`).
+        let roles: Vec<Value> = input
+            .roles
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|r| !r.is_empty())
+            .map(Value::from)
+            .collect();
         let mut payload = serde_json::json!({
             "revision_id": revision.id,
             "roles": roles,

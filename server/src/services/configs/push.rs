@@ -79,7 +79,13 @@ impl JobKind for Push {
         let plan = self.configs.plan(revision, host.id).await.map_err(JobFailure::fatal)?;
         let agent = ctx.ssh.agent(host.id).await.map_err(JobFailure::from)?;
         let mut push = HostPush { ctx, host, plan: &plan, agent, configs: &self.configs };
-        push.run().await
+        // Whatever leaves the push (its summary, its failure) may quote rendered text: a health
+        // URL, a command, a rollback problem. Masked here, once, for the job log and the API.
+        let masker = &plan.masker;
+        push.run()
+            .await
+            .map(|summary| masker.mask(&summary))
+            .map_err(|failure| JobFailure { message: masker.mask(&failure.message), ..failure })
     }
 }
 
@@ -111,19 +117,9 @@ fn cap(text: &str) -> String {
     format!("{}…", &text[..end])
 }
 
-fn failed(message: String) -> JobFailure {
-    JobFailure::fatal(message)
-}
-
 impl HostPush<'_> {
     fn log(&self, line: &str) {
         self.ctx.log(&format!("[{}] {}", self.host.name, self.plan.masker.mask(line)));
-    }
-
-    fn ssh(&self, err: SshFailure) -> JobFailure {
-        let mut failure = JobFailure::from(err);
-        failure.message = self.plan.masker.mask(&failure.message);
-        failure
     }
 
     /// Runs a command on the host; Ok(output) when it exits 0, Err(reason with output).
@@ -173,10 +169,10 @@ impl HostPush<'_> {
         let mut changes = Vec::new();
         let mut pushed = Vec::new();
         for file in &self.plan.files {
-            let live = self.agent.read_file(&file.path).await.map_err(|e| self.ssh(e))?;
+            let live = self.agent.read_file(&file.path).await.map_err(JobFailure::from)?;
             let new_sha = sha256_hex(file.content.as_bytes());
             pushed.push((file.path.clone(), new_sha.clone()));
-            let live_sha = live.as_ref().map(|(bytes, _)| sha256_hex(bytes));
+            let live_sha = live.as_ref().map(|(_, meta)| meta.sha256.clone());
             if live_sha.as_deref() != Some(new_sha.as_str()) {
                 changes.push(Change { file, live: live.map(|(bytes, meta)| (bytes, meta.mode)), live_sha, new_sha });
             }
@@ -199,20 +195,19 @@ impl HostPush<'_> {
             self.agent
                 .write_file(self.write_request(&staged, change.file, None, false), change.file.content.as_bytes())
                 .await
-                .map_err(|e| self.ssh(e))?;
+                .map_err(JobFailure::from)?;
             let result = self.command(&change.file.validate, &self.ctx.cancel.clone()).await;
             let _ = self.agent.remove_file(&staged).await;
-            match result.map_err(|e| self.ssh(e))? {
+            match result.map_err(JobFailure::from)? {
                 Ok(_) => self.log(&format!("{}: validated ({})", change.file.path, change.file.validate[0])),
                 Err(why) => {
                     let message = format!("{} failed validation, nothing was changed: {why}", change.file.path);
-                    self.log(&message);
-                    return Err(failed(message));
+                    return Err(JobFailure::fatal(message));
                 }
             }
         }
         if self.ctx.cancel.is_cancelled() {
-            return Err(failed("cancelled before any file was changed".into()));
+            return Err(JobFailure::fatal("cancelled before any file was changed"));
         }
 
         // Swap each file in; a concurrent change on the host (checksum moved) stops the push.
@@ -230,9 +225,9 @@ impl HostPush<'_> {
                     applied.push(change);
                 }
                 Err(err) => {
-                    let why = self.ssh(err).message;
+                    let why = err.to_string();
                     let restored = self.rollback(&applied, &[], &never).await;
-                    return Err(failed(format!("could not write {}: {why}; {restored}", change.file.path)));
+                    return Err(JobFailure::fatal(format!("could not write {}: {why}; {restored}", change.file.path)));
                 }
             }
         }
@@ -246,26 +241,24 @@ impl HostPush<'_> {
             .cloned()
             .collect();
         for service in affected.iter().filter(|s| !s.check.is_empty()) {
-            match self.command(&service.check, &never).await.map_err(|e| self.ssh(e))? {
+            match self.command(&service.check, &never).await.map_err(JobFailure::from)? {
                 Ok(_) => self.log(&format!("{}: check passed", service.name)),
                 Err(why) => {
                     let restored = self.rollback(&applied, &[], &never).await;
                     let message = format!("{} check failed: {why}; {restored}", service.name);
-                    self.log(&message);
-                    return Err(failed(message));
+                    return Err(JobFailure::fatal(message));
                 }
             }
         }
         let mut reloaded = Vec::new();
         for service in affected.iter().filter(|s| !s.reload.is_empty()) {
             reloaded.push(service.reload.clone());
-            match self.command(&service.reload, &never).await.map_err(|e| self.ssh(e))? {
+            match self.command(&service.reload, &never).await.map_err(JobFailure::from)? {
                 Ok(_) => self.log(&format!("{}: reloaded", service.name)),
                 Err(why) => {
                     let restored = self.rollback(&applied, &reloaded, &never).await;
                     let message = format!("reloading {} failed: {why}; {restored}", service.name);
-                    self.log(&message);
-                    return Err(failed(message));
+                    return Err(JobFailure::fatal(message));
                 }
             }
         }
@@ -275,12 +268,11 @@ impl HostPush<'_> {
             tokio::time::sleep(SETTLE).await;
         }
         let checks = self.plan.health.clone();
-        if let Err(why) = self.health(&checks, &never).await.map_err(|e| self.ssh(e))? {
+        if let Err(why) = self.health(&checks, &never).await.map_err(JobFailure::from)? {
             self.log(&format!("health check failed: {why}"));
             let restored = self.rollback(&applied, &reloaded, &never).await;
             let message = format!("health check failed: {why}; {restored}");
-            self.log(&message);
-            return Err(failed(message));
+            return Err(JobFailure::fatal(message));
         }
         self.record(&pushed).await;
         let services = if affected.is_empty() {
@@ -404,10 +396,7 @@ impl HostPush<'_> {
     /// or expected answer may differ), else this revision's checks without the expected text.
     async fn previous_health(&self) -> Vec<HealthCheck> {
         let store = &self.configs.inner.store;
-        let previous = match store.host_configs(self.host.instance_id).await {
-            Ok(rows) => rows.into_iter().find(|r| r.host_id == self.host.id).and_then(|r| r.revision_id),
-            Err(_) => None,
-        };
+        let previous = store.host_config(self.host.id).await.ok().and_then(|r| r.revision_id);
         if let Some(id) = previous.filter(|&id| id != self.plan.revision.id)
             && let Ok(revision) = store.revision(id).await
             && let Ok(plan) = self.configs.plan(revision, self.host.id).await

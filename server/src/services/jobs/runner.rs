@@ -106,7 +106,7 @@ impl JobContext {
                 instance_id: h.instance_id,
                 roles: roles.remove(&h.id).unwrap_or_default(),
             })
-            .filter(|h| wanted.is_empty() || h.roles.iter().any(|r| r == "all" || wanted.contains(r)))
+            .filter(|h| crate::services::stacks::applies(&wanted, &h.roles))
             .collect();
         hosts.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(hosts)
@@ -223,10 +223,6 @@ impl Runner {
     pub fn new(jobs: Jobs) -> Self {
         let owner = format!("{}-{}", hostname(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
         Self { jobs, owner }
-    }
-
-    pub fn owner(&self) -> &str {
-        &self.owner
     }
 
     fn lease_until(&self) -> chrono::DateTime<chrono::Utc> {

@@ -155,10 +155,6 @@ impl Stack {
         }
     }
 
-    pub fn setting(&self, name: &str) -> Option<&SettingSpec> {
-        self.manifest.settings.iter().find(|s| s.name == name)
-    }
-
     /// Names of the secret settings.
     pub fn secret_names(&self) -> impl Iterator<Item = &str> {
         self.manifest.settings.iter().filter(|s| s.kind == SettingType::Secret).map(|s| s.name.as_str())

@@ -45,6 +45,9 @@ fn check_pattern(spec: &SettingSpec, text: &str) -> Result<(), String> {
     let matches = regex::Regex::new(pattern).map(|re| re.is_match(text)).unwrap_or(false);
     if matches {
         Ok(())
+    } else if spec.pattern_help.is_empty() && spec.kind == SettingType::Secret {
+        // Never echo a secret back.
+        Err(format!("The value does not have the expected form ({pattern})"))
     } else if spec.pattern_help.is_empty() {
         Err(format!("{text:?} does not have the expected form ({pattern})"))
     } else {
