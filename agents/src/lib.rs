@@ -3,7 +3,7 @@
 //! Steward starts the agent over SSH, writes one [`Request`] per line and reads [`Response`]
 //! lines back. Every request gets exactly one final response; `exec` first streams
 //! [`Response::Output`] lines, and `write-file` first takes [`Request::Chunk`] lines until the
-//! announced size has arrived. An agent that answers `hello` with another [`PROTOCOL_VERSION`]
+//! announced size has arrived (a write the agent refuses still takes them, then answers once). An agent that answers `hello` with another [`PROTOCOL_VERSION`]
 //! is refused and reinstalled by Steward.
 //!
 //! Bytes (file contents, stdin) travel base64-encoded; command output travels as UTF-8 text,
@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a request or response changes shape.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// Largest file `read-file` returns; bigger files are refused, not truncated.
 pub const MAX_READ_BYTES: u64 = 16 * 1024 * 1024;

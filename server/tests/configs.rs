@@ -54,7 +54,8 @@ async fn overview(admin: &Client, instance: &str) -> ConfigOverview {
 on_both_backends!(
     a_push_is_validated_reloaded_health_checked_and_rolled_back,
     settings_are_typed_and_secrets_stay_sealed,
-    an_operator_stack_folder_serves_instances
+    an_operator_stack_folder_serves_instances,
+    a_refused_write_fails_with_its_reason_and_rolls_back_the_others
 );
 
 async fn a_push_is_validated_reloaded_health_checked_and_rolled_back(backend: Backend) {
@@ -267,5 +268,47 @@ async fn an_operator_stack_folder_serves_instances(backend: Backend) {
     assert_eq!(config.stack.unwrap().title, "Our site");
     assert_eq!(config.revisions.len(), 2);
     assert!(first.number < second.number);
+    app.stop().await;
+}
+
+/// A stack writing two files: the second into a directory the test may leave missing.
+fn two_file_stack(config: &mut steward::config::Config) {
+    let folder = config.storage.data_dir.join("stacks/pair");
+    std::fs::create_dir_all(folder.join("templates")).unwrap();
+    let manifest = "name = \"pair\"\ntitle = \"Two files\"\n\
+                    [[settings]]\nname = \"dir\"\ntype = \"path\"\nrequired = true\n\
+                    [[settings]]\nname = \"text\"\ntype = \"string\"\nrequired = true\n\
+                    [[files]]\npath = \"{{ settings.dir }}/first.conf\"\ntemplate = \"f.j2\"\n\
+                    [[files]]\npath = \"{{ settings.dir }}/missing/second.conf\"\ntemplate = \"f.j2\"\n";
+    std::fs::write(folder.join("stack.toml"), manifest).unwrap();
+    std::fs::write(folder.join("templates/f.j2"), "{{ settings.text }}\n").unwrap();
+}
+
+async fn a_refused_write_fails_with_its_reason_and_rolls_back_the_others(backend: Backend) {
+    let app = TestApp::start_with(backend, two_file_stack).await;
+    let fleet = trusted_fleet(&app, 1).await;
+    let admin = &fleet.admin;
+    let host = &fleet.hosts[0].1;
+    let study = common::study_of(admin, &fleet.instance_id).await;
+    let instance = common::instance_on(&app, admin, &study, "pair", host).await;
+    let dir = host.home.join("pair");
+    host.run_as_user(&["mkdir", "-p", dir.to_str().unwrap()]);
+    host.run_as_user(&["sh", "-c", &format!("echo before > {}/first.conf", dir.display())]);
+    let values = [("dir".to_owned(), dir.display().to_string()), ("text".to_owned(), "after".to_owned())];
+    save(admin, &instance, "Two files", &values).await;
+    let job = push(admin, &instance).await;
+    assert_eq!(job.job.state, "failed");
+    let reason = &job.hosts[0].message;
+    assert!(reason.contains("could not write") && reason.contains("missing/second.conf"), "{reason}");
+    assert!(reason.contains("No such file or directory"), "the agent's own reason: {reason}");
+    assert!(reason.ends_with("the previous files were restored"), "{reason}");
+    assert!(!job.log.iter().any(|l| l.line.contains("without a write-file")), "{:?}", job.log);
+    assert_eq!(std::fs::read_to_string(dir.join("first.conf")).unwrap(), "before\n");
+
+    // The agent stays in step: the next push, with the directory there, goes through.
+    host.run_as_user(&["mkdir", "-p", dir.join("missing").to_str().unwrap()]);
+    let job = push(admin, &instance).await;
+    assert_eq!(job.job.state, "succeeded", "{:?}", job.hosts);
+    assert_eq!(std::fs::read_to_string(dir.join("missing/second.conf")).unwrap(), "after\n");
     app.stop().await;
 }

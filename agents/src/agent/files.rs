@@ -101,6 +101,13 @@ fn remove_stale_temporaries(dir: &Path, name: &str) {
     }
 }
 
+/// How many bytes a base64 chunk holds (a malformed one counts as what it would decode to).
+pub(crate) fn decoded_len(data: &str) -> u64 {
+    let data = data.trim_end();
+    let padding = data.bytes().rev().take_while(|&b| b == b'=').count();
+    (data.len() as u64 / 4 * 3).saturating_sub(padding as u64)
+}
+
 pub(crate) struct PendingWrite {
     request: WriteFileRequest,
     target: PathBuf,
@@ -152,6 +159,11 @@ impl PendingWrite {
 
     pub(crate) fn is_complete(&self) -> bool {
         self.received >= self.request.size
+    }
+
+    /// Announced bytes that have not arrived yet.
+    pub(crate) fn remaining(&self) -> u64 {
+        self.request.size.saturating_sub(self.received)
     }
 
     pub(crate) fn append(&mut self, data: &str) -> Result<(), Response> {

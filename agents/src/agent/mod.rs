@@ -49,6 +49,18 @@ pub(crate) fn io_error(what: &str, err: &io::Error) -> Response {
     error(kind, format!("{what}: {err}"))
 }
 
+/// The content of a `write-file` still arriving.
+enum Incoming {
+    Writing(Box<files::PendingWrite>),
+    /// The write was refused (or failed half-way): the rest of its announced content is read
+    /// and dropped, then the refusal is the write's one answer, so every later answer stays
+    /// with its request.
+    Refused {
+        remaining: u64,
+        reply: Response,
+    },
+}
+
 pub fn serve(input: impl Read + Send + 'static, output: impl Write) -> io::Result<()> {
     let (events, inbox) = mpsc::channel();
     let reader_events = events.clone();
@@ -69,7 +81,7 @@ pub fn serve(input: impl Read + Send + 'static, output: impl Write) -> io::Resul
     });
 
     let mut replies = Replies { out: output };
-    let mut write: Option<files::PendingWrite> = None;
+    let mut write: Option<Incoming> = None;
     let mut runner = exec::Runner::new(events);
     while let Ok(event) = inbox.recv() {
         let line = match event {
@@ -88,10 +100,15 @@ pub fn serve(input: impl Read + Send + 'static, output: impl Write) -> io::Resul
                 continue;
             }
         };
-        if write.is_some() && !matches!(request, Request::Chunk { .. }) {
-            // The announced content never came: drop the half-written temporary file.
-            write = None;
-            replies.send(&error(ErrorKind::Malformed, "write-file ended before all its content arrived"))?;
+        if !matches!(request, Request::Chunk { .. })
+            && let Some(incoming) = write.take()
+        {
+            // The announced content never came: drop the half-written temporary file and answer
+            // the write (once) before this request.
+            replies.send(&match incoming {
+                Incoming::Refused { reply, .. } => reply,
+                Incoming::Writing(_) => error(ErrorKind::Malformed, "write-file ended before all its content arrived"),
+            })?;
         }
         match request {
             Request::Hello => replies.send(&Response::Hello {
@@ -100,18 +117,31 @@ pub fn serve(input: impl Read + Send + 'static, output: impl Write) -> io::Resul
             })?,
             Request::Facts(request) => replies.send(&Response::Facts(Box::new(facts::collect(&request))))?,
             Request::ReadFile { path } => replies.send(&files::read(&path))?,
-            Request::WriteFile(request) => match files::PendingWrite::begin(request) {
-                Ok(pending) if pending.is_complete() => replies.send(&pending.commit())?,
-                Ok(pending) => write = Some(pending),
-                Err(response) => replies.send(&response)?,
-            },
+            Request::WriteFile(request) => {
+                let size = request.size;
+                match files::PendingWrite::begin(request) {
+                    Ok(pending) if pending.is_complete() => replies.send(&pending.commit())?,
+                    Ok(pending) => write = Some(Incoming::Writing(Box::new(pending))),
+                    Err(reply) if size == 0 => replies.send(&reply)?,
+                    Err(reply) => write = Some(Incoming::Refused { remaining: size, reply }),
+                }
+            }
             Request::Chunk { data } => match write.take() {
                 None => replies.send(&error(ErrorKind::Malformed, "a chunk arrived without a write-file"))?,
-                Some(mut pending) => match pending.append(&data) {
-                    Err(response) => replies.send(&response)?,
+                Some(Incoming::Writing(mut pending)) => match pending.append(&data) {
+                    Err(reply) => match pending.remaining() {
+                        0 => replies.send(&reply)?,
+                        remaining => write = Some(Incoming::Refused { remaining, reply }),
+                    },
                     Ok(()) if pending.is_complete() => replies.send(&pending.commit())?,
-                    Ok(()) => write = Some(pending),
+                    Ok(()) => write = Some(Incoming::Writing(pending)),
                 },
+                Some(Incoming::Refused { remaining, reply }) => {
+                    match remaining.saturating_sub(files::decoded_len(&data)) {
+                        0 => replies.send(&reply)?,
+                        remaining => write = Some(Incoming::Refused { remaining, reply }),
+                    }
+                }
             },
             Request::Exec(request) => {
                 if runner.run(request, &inbox, &mut replies)? == exec::After::Stop {

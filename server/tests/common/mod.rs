@@ -180,6 +180,12 @@ impl Client {
         }
     }
 
+    /// A server function's status and raw body, exactly as the browser gets them.
+    pub async fn call_raw(&self, name: &str, form: &[(&str, &str)]) -> (StatusCode, String) {
+        let response = self.http.post(format!("{}/api/{name}", self.base)).form(form).send().await.unwrap();
+        (response.status(), response.text().await.unwrap())
+    }
+
     pub async fn login(&self, username: &str, password: &str) -> Result<serde_json::Value, Failure> {
         self.call("login", &[("username", username), ("password", password)]).await
     }
@@ -360,6 +366,43 @@ pub async fn trusted_fleet(app: &TestApp, n: usize) -> Fleet {
         hosts.push((id, host));
     }
     Fleet { admin, instance_id, hosts }
+}
+
+#[allow(dead_code)]
+/// A new instance of `stack` in the study, on the fleet's real host (all roles, key trusted).
+pub async fn instance_on(app: &TestApp, admin: &Client, study: &str, stack: &str, host: &fleet::FleetHost) -> String {
+    let instance: serde_json::Value = admin
+        .call(
+            "create_instance",
+            &[
+                ("study_id", study),
+                ("input[name]", stack),
+                ("input[stack]", stack),
+                ("input[environment]", "production"),
+            ],
+        )
+        .await
+        .unwrap();
+    let instance = instance["id"].to_string();
+    let credentials: Vec<serde_json::Value> = admin.call("list_credentials", &[]).await.unwrap();
+    let credential = credentials[0]["id"].to_string();
+    let port = host.port.to_string();
+    let mut form = host_form(&instance, "all-in-one", "all", "127.0.0.1", &credential, "");
+    form[4].1 = &port;
+    form[5].1 = &host.user;
+    let added: serde_json::Value = admin.call("add_host", &form).await.unwrap();
+    let id = added["id"].as_i64().unwrap();
+    let cli = steward::services::audit::Actor::cli();
+    app.state.ssh.scan(&cli, id).await.unwrap();
+    app.state.ssh.pin(&cli, id, &host.fingerprint()).await.unwrap();
+    instance
+}
+
+#[allow(dead_code)]
+/// The study an instance belongs to (its id, as text).
+pub async fn study_of(admin: &Client, instance: &str) -> String {
+    let detail: serde_json::Value = admin.call("get_instance", &[("instance_id", instance)]).await.unwrap();
+    detail["instance"]["study_id"].to_string()
 }
 
 /// Waits (up to two minutes) until the job has finished, and returns it.

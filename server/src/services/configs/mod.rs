@@ -16,9 +16,9 @@ use steward_frontend::contract::{
     AppError, ConfigOverview, FileDiff, HostConfigState, HostDiff, PushInput, RevisionSummary, SettingField,
     SettingsInput,
 };
-use zeroize::Zeroizing;
 
-pub use self::masking::Masker;
+use self::masking::{LineMap, Side, unified_diff};
+pub use self::masking::{Masker, Secrets};
 use crate::clock::SharedClock;
 use crate::services::alerts::Alerts;
 use crate::services::audit::{Actor, Audit};
@@ -44,18 +44,6 @@ pub struct HostPlan {
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A unified diff of two texts (empty when equal).
-pub fn unified_diff(path: &str, old: &str, new: &str) -> String {
-    if old == new {
-        return String::new();
-    }
-    similar::TextDiff::from_lines(old, new)
-        .unified_diff()
-        .context_radius(3)
-        .header(&format!("live {path}"), &format!("new {path}"))
-        .to_string()
 }
 
 pub(crate) struct Inner {
@@ -259,26 +247,25 @@ impl Configs {
         Ok(revision_summary(&row))
     }
 
-    /// A revision's settings with secrets opened (for rendering), and their values (for masking).
-    async fn reveal(
-        &self,
-        revision: &RevisionRow,
-    ) -> Result<(BTreeMap<String, Value>, Vec<Zeroizing<String>>), AppError> {
-        let mut values = BTreeMap::new();
-        let mut secrets = Vec::new();
+    /// A revision's settings twice: with secrets opened (written to hosts) and with each secret
+    /// replaced by its placeholder (everything shown is rendered from these).
+    async fn reveal(&self, revision: &RevisionRow) -> Result<Revealed, AppError> {
+        let mut revealed = Revealed { real: BTreeMap::new(), shown: BTreeMap::new(), secrets: Secrets::new() };
         for (name, value) in stored_settings(Some(revision)) {
             match sealed_id(&value) {
                 Some(id) => {
                     let secret = self.inner.vault.open_value(id).await?;
-                    values.insert(name, Value::from(secret.as_str()));
-                    secrets.push(secret);
+                    revealed.real.insert(name.clone(), Value::from(secret.as_str()));
+                    let placeholder = revealed.secrets.add(secret);
+                    revealed.shown.insert(name, Value::from(placeholder));
                 }
                 None => {
-                    values.insert(name, value);
+                    revealed.real.insert(name.clone(), value.clone());
+                    revealed.shown.insert(name, value);
                 }
             }
         }
-        Ok((values, secrets))
+        Ok(revealed)
     }
 
     /// The instance, study and hosts as templates see them, with each host's id.
@@ -318,45 +305,39 @@ impl Configs {
         ))
     }
 
-    /// Renders a revision for every host of its instance: host id, name and files (or why not).
-    async fn render_all(
-        &self,
-        revision: &RevisionRow,
-    ) -> Result<(Vec<(i64, String, Result<Vec<RenderedFile>, String>)>, Masker), AppError> {
+    /// Renders a revision for every host of its instance, real and shown.
+    async fn render_all(&self, revision: &RevisionRow) -> Result<RenderedRevision, AppError> {
         let stack = self.stack(&revision.stack)?;
-        let (settings, secrets) = self.reveal(revision).await?;
+        let revealed = self.reveal(revision).await?;
         let (instance, study, hosts) = self.views(revision.instance_id).await?;
-        let ctx = RenderContext { settings, instance, study, hosts: hosts.iter().map(|(_, h)| h.clone()).collect() };
-        // A render or format error may quote the rendered text, secrets included.
-        let masker = Masker::new(&secrets);
-        let rendered = hosts
+        let contexts = revealed.contexts(instance, study, hosts.iter().map(|(_, h)| h.clone()).collect());
+        let hosts = hosts
             .iter()
-            .map(|(id, host)| (*id, host.name.clone(), stack.render_host(&ctx, host).map_err(|e| masker.mask(&e))))
+            .map(|(id, host)| (*id, host.name.clone(), contexts.files(&stack, host, &revealed.secrets)))
             .collect();
-        Ok((rendered, masker))
+        Ok(RenderedRevision { hosts, secrets: revealed.secrets })
     }
 
-    /// What a push of `revision` does on one host.
+    /// What a push of `revision` does on one host. The error is fit to show.
     pub async fn plan(&self, revision: RevisionRow, host_id: i64) -> Result<HostPlan, String> {
         let stack = self.stack(&revision.stack).map_err(|e| e.to_string())?;
-        let (settings, secrets) = self.reveal(&revision).await.map_err(|e| e.to_string())?;
+        let revealed = self.reveal(&revision).await.map_err(|e| e.to_string())?;
         let (instance, study, hosts) = self.views(revision.instance_id).await.map_err(|e| e.to_string())?;
         let host = hosts
             .iter()
             .find(|(id, _)| *id == host_id)
             .map(|(_, h)| h.clone())
             .ok_or("the host is not part of the revision's instance")?;
-        let ctx = RenderContext { settings, instance, study, hosts: hosts.into_iter().map(|(_, h)| h).collect() };
-        // A render or format error may quote the rendered text, secrets included.
-        let masker = Masker::new(&secrets);
-        let mask = |e: String| masker.mask(&e);
-        Ok(HostPlan {
-            files: stack.render_host(&ctx, &host).map_err(mask)?,
-            services: stack.services_for(&ctx, &host).map_err(mask)?,
-            health: stack.health_for(&ctx, &host).map_err(mask)?,
-            masker,
-            revision,
-        })
+        let contexts = revealed.contexts(instance, study, hosts.into_iter().map(|(_, h)| h).collect());
+        let secrets = revealed.secrets;
+        let files = contexts.files(&stack, &host, &secrets)?;
+        let services = contexts.both(|ctx| stack.services_for(ctx, &host), &secrets)?.0;
+        let (mut health, shown_health) = contexts.both(|ctx| stack.health_for(ctx, &host), &secrets)?;
+        for (check, shown) in health.iter_mut().zip(&shown_health) {
+            check.label = secrets.display(&shown.label);
+        }
+        let masker = secrets.masker(files.real.iter().zip(&files.shown));
+        Ok(HostPlan { files: files.real, services, health, masker, revision })
     }
 
     pub async fn revision(&self, id: i64) -> Result<RevisionRow, AppError> {
@@ -409,32 +390,25 @@ impl Configs {
 
     /// Compares two revisions of an instance, host by host (secrets masked).
     pub async fn compare(&self, instance_id: i64, from: i64, to: i64) -> Result<Vec<HostDiff>, AppError> {
-        let old = self.revision_of(instance_id, Some(from)).await?;
-        let new = self.revision_of(instance_id, Some(to)).await?;
-        let (old_files, old_masker) = self.render_all(&old).await?;
-        let (new_files, new_masker) = self.render_all(&new).await?;
-        let masker = old_masker.merge(new_masker);
-        let mut old_by_host: HashMap<i64, Result<Vec<RenderedFile>, String>> =
-            old_files.into_iter().map(|(id, _, files)| (id, files)).collect();
-        Ok(new_files
-            .into_iter()
-            .map(|(id, name, files)| {
-                let before = old_by_host.remove(&id).unwrap_or_else(|| Ok(Vec::new()));
-                match (before, files) {
-                    (Ok(before), Ok(after)) => {
-                        let live: HashMap<String, String> = before.into_iter().map(|f| (f.path, f.content)).collect();
-                        host_diff(
-                            id,
-                            name,
-                            &after,
-                            |path| live.get(path).cloned(),
-                            live.keys().cloned().collect(),
-                            &masker,
-                        )
-                    }
-                    (Err(err), _) | (_, Err(err)) => {
-                        HostDiff { host_id: id, host_name: name, files: vec![], error: Some(err) }
-                    }
+        let old = self.render_all(&self.revision_of(instance_id, Some(from)).await?).await?;
+        let new = self.render_all(&self.revision_of(instance_id, Some(to)).await?).await?;
+        let old_by_host: HashMap<i64, &Result<HostFiles, String>> =
+            old.hosts.iter().map(|(id, _, files)| (*id, files)).collect();
+        let none = Ok(HostFiles::default());
+        Ok(new
+            .hosts
+            .iter()
+            .map(|(id, name, files)| match (old_by_host.get(id).copied().unwrap_or(&none), files) {
+                (Ok(before), Ok(after)) => {
+                    let previous = |path: &str| {
+                        let (real, shown) = before.pair(path)?;
+                        Some(Before::Rendered { real: &real.content, shown, secrets: &old.secrets })
+                    };
+                    let paths = before.real.iter().map(|f| f.path.clone()).collect();
+                    host_diff(*id, name.clone(), after, &new.secrets, previous, paths)
+                }
+                (Err(err), _) | (_, Err(err)) => {
+                    HostDiff { host_id: *id, host_name: name.clone(), files: vec![], error: Some(err.clone()) }
                 }
             })
             .collect())
@@ -444,18 +418,39 @@ impl Configs {
     /// the agent (secrets masked). Hosts are read in parallel.
     pub async fn preview(&self, instance_id: i64, revision_id: Option<i64>) -> Result<Vec<HostDiff>, AppError> {
         let revision = self.revision_of(instance_id, revision_id).await?;
-        let (rendered, masker) = self.render_all(&revision).await?;
+        let rendered = self.render_all(&revision).await?;
+        // A live file may still hold what an earlier push wrote: lines of the revision each
+        // host has are shown as that revision's render shows them.
+        let pushed: HashMap<i64, i64> = self
+            .inner
+            .store
+            .host_configs(instance_id)
+            .await
+            .map_err(from_store)?
+            .into_iter()
+            .filter_map(|row| Some((row.host_id, row.revision_id?)))
+            .filter(|(_, id)| *id != revision.id)
+            .collect();
+        let mut earlier: HashMap<i64, RenderedRevision> = HashMap::new();
+        for id in pushed.values() {
+            if !earlier.contains_key(id)
+                && let Ok(row) = self.inner.store.revision(*id).await
+            {
+                earlier.insert(*id, self.render_all(&row).await?);
+            }
+        }
         let ssh = &self.inner.ssh;
-        let masker = &masker;
-        let diffs = rendered.into_iter().map(|(id, name, files)| async move {
+        let (rendered, earlier, pushed) = (&rendered, &earlier, &pushed);
+        let diffs = rendered.hosts.iter().map(|(id, name, files)| async move {
+            let (id, name) = (*id, name.clone());
             let files = match files {
                 Ok(files) => files,
-                Err(err) => return HostDiff { host_id: id, host_name: name, files: vec![], error: Some(err) },
+                Err(err) => return HostDiff { host_id: id, host_name: name, files: vec![], error: Some(err.clone()) },
             };
             let live = async {
                 let mut agent = ssh.agent(id).await?;
                 let mut live = HashMap::new();
-                for file in &files {
+                for file in &files.real {
                     if let Some((bytes, _)) = agent.read_file(&file.path).await? {
                         live.insert(file.path.clone(), String::from_utf8_lossy(&bytes).into_owned());
                     }
@@ -463,12 +458,127 @@ impl Configs {
                 Ok::<_, crate::services::ssh::SshFailure>(live)
             }
             .await;
-            match live {
-                Ok(live) => host_diff(id, name, &files, |path| live.get(path).cloned(), vec![], masker),
-                Err(err) => HostDiff { host_id: id, host_name: name, files: vec![], error: Some(err.to_string()) },
+            let live = match live {
+                Ok(live) => live,
+                Err(err) => {
+                    return HostDiff { host_id: id, host_name: name, files: vec![], error: Some(err.to_string()) };
+                }
+            };
+            let mut known = LineMap::default();
+            let mut masker = rendered.secrets.masker(files.pairs());
+            files.learn(&mut known, &rendered.secrets);
+            if let Some(Ok(before)) = pushed.get(&id).and_then(|rev| earlier.get(rev)).and_then(|r| r.host(id)) {
+                let secrets = &earlier[&pushed[&id]].secrets;
+                before.learn(&mut known, secrets);
+                masker = masker.merge(secrets.masker(before.pairs()));
             }
+            let previous =
+                |path: &str| live.get(path).map(|text| Before::Live { text, known: &known, masker: &masker });
+            host_diff(id, name, files, &rendered.secrets, previous, vec![])
         });
         Ok(futures_util::future::join_all(diffs).await)
+    }
+}
+
+/// A revision's settings as written to hosts and as shown.
+struct Revealed {
+    real: BTreeMap<String, Value>,
+    shown: BTreeMap<String, Value>,
+    secrets: Secrets,
+}
+
+impl Revealed {
+    fn contexts(&self, instance: InstanceView, study: StudyView, hosts: Vec<HostView>) -> Contexts {
+        let shown = RenderContext { settings: self.shown.clone(), instance, study, hosts };
+        Contexts { real: RenderContext { settings: self.real.clone(), ..shown.clone() }, shown }
+    }
+}
+
+/// The two contexts a revision is rendered in.
+struct Contexts {
+    real: RenderContext,
+    shown: RenderContext,
+}
+
+impl Contexts {
+    /// Renders with placeholders, then for real. An error always comes from the placeholder
+    /// render, so it can never quote a secret.
+    fn both<T>(
+        &self,
+        render: impl Fn(&RenderContext) -> Result<T, String>,
+        secrets: &Secrets,
+    ) -> Result<(T, T), String> {
+        let shown = render(&self.shown).map_err(|err| secrets.display(&err))?;
+        let real = render(&self.real).map_err(|_| {
+            "the stack renders with placeholders for its secret settings but fails with their real values: \
+             a secret probably holds characters the templates do not escape for the file's format"
+                .to_owned()
+        })?;
+        Ok((real, shown))
+    }
+
+    fn files(&self, stack: &Stack, host: &HostView, secrets: &Secrets) -> Result<HostFiles, String> {
+        let (real, shown) = self.both(|ctx| stack.render_host(ctx, host), secrets)?;
+        Ok(HostFiles { real, shown })
+    }
+}
+
+/// A host's files as written (`real`) and as rendered with placeholders (`shown`).
+#[derive(Default)]
+pub struct HostFiles {
+    pub real: Vec<RenderedFile>,
+    pub shown: Vec<RenderedFile>,
+}
+
+impl HostFiles {
+    /// A real file and its shown content.
+    fn pair(&self, path: &str) -> Option<(&RenderedFile, &str)> {
+        let real = self.real.iter().find(|f| f.path == path)?;
+        Some((real, self.shown.iter().find(|f| f.path == path).map_or("", |f| f.content.as_str())))
+    }
+
+    fn pairs(&self) -> impl Iterator<Item = (&RenderedFile, &RenderedFile)> {
+        self.real.iter().filter_map(|real| Some((real, self.shown.iter().find(|f| f.path == real.path)?)))
+    }
+
+    fn learn(&self, known: &mut LineMap, secrets: &Secrets) {
+        for (real, shown) in self.pairs() {
+            known.add(secrets, &real.content, &shown.content);
+        }
+    }
+}
+
+/// A revision rendered for every host: id, name and files (or why not).
+struct RenderedRevision {
+    hosts: Vec<(i64, String, Result<HostFiles, String>)>,
+    secrets: Secrets,
+}
+
+impl RenderedRevision {
+    fn host(&self, id: i64) -> Option<&Result<HostFiles, String>> {
+        self.hosts.iter().find(|(host, ..)| *host == id).map(|(_, _, files)| files)
+    }
+}
+
+/// What a file was before: another revision's render, or the live file.
+enum Before<'a> {
+    Rendered { real: &'a str, shown: &'a str, secrets: &'a Secrets },
+    Live { text: &'a str, known: &'a LineMap, masker: &'a Masker },
+}
+
+impl Before<'_> {
+    fn real(&self) -> &str {
+        match self {
+            Self::Rendered { real, .. } => real,
+            Self::Live { text, .. } => text,
+        }
+    }
+
+    fn side(&self) -> Option<Side<'_>> {
+        match self {
+            Self::Rendered { real, shown, secrets } => Side::rendered(secrets, real, shown),
+            Self::Live { text, known, masker } => Some(Side::live(text, known, masker)),
+        }
     }
 }
 
@@ -491,32 +601,49 @@ fn revision_summary(row: &RevisionRow) -> RevisionSummary {
     }
 }
 
-/// Diffs one host's new files against `current` (live or an older revision); files only in
-/// `previous_paths` were removed from the stack's output.
-fn host_diff(
+/// Shown instead of a diff whose secret lines cannot be told apart from the others.
+const HIDDEN_DIFF: &str =
+    "(the changes are not shown: this file's secret settings cannot be told apart from the rest of it)\n";
+
+/// Diffs one host's new files against what they were (`before`: live or an older revision);
+/// files only in `previous_paths` were removed from the stack's output.
+fn host_diff<'a>(
     host_id: i64,
     host_name: String,
-    files: &[RenderedFile],
-    current: impl Fn(&str) -> Option<String>,
+    after: &'a HostFiles,
+    secrets: &'a Secrets,
+    before: impl Fn(&str) -> Option<Before<'a>>,
     previous_paths: Vec<String>,
-    masker: &Masker,
 ) -> HostDiff {
-    let mut diffs: Vec<FileDiff> = files
+    let mut diffs: Vec<FileDiff> = after
+        .real
         .iter()
         .map(|file| {
-            let (status, old) = match current(&file.path) {
-                None => ("added", String::new()),
-                Some(old) if old == file.content => ("unchanged", old),
-                Some(old) => ("changed", old),
+            let old = before(&file.path);
+            let status = match &old {
+                None => "added",
+                Some(old) if old.real() == file.content => "unchanged",
+                Some(_) => "changed",
             };
-            // Diffed as they are, then masked line by line (secrets are one-line values), so a
-            // changed secret shows as a changed line with the value hidden on both sides.
-            let diff = masker.mask(&unified_diff(&file.path, &old, &file.content));
+            let diff = if status == "unchanged" {
+                String::new()
+            } else {
+                let new =
+                    after.pair(&file.path).and_then(|(real, shown)| Side::rendered(secrets, &real.content, shown));
+                let old = match &old {
+                    None => Some(Side::empty()),
+                    Some(old) => old.side(),
+                };
+                match (old, new) {
+                    (Some(old), Some(new)) => unified_diff(&file.path, &old, &new),
+                    _ => HIDDEN_DIFF.to_owned(),
+                }
+            };
             FileDiff { path: file.path.clone(), status: status.into(), diff }
         })
         .collect();
     for path in previous_paths {
-        if !files.iter().any(|f| f.path == path) {
+        if !after.real.iter().any(|f| f.path == path) {
             diffs.push(FileDiff { path, status: "removed".into(), diff: String::new() });
         }
     }

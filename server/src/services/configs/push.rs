@@ -304,7 +304,7 @@ impl HostPush<'_> {
         cancel: &CancellationToken,
     ) -> Result<Result<(), String>, SshFailure> {
         for check in checks {
-            let what = check.url.clone().unwrap_or_else(|| check.command.join(" "));
+            let what = &check.label;
             let mut last = String::new();
             for attempt in 1..=check.retries {
                 let outcome = match &check.url {
@@ -314,11 +314,8 @@ impl HostPush<'_> {
                             let body_ok = check.expect_body.as_ref().is_none_or(|b| body.contains(b.as_str()));
                             match (status_ok, body_ok) {
                                 (true, true) => Ok(()),
-                                (false, _) => Err(format!("{url} answered {status}")),
-                                (true, false) => Err(format!(
-                                    "{url} answered {status} without {:?}",
-                                    check.expect_body.as_deref().unwrap_or_default()
-                                )),
+                                (false, _) => Err(format!("{what} answered {status}")),
+                                (true, false) => Err(format!("{what} answered {status} without the expected text")),
                             }
                         }
                         Err(err) if err.is_refusal() => Err(err.to_string()),

@@ -123,9 +123,14 @@ impl SshFailure {
         matches!(self, Self::ConnectionRefused | Self::Unreachable(_) | Self::Timeout | Self::Lost(_))
     }
 
-    /// The agent answered, but refused the request (it is ready for the next one).
+    /// The agent answered, but refused the request (it is ready for the next one). A
+    /// `malformed` answer means the conversation is out of step: that agent is not reused.
     pub fn is_refusal(&self) -> bool {
-        matches!(self, Self::Agent { .. } | Self::CommandNotFound(_) | Self::PermissionDenied(_))
+        match self {
+            Self::Agent { kind, .. } => *kind != steward_agent::ErrorKind::Malformed,
+            Self::CommandNotFound(_) | Self::PermissionDenied(_) => true,
+            _ => false,
+        }
     }
 
     /// A short name for the host's state after this failure, as stored and shown.

@@ -297,7 +297,9 @@ impl Stack {
             if url.is_none() && command.is_empty() {
                 continue;
             }
+            let label = url.clone().unwrap_or_else(|| command.join(" "));
             checks.push(HealthCheck {
+                label,
                 url,
                 expect_status: h.expect_status,
                 expect_body: h.expect_body.as_ref().map(|b| self.render_str(b, &context, "health body")).transpose()?,
@@ -319,6 +321,9 @@ pub struct ServiceCommands {
 
 #[derive(Debug, Clone)]
 pub struct HealthCheck {
+    /// What the check is called in logs: its URL or command (with secrets masked once the
+    /// revision's placeholder render has been applied, see `configs`).
+    pub label: String,
     pub url: Option<String>,
     pub expect_status: Option<u16>,
     pub expect_body: Option<String>,
