@@ -200,7 +200,7 @@ async fn close_idle_connections(state: AppState, shutdown: CancellationToken) {
     }
 }
 
-/// Deletes expired sessions now and then.
+/// Deletes expired sessions and spent login counters now and then.
 async fn sweep_sessions(state: AppState, shutdown: CancellationToken) {
     let mut every = tokio::time::interval(Duration::from_secs(600));
     loop {
@@ -211,6 +211,9 @@ async fn sweep_sessions(state: AppState, shutdown: CancellationToken) {
                     Ok(0) => {}
                     Ok(n) => tracing::debug!(sessions = n, "deleted expired sessions"),
                     Err(err) => tracing::warn!(error = %err, "could not delete expired sessions"),
+                }
+                if let Err(err) = state.accounts.prune_throttle().await {
+                    tracing::warn!(error = %err, "could not prune login counters");
                 }
             }
         }

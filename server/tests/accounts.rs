@@ -21,6 +21,9 @@ on_both_backends!(
     steward_keeps_an_admin,
     password_links_work_once,
     health_and_request_ids,
+    concurrent_logins_cannot_pass_the_limit,
+    a_busy_address_is_slowed_not_locked_out,
+    oversized_and_multipart_requests_are_refused_and_bounded,
 );
 
 const RITA_PASSWORD: &str = "orange kite under the bridge";
@@ -276,7 +279,7 @@ async fn login_failures_are_uniform_and_throttled(backend: Backend) {
     // The other accounts are not locked by it.
     client.login("admin", ADMIN_PASSWORD).await.unwrap();
 
-    // Each further failure doubles the wait.
+    // Each further failure waits longer.
     app.clock.advance(Duration::seconds(2));
     client.login("rita", "still wrong").await.unwrap_err();
     let throttled = client.login("rita", RITA_PASSWORD).await.unwrap_err();
@@ -458,4 +461,116 @@ async fn health_and_request_ids(backend: Backend) {
     let dashboard = client.http.get(format!("{}/users", app.url)).header("accept", "text/html").send().await.unwrap();
     assert!(dashboard.url().path().starts_with("/login"), "{}", dashboard.url());
     app.stop().await;
+}
+
+async fn concurrent_logins_cannot_pass_the_limit(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let admin = app.admin().await;
+    create_rita(&admin).await;
+    // Forty wrong passwords at once: each attempt is counted before its password is checked,
+    // so no more than the allowed five are checked at all.
+    let attempts = (0..40).map(|i| {
+        let client = app.client();
+        async move { client.login("rita", &format!("wrong guess {i}")).await.unwrap_err() }
+    });
+    let failures = futures_util::future::join_all(attempts).await;
+    let checked = failures.iter().filter(|f| f.status == StatusCode::BAD_REQUEST).count();
+    let throttled = failures.iter().filter(|f| f.status == StatusCode::TOO_MANY_REQUESTS).count();
+    assert!(checked <= 5, "{checked} passwords were checked");
+    assert_eq!(checked + throttled, 40);
+    // The right password right after the burst waits too.
+    let right = app.client().login("rita", RITA_PASSWORD).await.unwrap_err();
+    assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS);
+    app.stop().await;
+}
+
+async fn a_busy_address_is_slowed_not_locked_out(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let admin = app.admin().await;
+    create_rita(&admin).await;
+    // Everyone behind one proxy shares an address: forty failures on other accounts.
+    let client = app.client();
+    let mut longest = 0;
+    for i in 0..40 {
+        loop {
+            let failure = client.login(&format!("nobody{i}"), "wrong").await.unwrap_err();
+            if failure.status != StatusCode::TOO_MANY_REQUESTS {
+                break;
+            }
+            let AppError::TooManyAttempts { retry_after_secs } = failure.error else { panic!("{:?}", failure.error) };
+            longest = longest.max(retry_after_secs);
+            app.clock.advance(Duration::seconds(i64::try_from(retry_after_secs).unwrap()));
+        }
+    }
+    assert!(longest > 1 && longest <= 60, "the address waits a growing while, at most a minute: {longest} s");
+    // After the wait, Rita gets in, and her success clears the address: the next failures are
+    // answered at once.
+    app.clock.advance(Duration::seconds(61));
+    client.login("rita", RITA_PASSWORD).await.unwrap();
+    for i in 0..19 {
+        let failure = app.client().login(&format!("later{i}"), "wrong").await.unwrap_err();
+        assert_eq!(failure.status, StatusCode::BAD_REQUEST, "attempt {i}");
+    }
+    // Spent counters are forgotten.
+    app.clock.advance(Duration::hours(2));
+    assert!(app.state.accounts.prune_throttle().await.unwrap() > 0);
+    app.stop().await;
+}
+
+async fn oversized_and_multipart_requests_are_refused_and_bounded(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let admin = app.admin().await;
+    let client = app.client();
+    // Over the body limit: 413 with a clear message, whether the length is announced or not.
+    let announced = raw_post(&app.url, "Content-Length: 2000000\r\n\r\n", b"").await;
+    assert!(announced.starts_with("HTTP/1.1 413"), "{announced}");
+    assert!(announced.contains("{\"TooLarge\":{\"limit_bytes\":1048576}}"), "{announced}");
+    let chunk = vec![b'x'; 1024 * 1024 + 16];
+    let mut body = format!("{:x}\r\n", chunk.len()).into_bytes();
+    body.extend_from_slice(&chunk);
+    body.extend_from_slice(b"\r\n0\r\n\r\n");
+    let streamed = raw_post(&app.url, "Transfer-Encoding: chunked\r\n\r\n", &body).await;
+    assert!(streamed.starts_with("HTTP/1.1 413"), "{streamed}");
+    // A file upload: 415, not a server error.
+    let response = client
+        .http
+        .post(format!("{}/api/login", app.url))
+        .header("content-type", "multipart/form-data; boundary=x")
+        .body("--x\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nrita\r\n--x--\r\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(response.json::<AppError>().await.unwrap().to_string().contains("file uploads"));
+
+    // Just under the limit: thirty anonymous logins with a 500 KiB name leave no trace of it.
+    let long = "n".repeat(500 * 1024);
+    for _ in 0..30 {
+        let failure = app.client().login(&long, "wrong").await.unwrap_err();
+        assert!(matches!(failure.status, StatusCode::BAD_REQUEST | StatusCode::TOO_MANY_REQUESTS));
+        app.clock.advance(Duration::seconds(61));
+    }
+    let page: Page<AuditEntry> = admin.call("audit_log", &[("query[page]", "0")]).await.unwrap();
+    let failed: Vec<&AuditEntry> = page.items.iter().filter(|e| e.action == "user.login_failed").collect();
+    assert!(!failed.is_empty());
+    assert!(failed.iter().all(|e| e.target.len() < 300), "{:?}", failed[0].target);
+    let html = admin.get("/audit").await.text().await.unwrap();
+    assert!(html.len() < 512 * 1024, "the audit page stays small: {} bytes", html.len());
+    app.stop().await;
+}
+
+/// A login post written by hand: `headers` end the head, `body` follows (written as far as the
+/// server reads it); returns the response's text.
+async fn raw_post(base: &str, headers: &str, body: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /api/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nConnection: close\r\n{headers}"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let _ = stream.write_all(body).await;
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut response)).await;
+    String::from_utf8_lossy(&response).into_owned()
 }

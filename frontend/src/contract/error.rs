@@ -25,6 +25,12 @@ pub enum AppError {
     /// Login throttling and similar limits.
     #[error("Too many attempts; try again in {retry_after_secs} s")]
     TooManyAttempts { retry_after_secs: u64 },
+    /// The request's body is larger than Steward accepts.
+    #[error("The request is too large: Steward accepts at most {} KiB", limit_bytes / 1024)]
+    TooLarge { limit_bytes: u64 },
+    /// The request is of a kind no endpoint takes (a file upload, say).
+    #[error("{message}")]
+    UnsupportedMediaType { message: String },
     #[error("Steward cannot reach its database right now; try again shortly")]
     Unavailable,
     /// A host could not be used over SSH; the message says why (key, network, login).
@@ -77,6 +83,8 @@ impl AppError {
             Self::Forbidden => 403,
             Self::NotFound { .. } => 404,
             Self::Conflict { .. } => 409,
+            Self::TooLarge { .. } => 413,
+            Self::UnsupportedMediaType { .. } => 415,
             Self::TooManyAttempts { .. } => 429,
             Self::Internal { .. } | Self::Transport(_) => 500,
             Self::Unavailable => 503,

@@ -11,17 +11,19 @@ use crate::auth::tokens::{hash_token, new_token};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::services::audit::{Actor, Audit};
-use crate::store::{NewUser, Store, StoreError, TokenPurpose, UserRow};
+use crate::store::{Attempt, NewUser, Store, StoreError, ThrottleRule, TokenPurpose, UserRow};
 use crate::web::error::{from_store, internal, not_found};
 
 type Result<T> = std::result::Result<T, AppError>;
 
-/// Failures before an account is slowed down, and before a client address is.
-const USER_FAILURES_ALLOWED: i32 = 5;
-const ADDR_FAILURES_ALLOWED: i32 = 20;
-const MAX_BLOCK_SECS: i64 = 15 * 60;
-/// Failures older than this are forgotten.
-const FAILURE_MEMORY: Duration = Duration::hours(1);
+/// Attempts on one account: five, then a growing wait, up to 15 minutes.
+const PER_USER: ThrottleRule = ThrottleRule { allowed: 5, step_secs: 1, max_delay_secs: 15 * 60, memory_secs: 3600 };
+/// Attempts from one address: twenty, then a growing wait of at most a minute. An address can
+/// be a whole organisation behind one proxy: it is slowed down, never locked out, and a
+/// successful login clears it.
+pub const PER_ADDRESS: ThrottleRule = ThrottleRule { allowed: 20, step_secs: 1, max_delay_secs: 60, memory_secs: 3600 };
+/// Longest username there can be; longer names fail without becoming a throttle key.
+const MAX_USERNAME: usize = 64;
 
 const WRONG_CREDENTIALS: &str = "Wrong username or password";
 
@@ -190,54 +192,49 @@ impl Accounts {
     }
 
     /// Checks a login. Unknown users and wrong passwords get the same answer in the same time;
-    /// repeated failures slow the account and the client address down.
+    /// every attempt is counted against the account and the client address before the password
+    /// is checked, so concurrent attempts cannot get past the limit.
     pub async fn authenticate(&self, actor: &Actor, username: &str, password: String) -> Result<UserRow> {
         let name = username.trim().to_lowercase();
-        let user_key = format!("user:{name}");
+        // A name no account can have is not kept anywhere (throttle key, audit) whole.
+        let name = if name.len() > MAX_USERNAME { None } else { Some(name) };
+        let user_key = name.as_ref().map(|name| format!("user:{name}"));
         let addr_key = actor.client_addr.as_ref().map(|addr| format!("addr:{addr}"));
-        let now = self.clock.now();
-        for key in std::iter::once(&user_key).chain(addr_key.as_ref()) {
-            if let Some((_, _, Some(until))) = self.store.throttle_state(key).await.map_err(from_store)?
-                && until > now
-            {
-                let wait = u64::try_from((until - now).num_seconds()).unwrap_or(0).max(1);
+        let now = self.clock.now().timestamp();
+        let keys = [(addr_key.as_ref(), &PER_ADDRESS), (user_key.as_ref(), &PER_USER)];
+        for (key, rule) in keys.iter().filter_map(|(key, rule)| Some((key.as_ref()?, *rule))) {
+            if let Attempt::Waiting { until } = self.store.reserve_attempt(key, now, rule).await.map_err(from_store)? {
+                let wait = u64::try_from(until - now).unwrap_or(0).max(1);
                 return Err(AppError::TooManyAttempts { retry_after_secs: wait });
             }
         }
-        let user = self.store.user_by_name(&name).await.map_err(from_store)?;
+        let user = match &name {
+            Some(name) => self.store.user_by_name(name).await.map_err(from_store)?,
+            None => None,
+        };
         let hash = user.as_ref().filter(|u| !u.disabled).and_then(|u| u.password_hash.clone());
         let verified = self.hasher.verify(hash, password).await.map_err(internal)?;
         match user {
             Some(user) if verified => {
-                self.store.clear_throttle(&user_key).await.map_err(from_store)?;
-                self.store.touch_login(user.id, now).await.map_err(from_store)?;
+                for key in [&user_key, &addr_key].into_iter().flatten() {
+                    self.store.clear_throttle(key).await.map_err(from_store)?;
+                }
+                self.store.touch_login(user.id, self.clock.now()).await.map_err(from_store)?;
                 let actor = Actor { user_id: Some(user.id), username: Some(user.username.clone()), ..actor.clone() };
                 self.audit.record(&actor, "user.login", &format!("user {}", user.username), "").await;
                 Ok(user)
             }
             _ => {
-                self.record_failure(&user_key, USER_FAILURES_ALLOWED).await?;
-                if let Some(key) = &addr_key {
-                    self.record_failure(key, ADDR_FAILURES_ALLOWED).await?;
-                }
-                self.audit.record(actor, "user.login_failed", &format!("user {name}"), WRONG_CREDENTIALS).await;
+                let target = format!("user {}", name.as_deref().unwrap_or("(a name too long to be one)"));
+                self.audit.record(actor, "user.login_failed", &target, WRONG_CREDENTIALS).await;
                 Err(AppError::Invalid { field: None, message: WRONG_CREDENTIALS.into() })
             }
         }
     }
 
-    async fn record_failure(&self, key: &str, allowed: i32) -> Result<()> {
-        let now = self.clock.now();
-        let previous = self.store.throttle_state(key).await.map_err(from_store)?;
-        let failures = match previous {
-            Some((count, last, _)) if now - last < FAILURE_MEMORY => count.saturating_add(1),
-            _ => 1,
-        };
-        let blocked_until = (failures >= allowed).then(|| {
-            let exponent = u32::try_from(failures - allowed).unwrap_or(0).min(10);
-            now + Duration::seconds((1i64 << exponent).min(MAX_BLOCK_SECS))
-        });
-        self.store.save_throttle(key, failures, now, blocked_until).await.map_err(from_store)
+    /// Forgets login counters that hold nothing back any more.
+    pub async fn prune_throttle(&self) -> Result<u64> {
+        self.store.prune_throttle(self.clock.now().timestamp(), PER_ADDRESS.memory_secs).await.map_err(from_store)
     }
 
     pub async fn user(&self, id: i64) -> Result<UserRow> {

@@ -39,16 +39,18 @@ impl Audit {
     }
 
     /// Appends one event. A failure is logged loudly but does not undo the change it records.
+    /// Records what happened. Fields are cut to a bounded length (whatever an anonymous caller
+    /// typed ends up here) and control characters are shown escaped.
     pub async fn record(&self, actor: &Actor, action: &str, target: &str, detail: &str) {
         let record = AuditRecord {
             id: 0,
             at: self.clock.now(),
             actor_id: actor.user_id,
-            actor_name: actor.username.clone(),
-            action: action.to_owned(),
-            target: target.to_owned(),
-            detail: detail.to_owned(),
-            client_addr: actor.client_addr.clone(),
+            actor_name: actor.username.as_deref().map(|name| clip(name, 64)),
+            action: clip(action, 64),
+            target: clip(target, 200),
+            detail: clip(detail, 2000),
+            client_addr: actor.client_addr.as_deref().map(|addr| clip(addr, 64)),
         };
         if let Err(err) = self.store.append_audit(&record).await {
             tracing::error!(error = %err, action, target, "could not write the audit log");
@@ -75,5 +77,36 @@ impl Audit {
             page: query.page,
             per_page: PAGE_SIZE,
         })
+    }
+}
+
+/// `text` in at most `max` characters (an ellipsis marks the cut), control characters escaped.
+fn clip(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars().peekable();
+    let mut count = 0;
+    while let Some(c) = chars.next() {
+        count += 1;
+        if count >= max && chars.peek().is_some() {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn audit_fields_are_clipped_and_control_bytes_escaped() {
+        assert_eq!(super::clip("short", 10), "short");
+        assert_eq!(super::clip("exactly10!", 10), "exactly10!");
+        assert_eq!(super::clip(&"x".repeat(1 << 20), 10), format!("{}…", "x".repeat(9)));
+        assert_eq!(super::clip("a\nb\u{7}", 10), "a\\nb\\u{7}");
     }
 }

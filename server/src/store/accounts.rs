@@ -167,31 +167,67 @@ impl Store {
         row.map(|(user,)| user).ok_or(StoreError::NotFound)
     }
 
-    /// Failures recorded for a throttle key, and until when it is blocked.
-    pub async fn throttle_state(&self, key: &str) -> Result<Option<(i32, DateTime<Utc>, Option<DateTime<Utc>>)>> {
-        Ok(on_pool!(self, pool => sqlx::query_as(
-            "SELECT failures, last_failure_at, blocked_until FROM login_throttle WHERE key = $1")
-            .bind(key).fetch_optional(pool).await)?)
+    /// Counts an attempt on a throttle key *before* its password is checked, in one statement,
+    /// so concurrent attempts cannot all slip through. A key that is still waiting is refused
+    /// without counting.
+    pub async fn reserve_attempt(&self, key: &str, now: i64, rule: &ThrottleRule) -> Result<Attempt> {
+        // `failures` after this attempt: a fresh count once the last failure is forgotten.
+        const FAILURES: &str =
+            "CASE WHEN login_throttle.last_failure_at < $3 THEN 1 ELSE login_throttle.failures + 1 END";
+        let sql = format!(
+            "INSERT INTO login_throttle (key, failures, last_failure_at, blocked_until) VALUES ($1, 1, $2, 0)
+             ON CONFLICT (key) DO UPDATE SET
+                 failures = {FAILURES},
+                 last_failure_at = $2,
+                 blocked_until = $2 + CASE WHEN {FAILURES} < $4 THEN 0
+                                           WHEN ({FAILURES} - $4 + 1) * $5 > $6 THEN $6
+                                           ELSE ({FAILURES} - $4 + 1) * $5 END
+             WHERE login_throttle.blocked_until <= $2
+             RETURNING failures"
+        );
+        let forget_before = now - rule.memory_secs;
+        let counted: Option<(i64,)> = on_pool!(self, pool => sqlx::query_as(&sql)
+            .bind(key).bind(now).bind(forget_before).bind(rule.allowed).bind(rule.step_secs).bind(rule.max_delay_secs)
+            .fetch_optional(pool).await)?;
+        if let Some((failures,)) = counted {
+            return Ok(Attempt::Counted(failures));
+        }
+        let until: Option<(i64,)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT blocked_until FROM login_throttle WHERE key = $1").bind(key).fetch_optional(pool).await)?;
+        Ok(Attempt::Waiting { until: until.map_or(now + 1, |(until,)| until) })
     }
 
-    pub async fn save_throttle(
-        &self,
-        key: &str,
-        failures: i32,
-        now: DateTime<Utc>,
-        blocked_until: Option<DateTime<Utc>>,
-    ) -> Result<()> {
-        on_pool!(self, pool => sqlx::query(
-            "INSERT INTO login_throttle (key, failures, last_failure_at, blocked_until) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (key) DO UPDATE SET failures = $2, last_failure_at = $3, blocked_until = $4")
-            .bind(key).bind(failures).bind(now).bind(blocked_until).execute(pool).await.map(|done| done.rows_affected()))?;
-        Ok(())
+    /// Forgets throttle counters that no longer hold anything back.
+    pub async fn prune_throttle(&self, now: i64, memory_secs: i64) -> Result<u64> {
+        Ok(on_pool!(self, pool => sqlx::query(
+            "DELETE FROM login_throttle WHERE last_failure_at < $1 AND blocked_until <= $2")
+            .bind(now - memory_secs).bind(now).execute(pool).await.map(|done| done.rows_affected()))?)
     }
 
     pub async fn clear_throttle(&self, key: &str) -> Result<()> {
         on_pool!(self, pool => sqlx::query("DELETE FROM login_throttle WHERE key = $1").bind(key).execute(pool).await.map(|done| done.rows_affected()))?;
         Ok(())
     }
+}
+
+/// How attempts on one kind of throttle key are slowed down: `allowed` attempts within
+/// `memory_secs` of each other go through; from then on each waits `step_secs` longer than the
+/// one before, up to `max_delay_secs`.
+#[derive(Debug, Clone, Copy)]
+pub struct ThrottleRule {
+    pub allowed: i64,
+    pub step_secs: i64,
+    pub max_delay_secs: i64,
+    pub memory_secs: i64,
+}
+
+/// The outcome of [`Store::reserve_attempt`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// Counted: attempts within the memory, this one included.
+    Counted(i64),
+    /// Refused until this Unix second.
+    Waiting { until: i64 },
 }
 
 fn found(rows: u64) -> Result<()> {

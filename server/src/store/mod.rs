@@ -27,7 +27,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-pub use accounts::{NewUser, TokenPurpose, UserRow};
+pub use accounts::{Attempt, NewUser, ThrottleRule, TokenPurpose, UserRow};
 pub use alerts::{AlertRow, AlertTargets, Condition};
 pub use audit::AuditRecord;
 pub use configs::{HostConfigRow, RevisionRow};

@@ -35,11 +35,13 @@ type Result<T> = std::result::Result<T, AppError>;
 #[derive(Clone)]
 pub struct WebBackend {
     state: AppState,
+    /// Set once Steward has warned that requests come through a proxy it does not trust.
+    proxy_warned: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl WebBackend {
     pub fn shared(state: AppState) -> Arc<dyn Backend> {
-        Arc::new(Self { state })
+        Arc::new(Self { state, proxy_warned: Arc::default() })
     }
 
     fn session(req: &Parts) -> Result<Session> {
@@ -49,11 +51,20 @@ impl WebBackend {
     /// The client address: the TCP peer, or, behind a trusted reverse proxy, the address that
     /// proxy saw (the last `X-Forwarded-For` entry; earlier ones are the client's own claims).
     fn client_addr(&self, req: &Parts) -> Option<String> {
+        let forwarded = req.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
         if self.state.config.server.trust_forwarded_for
-            && let Some(forwarded) = req.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok())
-            && let Some(last) = forwarded.rsplit(',').next().map(str::trim).filter(|s| !s.is_empty())
+            && let Some(last) = forwarded.and_then(|f| f.rsplit(',').next()).map(str::trim).filter(|s| !s.is_empty())
         {
             return Some(last.to_owned());
+        }
+        if forwarded.is_some() && !self.proxy_warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            // Behind a proxy every client shares its address: login throttling would slow
+            // everyone down together, and the audit log would name the proxy.
+            tracing::warn!(
+                "requests carry X-Forwarded-For but server.trust_forwarded_for is off: every client \
+                 appears with the proxy's address; set STEWARD_SERVER__TRUST_FORWARDED_FOR=true if \
+                 a reverse proxy you run sets it"
+            );
         }
         req.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string())
     }

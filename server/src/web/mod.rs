@@ -14,6 +14,7 @@ use axum::routing::get;
 use http::{HeaderValue, StatusCode, header};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
+use steward_frontend::contract::AppError;
 use steward_frontend::{App, shell};
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -64,11 +65,37 @@ pub fn router(state: &AppState) -> Router {
         .with_state(options)
         .layer(middleware::from_fn_with_state(allowed, csrf::protect))
         .layer(sessions)
+        .layer(middleware::from_fn(bound_requests))
         .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
         // One-time links carry their token in the URL: never send it to another site.
         .layer(header_layer(header::REFERRER_POLICY, "same-origin"))
         .layer(middleware::from_fn(request_id::assign))
+}
+
+/// Largest request body Steward reads (forms, server function calls, inventories to import).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Bounds what a request may carry before any handler reads it: a body over
+/// [`MAX_BODY_BYTES`] is refused with 413 (whether it announces its length or not), and a
+/// multipart post with 415, since no endpoint takes file uploads.
+async fn bound_requests(request: axum::extract::Request, next: middleware::Next) -> axum::response::Response {
+    let refuse = |err: AppError| error::ApiError(err).into_response();
+    let too_large = AppError::TooLarge { limit_bytes: MAX_BODY_BYTES as u64 };
+    let (parts, body) = request.into_parts();
+    let header = |name| parts.headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    if header(header::CONTENT_TYPE).is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("multipart/")) {
+        return refuse(AppError::UnsupportedMediaType {
+            message: "Steward takes forms and JSON, not file uploads (multipart): paste the text instead".into(),
+        });
+    }
+    if header(header::CONTENT_LENGTH).and_then(|l| l.parse::<u64>().ok()).is_some_and(|l| l > MAX_BODY_BYTES as u64) {
+        return refuse(too_large);
+    }
+    match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes))).await,
+        Err(_) => refuse(too_large),
+    }
 }
 
 fn header_layer(name: header::HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
