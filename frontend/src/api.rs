@@ -424,6 +424,14 @@ pub async fn delete_credential(credential_id: i64) -> Result<(), AppError> {
         .await
 }
 
+#[server(prefix = "/api", endpoint = "share_credential")]
+pub async fn share_credential(credential_id: i64, study_id: i64, shared: bool) -> Result<(), AppError> {
+    run(Access::Admin, Scope::Global, |b, _, caller| async move {
+        b.share_credential(&caller, credential_id, study_id, shared).await
+    })
+    .await
+}
+
 // --- jobs and schedules -------------------------------------------------------------------
 
 /// Who may start work on a target: operators of its study; admins for the whole fleet.

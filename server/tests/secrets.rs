@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{Backend, Client, TestApp, USER_PASSWORD, finished_job, instance_on, study_of, trusted_fleet};
+use common::{Backend, Client, TestApp, finished_job, instance_on, study_of, trusted_fleet};
 use steward_frontend::contract::{HostDiff, JobSummary, RevisionSummary};
 
 /// Survives every encoding a template may apply, so finding it anywhere means a leak.
@@ -21,24 +21,7 @@ fn canary(n: usize) -> String {
 async fn role_clients(app: &TestApp, admin: &Client, study: &str) -> Vec<(&'static str, Client)> {
     let mut clients = Vec::new();
     for role in ["researcher", "viewer", "on-call", "operator", "study-admin"] {
-        let username = role.replace('-', "");
-        let _: serde_json::Value = admin
-            .call(
-                "create_user",
-                &[
-                    ("username", &username),
-                    ("display_name", ""),
-                    ("email", ""),
-                    ("role", "member"),
-                    ("password", USER_PASSWORD),
-                ],
-            )
-            .await
-            .unwrap();
-        admin.call::<()>("set_member", &[("study_id", study), ("username", &username), ("role", role)]).await.unwrap();
-        let client = app.client();
-        client.login(&username, USER_PASSWORD).await.unwrap();
-        clients.push((role, client));
+        clients.push((role, common::member_with_role(app, admin, study, &role.replace('-', ""), role).await));
     }
     clients.push(("admin", admin.clone()));
     clients

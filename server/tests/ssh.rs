@@ -56,7 +56,7 @@ async fn check(admin: &Client, host_id: i64) -> HostHealth {
     admin.call("check_host", &[("host_id", &host_id.to_string())]).await.unwrap()
 }
 
-on_both_backends!(strict_host_keys_from_first_contact);
+on_both_backends!(strict_host_keys_from_first_contact, repointing_a_host_drops_its_trust_and_keys_are_per_study);
 
 async fn strict_host_keys_from_first_contact(backend: Backend) {
     let app = TestApp::start(backend).await;
@@ -119,6 +119,75 @@ async fn strict_host_keys_from_first_contact(backend: Backend) {
     assert!(events.iter().any(|e| e.kind == "host.unreachable"), "{events:?}");
     let instances: Value = setup.admin.call("list_instances", &[("query[page]", "0")]).await.unwrap();
     assert_eq!(instances["items"][0]["fleet"]["failing"], 1);
+    app.stop().await;
+}
+
+async fn repointing_a_host_drops_its_trust_and_keys_are_per_study(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let setup = setup(&app).await;
+    let fleet = FleetHost::start(&setup.key.public_key);
+    // Another account on the same machine (same sshd host key... a second test host here).
+    let other = FleetHost::start(&setup.key.public_key);
+    let host_id = setup.add_trusted_host(&app, "web", &fleet, None).await;
+    assert_eq!(check(&setup.admin, host_id).await.state, "reachable");
+
+    // A study admin of the study re-points the host to the other account.
+    let detail: Value = setup.admin.call("get_instance", &[("instance_id", &setup.instance_id)]).await.unwrap();
+    let study = detail["instance"]["study_id"].to_string();
+    let study_admin = common::member_with_role(&app, &setup.admin, &study, "keeper", "study-admin").await;
+    let (port, credential) = (other.port.to_string(), setup.key.id.to_string());
+    let host = host_id.to_string();
+    let form = |user| {
+        let mut form = host_form("", "web", "web", "127.0.0.1", &credential, "");
+        form[0] = ("host_id", &host);
+        form[4].1 = &port;
+        form[5].1 = user;
+        form
+    };
+    let user = other.user.as_str();
+    study_admin.call::<Value>("update_host", &form(user)).await.unwrap();
+    // The pin belonged to the old address and account: nothing runs until it is trusted again.
+    assert_eq!(app.state.store.host_key_status(host_id).await.unwrap(), "unknown");
+    let refused = check(&setup.admin, host_id).await;
+    assert_eq!(refused.state, "host-key-unknown", "{}", refused.message);
+    let audit: Value =
+        setup.admin.call("audit_log", &[("query[action]", "host.repointed"), ("query[page]", "0")]).await.unwrap();
+    assert_eq!(audit["total"], 1, "{audit}");
+    app.state.ssh.scan(&Actor::cli(), host_id).await.unwrap();
+    app.state.ssh.pin(&Actor::cli(), host_id, &other.fingerprint()).await.unwrap();
+    assert_eq!(check(&setup.admin, host_id).await.state, "reachable");
+    // A change that does not re-point it (its name) keeps the trust.
+    let mut rename = form(user);
+    rename[1].1 = "web-renamed";
+    study_admin.call::<Value>("update_host", &rename).await.unwrap();
+    assert_eq!(app.state.store.host_key_status(host_id).await.unwrap(), "pinned");
+
+    // SSH keys are shared with studies: a study admin picks only those shared with theirs.
+    let spare: CredentialSummary = setup.admin.call("generate_ssh_key", &[("name", "spare")]).await.unwrap();
+    let spare_id = spare.id.to_string();
+    let mut with_spare = form(user);
+    with_spare[6].1 = &spare_id;
+    let refused = study_admin.call::<Value>("update_host", &with_spare).await.unwrap_err();
+    assert!(refused.error.for_field("credential").is_some_and(|m| m.contains("not shared")), "{:?}", refused.error);
+    let choices: Value = study_admin.call("get_instance", &[("instance_id", &setup.instance_id)]).await.unwrap();
+    assert!(!choices["ssh_keys"].as_array().unwrap().iter().any(|k| k["name"] == "spare"), "{choices}");
+    // An admin shares it; now the study admin may choose it.
+    setup
+        .admin
+        .call::<()>("share_credential", &[("credential_id", &spare_id), ("study_id", &study), ("shared", "true")])
+        .await
+        .unwrap();
+    study_admin.call::<Value>("update_host", &with_spare).await.unwrap();
+    let keys: Vec<CredentialSummary> = setup.admin.call("list_credentials", &[]).await.unwrap();
+    let spare = keys.iter().find(|k| k.name == "spare").unwrap();
+    assert_eq!(spare.studies.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["Fleet"]);
+    // A key in use stays shared.
+    let err = setup
+        .admin
+        .call::<()>("share_credential", &[("credential_id", &spare_id), ("study_id", &study), ("shared", "false")])
+        .await
+        .unwrap_err();
+    assert!(err.error.to_string().contains("used by 1 host"), "{:?}", err.error);
     app.stop().await;
 }
 

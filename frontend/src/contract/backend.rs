@@ -143,6 +143,8 @@ pub trait Backend: Send + Sync + 'static {
         secret: String,
     ) -> Result<CredentialSummary>;
     async fn delete_credential(&self, caller: &Caller, credential_id: i64) -> Result<()>;
+    /// Shares an SSH key with a study, or stops sharing it.
+    async fn share_credential(&self, caller: &Caller, credential_id: i64, study_id: i64, shared: bool) -> Result<()>;
 
     // --- jobs and schedules -----------------------------------------------------------------
     /// Jobs of the studies the caller may see (all, for admins).

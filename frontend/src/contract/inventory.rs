@@ -248,6 +248,8 @@ pub struct CredentialSummary {
     pub fingerprint: String,
     pub created_at: DateTime<Utc>,
     pub used_by_hosts: i64,
+    /// Studies whose hosts may use it (SSH keys; admins share them).
+    pub studies: Vec<NamedRef>,
 }
 
 /// Something an inventory import leaves out, and why.

@@ -3,7 +3,9 @@
 
 use leptos::prelude::*;
 
-use crate::api::{DeleteCredential, GenerateSshKey, ImportSshKey, StoreSecret, list_credentials};
+use crate::api::{
+    DeleteCredential, GenerateSshKey, ImportSshKey, ShareCredential, StoreSecret, list_credentials, list_studies,
+};
 use crate::components::{ErrorBanner, Field, FormError, LocalTime, PageHeader, TextArea, last_error};
 use crate::contract::{CredentialKind, CredentialSummary};
 
@@ -13,10 +15,21 @@ pub fn CredentialsPage() -> impl IntoView {
     let import = ServerAction::<ImportSshKey>::new();
     let store = ServerAction::<StoreSecret>::new();
     let delete = ServerAction::<DeleteCredential>::new();
+    let share = ServerAction::<ShareCredential>::new();
     let list = Resource::new(
-        move || (generate.version().get(), import.version().get(), store.version().get(), delete.version().get()),
+        move || {
+            (
+                generate.version().get(),
+                import.version().get(),
+                store.version().get(),
+                delete.version().get(),
+                share.version().get(),
+            )
+        },
         |_| list_credentials(),
     );
+    let studies = Resource::new(|| (), |_| list_studies());
+    let share_error = last_error(share.value());
     let generate_error = last_error(generate.value());
     let import_error = last_error(import.value());
     let store_error = last_error(store.value());
@@ -35,6 +48,7 @@ pub fn CredentialsPage() -> impl IntoView {
             </div>
         })}
         <FormError error=delete_error />
+        <FormError error=share_error />
         <section class="panel">
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
@@ -44,7 +58,7 @@ pub fn CredentialsPage() -> impl IntoView {
                             <table class="table" data-test="credentials-table">
                                 <thead><tr>
                                     <th scope="col">"Name"</th><th scope="col">"Kind"</th><th scope="col">"Public key / fingerprint"</th>
-                                    <th scope="col">"Used by"</th><th scope="col">"Added"</th><th scope="col"><span class="sr-only">"Actions"</span></th>
+                                    <th scope="col">"Used by"</th><th scope="col">"Shared with"</th><th scope="col">"Added"</th><th scope="col"><span class="sr-only">"Actions"</span></th>
                                 </tr></thead>
                                 <tbody>
                                     {items.into_iter().map(|c| view! {
@@ -56,6 +70,9 @@ pub fn CredentialsPage() -> impl IntoView {
                                                 {(!c.fingerprint.is_empty()).then(|| view! { <code>{c.fingerprint.clone()}</code> })}
                                             </td>
                                             <td>{format!("{} host(s)", c.used_by_hosts)}</td>
+                                            <td>{(c.kind == CredentialKind::SshKey).then(|| view! {
+                                                <ShareCell credential=c.clone() share studies />
+                                            })}</td>
                                             <td><LocalTime at=c.created_at /></td>
                                             <td class="row-actions">
                                                 <ActionForm action=delete>
@@ -111,4 +128,49 @@ pub fn CredentialsPage() -> impl IntoView {
         </section>
     }
     .into_any()
+}
+
+/// The studies an SSH key is shared with (each with a button to stop), and a form to share it
+/// with one more.
+#[component]
+fn ShareCell(
+    credential: CredentialSummary,
+    share: ServerAction<ShareCredential>,
+    studies: Resource<Result<Vec<crate::contract::StudySummary>, crate::contract::AppError>>,
+) -> impl IntoView {
+    let id = credential.id.to_string();
+    let shared: Vec<i64> = credential.studies.iter().map(|s| s.id).collect();
+    let label = format!("Share {} with a study", credential.name);
+    let each_id = id.clone();
+    view! {
+        <ul class="inline-list" data-test="shared-with">
+            {credential.studies.into_iter().map(move |study| { let each_id = each_id.clone(); view! {
+                <li>
+                    {study.name.clone()}
+                    <ActionForm action=share attr:class="inline-form">
+                        <input type="hidden" name="credential_id" value=each_id.clone() />
+                        <input type="hidden" name="study_id" value=study.id.to_string() />
+                        <input type="hidden" name="shared" value="false" />
+                        <button type="submit" class="button button-small button-link" aria-label=format!("Stop sharing with {}", study.name)>"×"</button>
+                    </ActionForm>
+                </li>
+            }}).collect_view()}
+        </ul>
+        <ActionForm action=share attr:class="inline-form">
+            <input type="hidden" name="credential_id" value=id.clone() />
+            <input type="hidden" name="shared" value="true" />
+            <select name="study_id" aria-label=label>
+                <Suspense fallback=|| ()>
+                    {move || {
+                        let shared = shared.clone();
+                        studies.get().and_then(Result::ok).map(|list| list.into_iter()
+                            .filter(|s| !shared.contains(&s.id))
+                            .map(|s| view! { <option value=s.id.to_string()>{s.name}</option> })
+                            .collect_view())
+                    }}
+                </Suspense>
+            </select>
+            <button type="submit" class="button button-small">"Share"</button>
+        </ActionForm>
+    }
 }

@@ -11,17 +11,20 @@ pub struct Actor {
     pub user_id: Option<i64>,
     pub username: Option<String>,
     pub client_addr: Option<String>,
+    /// A global admin (or the CLI): may do what only admins do, such as sharing a vault key
+    /// with a study by choosing it for one of the study's hosts.
+    pub admin: bool,
 }
 
 impl Actor {
     /// Steward's own command line, run by whoever has a shell on the server.
     pub fn cli() -> Self {
-        Self { user_id: None, username: Some("cli".into()), client_addr: Some("local".into()) }
+        Self { user_id: None, username: Some("cli".into()), client_addr: Some("local".into()), admin: true }
     }
 
     /// Steward itself (schedules, the SSH layer flagging a changed key...).
     pub fn system() -> Self {
-        Self { user_id: None, username: Some("steward".into()), client_addr: None }
+        Self { user_id: None, username: Some("steward".into()), client_addr: None, admin: false }
     }
 }
 

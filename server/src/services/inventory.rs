@@ -557,7 +557,13 @@ impl Inventory {
     }
 
     /// Checks every field, collecting references the form can only name by id.
-    async fn host_fields(&self, study_id: i64, host_id: Option<i64>, input: &HostInput) -> Result<CheckedHost> {
+    async fn host_fields(
+        &self,
+        actor: &Actor,
+        study_id: i64,
+        host_id: Option<i64>,
+        input: &HostInput,
+    ) -> Result<CheckedHost> {
         let name = text("name", "a name", &input.name, 200)?;
         let roles = parse_roles(&input.roles)?;
         let address = parse_address(&input.address)?;
@@ -573,6 +579,19 @@ impl Inventory {
             })?;
             if row.kind != "ssh-key" {
                 return Err(not_a_key());
+            }
+            // Keys are shared with studies by admins; choosing one for a host is how an admin
+            // shares it. Anyone else picks among the keys shared with the study.
+            if !self.store.is_credential_shared(id, study_id).await.map_err(from_store)? {
+                if !actor.admin {
+                    return Err(AppError::invalid(
+                        "credential",
+                        "That key is not shared with this study; ask an admin to share it",
+                    ));
+                }
+                self.store.share_credential(id, study_id).await.map_err(from_store)?;
+                let study = self.store.study(study_id, 0).await.map_err(from_store)?;
+                self.audit.record(actor, "credential.shared", &format!("credential {}", row.name), &study.name).await;
             }
         }
         let jump = optional_id("jump_host", &input.jump_host)?;
@@ -623,7 +642,7 @@ impl Inventory {
         existing: Option<i64>,
         input: &HostInput,
     ) -> Result<HostSummary> {
-        let host = self.host_fields(instance.study_id, existing, input).await?;
+        let host = self.host_fields(actor, instance.study_id, existing, input).await?;
         let fields = HostFields {
             name: &host.name,
             address: &host.address,
@@ -643,12 +662,15 @@ impl Inventory {
         let (id, action) = match existing {
             None => (self.store.insert_host(instance.id, &fields, now).await.map_err(failed)?, "host.created"),
             Some(id) => {
-                self.store.update_host(id, &fields, now).await.map_err(failed)?;
-                (id, "host.updated")
+                let repointed = self.store.update_host(id, &fields, now).await.map_err(failed)?;
+                (id, if repointed { "host.repointed" } else { "host.updated" })
             }
         };
         let target = format!("host {}/{}/{}", instance.study_name, instance.name, host.name);
-        let detail = format!("{}@{}:{} ({})", host.user, host.address, host.port, host.roles.join(", "));
+        let mut detail = format!("{}@{}:{} ({})", host.user, host.address, host.port, host.roles.join(", "));
+        if action == "host.repointed" {
+            detail.push_str("; its trusted host key was dropped: scan and trust the key again");
+        }
         self.audit.record(actor, action, &target, &detail).await;
         self.host(id).await
     }

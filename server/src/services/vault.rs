@@ -16,7 +16,7 @@ use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use sha2::{Digest, Sha256};
 use ssh_key::{Algorithm, HashAlg, LineEnding, PrivateKey};
-use steward_frontend::contract::{AppError, CredentialKind, CredentialSummary};
+use steward_frontend::contract::{AppError, CredentialKind, CredentialSummary, NamedRef};
 use zeroize::Zeroizing;
 
 use crate::clock::SharedClock;
@@ -141,6 +141,7 @@ pub struct Vault {
 
 pub fn summary(row: CredentialRow) -> CredentialSummary {
     CredentialSummary {
+        studies: Vec::new(),
         id: row.id,
         kind: CredentialKind::parse(&row.kind).unwrap_or(CredentialKind::ApiKey),
         name: row.name,
@@ -241,8 +242,66 @@ impl Vault {
         Ok((new.id, count))
     }
 
+    /// Every entry, with the studies each is shared with.
     pub async fn list(&self) -> Result<Vec<CredentialSummary>, AppError> {
-        Ok(self.store.list_credentials().await.map_err(from_store)?.into_iter().map(summary).collect())
+        let mut shares = self.store.credential_shares().await.map_err(from_store)?;
+        Ok(self
+            .store
+            .list_credentials()
+            .await
+            .map_err(from_store)?
+            .into_iter()
+            .map(|row| {
+                let mut item = summary(row);
+                item.studies = shares
+                    .extract_if(.., |(credential, ..)| *credential == item.id)
+                    .map(|(_, id, name)| NamedRef { id, name })
+                    .collect();
+                item
+            })
+            .collect())
+    }
+
+    /// SSH keys a host of `study_id` may use: those shared with it (every key, for admins,
+    /// since choosing one shares it).
+    pub async fn keys_for_study(&self, study_id: i64, admin: bool) -> Result<Vec<NamedRef>, AppError> {
+        Ok(self
+            .list()
+            .await?
+            .into_iter()
+            .filter(|c| c.kind == CredentialKind::SshKey && (admin || c.studies.iter().any(|s| s.id == study_id)))
+            .map(|c| NamedRef { id: c.id, name: c.name })
+            .collect())
+    }
+
+    /// Shares an SSH key with a study (`shared`), or stops sharing it: a key still used by
+    /// hosts of the study stays shared.
+    pub async fn share(&self, actor: &Actor, id: i64, study_id: i64, shared: bool) -> Result<(), AppError> {
+        let row = self.store.credential(id).await.map_err(not_found("The credential"))?;
+        if row.kind != CredentialKind::SshKey.as_str() {
+            return Err(AppError::invalid("credential_id", "Only SSH keys are shared with studies"));
+        }
+        let study = self.store.study(study_id, 0).await.map_err(not_found("The study"))?;
+        let changed = if shared {
+            self.store.share_credential(id, study_id).await.map_err(from_store)?
+        } else {
+            let using = self.store.hosts_using_credential_in_study(id, study_id).await.map_err(from_store)?;
+            if using > 0 {
+                return Err(AppError::Invalid {
+                    field: None,
+                    message: format!(
+                        "{} is used by {using} host(s) of {}; give them another key first",
+                        row.name, study.name
+                    ),
+                });
+            }
+            self.store.unshare_credential(id, study_id).await.map_err(from_store)?
+        };
+        if changed {
+            let action = if shared { "credential.shared" } else { "credential.unshared" };
+            self.audit.record(actor, action, &format!("credential {}", row.name), &study.name).await;
+        }
+        Ok(())
     }
 
     /// Another process may have rotated the key (on Postgres several replicas share the

@@ -400,9 +400,24 @@ impl Store {
         }))
     }
 
-    pub async fn update_host(&self, id: i64, fields: &HostFields<'_>, now: DateTime<Utc>) -> Result<()> {
-        on_pool!(self, pool => {
+    /// Changes a host. When its address, port, user, key or jump host changes, the host keys
+    /// it had no longer say anything about what it now reaches: they are dropped and the host
+    /// goes back to "key unknown" until someone trusts a key again. Returns whether that
+    /// happened.
+    pub async fn update_host(&self, id: i64, fields: &HostFields<'_>, now: DateTime<Utc>) -> Result<bool> {
+        Ok(on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
+            let before: Option<Reach> = sqlx::query_as(
+                "SELECT address, ssh_port, ssh_user, credential_id, jump_host_id FROM hosts WHERE id = $1")
+                .bind(id).fetch_optional(&mut *tx).await?;
+            let Some(before) = before else { return Err(StoreError::NotFound) };
+            let after = (fields.address.to_owned(), i32::from(fields.ssh_port), fields.ssh_user.to_owned(),
+                fields.credential_id, fields.jump_host_id);
+            let repointed = before != after;
+            if repointed {
+                sqlx::query("DELETE FROM host_keys WHERE host_id = $1").bind(id).execute(&mut *tx).await?;
+                sqlx::query("UPDATE hosts SET host_key_status = 'unknown' WHERE id = $1").bind(id).execute(&mut *tx).await?;
+            }
             let done = sqlx::query(
                 "UPDATE hosts SET name = $1, address = $2, ssh_port = $3, ssh_user = $4, credential_id = $5,
                  jump_host_id = $6, updated_at = $7 WHERE id = $8")
@@ -417,8 +432,8 @@ impl Store {
                 sqlx::query("INSERT INTO host_roles (host_id, role) VALUES ($1, $2)").bind(id).bind(*role).execute(&mut *tx).await?;
             }
             tx.commit().await?;
-        });
-        Ok(())
+            repointed
+        }))
     }
 
     pub async fn delete_host(&self, id: i64) -> Result<()> {
@@ -441,6 +456,9 @@ impl Store {
             .bind(host_id).fetch_one(pool).await)?)
     }
 }
+
+/// What a host's SSH connection reaches: address, port, user, key and jump host.
+type Reach = (String, i32, String, Option<i64>, Option<i64>);
 
 fn found(rows: u64) -> Result<()> {
     if rows == 0 { Err(StoreError::NotFound) } else { Ok(()) }

@@ -68,6 +68,43 @@ impl Store {
             .fetch_one(pool).await)?)
     }
 
+    /// Studies a credential is shared with: (credential id, study id, study name).
+    pub async fn credential_shares(&self) -> Result<Vec<(i64, i64, String)>> {
+        Ok(on_pool!(self, pool => sqlx::query_as(
+            "SELECT cs.credential_id, s.id, s.name FROM credential_studies cs JOIN studies s ON s.id = cs.study_id
+             ORDER BY s.name").fetch_all(pool).await)?)
+    }
+
+    pub async fn is_credential_shared(&self, credential_id: i64, study_id: i64) -> Result<bool> {
+        let found: Option<i64> = on_pool!(self, pool => sqlx::query_scalar(
+            "SELECT credential_id FROM credential_studies WHERE credential_id = $1 AND study_id = $2")
+            .bind(credential_id).bind(study_id).fetch_optional(pool).await)?;
+        Ok(found.is_some())
+    }
+
+    /// Shares a credential with a study; false when it already was.
+    pub async fn share_credential(&self, credential_id: i64, study_id: i64) -> Result<bool> {
+        let done = on_pool!(self, pool => sqlx::query(
+            "INSERT INTO credential_studies (credential_id, study_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(credential_id).bind(study_id).execute(pool).await.map(|d| d.rows_affected()))?;
+        Ok(done > 0)
+    }
+
+    pub async fn unshare_credential(&self, credential_id: i64, study_id: i64) -> Result<bool> {
+        let done = on_pool!(self, pool => sqlx::query(
+            "DELETE FROM credential_studies WHERE credential_id = $1 AND study_id = $2")
+            .bind(credential_id).bind(study_id).execute(pool).await.map(|d| d.rows_affected()))?;
+        Ok(done > 0)
+    }
+
+    /// Hosts of a study that use a credential.
+    pub async fn hosts_using_credential_in_study(&self, credential_id: i64, study_id: i64) -> Result<i64> {
+        Ok(on_pool!(self, pool => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM hosts h JOIN instances i ON i.id = h.instance_id
+             WHERE h.credential_id = $1 AND i.study_id = $2")
+            .bind(credential_id).bind(study_id).fetch_one(pool).await)?)
+    }
+
     pub async fn delete_credential(&self, id: i64) -> Result<()> {
         on_pool!(self, pool => sqlx::query("DELETE FROM credentials WHERE id = $1")
             .bind(id).execute(pool).await.map(|d| d.rows_affected()))?;

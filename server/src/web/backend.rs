@@ -143,6 +143,7 @@ fn actor(caller: &Caller) -> Actor {
         user_id: caller.user.as_ref().map(|u| u.id),
         username: caller.user.as_ref().map(|u| u.username.clone()),
         client_addr: caller.client_addr.clone(),
+        admin: caller.user.as_ref().is_some_and(CurrentUser::is_admin),
     }
 }
 
@@ -157,19 +158,12 @@ fn study_id(caller: &Caller) -> Result<i64> {
 
 impl WebBackend {
     /// SSH key choices for a host form, for those who may edit hosts.
+    /// SSH keys the caller may choose for a host of the study the request is about.
     async fn key_choices_for(&self, caller: &Caller) -> Result<Vec<NamedRef>> {
         if !may(caller, Permission::ManageInventory) {
             return Ok(Vec::new());
         }
-        Ok(self
-            .state
-            .vault
-            .list()
-            .await?
-            .into_iter()
-            .filter(|c| c.kind == CredentialKind::SshKey)
-            .map(|c| NamedRef { id: c.id, name: c.name })
-            .collect())
+        self.state.vault.keys_for_study(study_id(caller)?, actor(caller).admin).await
     }
 
     /// Studies whose jobs and schedules the caller may see; `None` for admins (everything,
@@ -566,6 +560,10 @@ impl Backend for WebBackend {
 
     async fn delete_credential(&self, caller: &Caller, credential_id: i64) -> Result<()> {
         self.state.vault.delete(&actor(caller), credential_id).await
+    }
+
+    async fn share_credential(&self, caller: &Caller, credential_id: i64, study_id: i64, shared: bool) -> Result<()> {
+        self.state.vault.share(&actor(caller), credential_id, study_id, shared).await
     }
 
     // --- alerts ----------------------------------------------------------------------------------

@@ -405,6 +405,28 @@ pub async fn study_of(admin: &Client, instance: &str) -> String {
     detail["instance"]["study_id"].to_string()
 }
 
+/// A new user with `role` in the study, signed in.
+#[allow(dead_code)]
+pub async fn member_with_role(app: &TestApp, admin: &Client, study: &str, username: &str, role: &str) -> Client {
+    let _: serde_json::Value = admin
+        .call(
+            "create_user",
+            &[
+                ("username", username),
+                ("display_name", ""),
+                ("email", ""),
+                ("role", "member"),
+                ("password", USER_PASSWORD),
+            ],
+        )
+        .await
+        .unwrap();
+    admin.call::<()>("set_member", &[("study_id", study), ("username", username), ("role", role)]).await.unwrap();
+    let client = app.client();
+    client.login(username, USER_PASSWORD).await.unwrap();
+    client
+}
+
 /// Waits (up to two minutes) until the job has finished, and returns it.
 #[allow(dead_code)]
 pub async fn finished_job(admin: &Client, job: i64) -> steward_frontend::contract::JobDetail {
