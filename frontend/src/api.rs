@@ -64,10 +64,20 @@ mod glue {
         result
     }
 
-    /// Only same-site paths are followed after login, never another origin.
+    /// Only same-origin paths are followed after login, never another origin: a path that
+    /// starts with one `/`, with no backslash, whitespace or control character anywhere
+    /// (browsers drop tabs and newlines, so `/\t/evil` would become `//evil`), and no more
+    /// than fits a header.
     pub fn safe_next(next: Option<String>) -> String {
         match next {
-            Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path,
+            Some(path)
+                if path.starts_with('/')
+                    && !path.starts_with("//")
+                    && path.len() <= 2048
+                    && !path.chars().any(|c| c == '\\' || c.is_whitespace() || c.is_control()) =>
+            {
+                path
+            }
             _ => "/".to_owned(),
         }
     }

@@ -24,6 +24,7 @@ on_both_backends!(
     concurrent_logins_cannot_pass_the_limit,
     a_busy_address_is_slowed_not_locked_out,
     oversized_and_multipart_requests_are_refused_and_bounded,
+    login_redirects_stay_on_steward_and_pages_show_only_its_own_errors,
 );
 
 const RITA_PASSWORD: &str = "orange kite under the bridge";
@@ -573,4 +574,63 @@ async fn raw_post(base: &str, headers: &str, body: &[u8]) -> String {
     let mut response = Vec::new();
     let _ = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut response)).await;
     String::from_utf8_lossy(&response).into_owned()
+}
+
+/// A browser's plain form post (no script yet), not following the redirect: the status, the
+/// `Location` and the cookies it set.
+async fn form_post(base: &str, endpoint: &str, form: &[(&str, &str)]) -> (StatusCode, String, Option<String>) {
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let response = http
+        .post(format!("{base}/api/{endpoint}"))
+        .header("accept", "text/html")
+        .header("referer", format!("{base}/login"))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let location = response.headers().get("location").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    let cookie = response.headers().get("set-cookie").map(|v| v.to_str().unwrap().to_owned());
+    (response.status(), location, cookie)
+}
+
+async fn login_redirects_stay_on_steward_and_pages_show_only_its_own_errors(backend: Backend) {
+    use base64::Engine as _;
+    let app = TestApp::start(backend).await;
+    let _admin = app.admin().await;
+    // After login, only a path on Steward is followed: a tab or newline cannot make it another
+    // origin, nor break the response (the login still happens).
+    for next in
+        ["/\t/evil.example:443/phish", "/\n/evil.example", "//evil.example", "/\\evil.example", "https://evil.example"]
+    {
+        let (status, location, cookie) =
+            form_post(&app.url, "login", &[("username", "admin"), ("password", ADMIN_PASSWORD), ("next", next)]).await;
+        assert!(status.is_redirection(), "{next:?}: {status}");
+        assert_eq!(location, "/", "{next:?}");
+        assert!(cookie.is_some_and(|c| c.starts_with("steward_session=")), "{next:?}: signed in");
+    }
+    let (_, location, _) =
+        form_post(&app.url, "login", &[("username", "admin"), ("password", ADMIN_PASSWORD), ("next", "/jobs?page=2")])
+            .await;
+    assert_eq!(location, "/jobs?page=2");
+
+    // A crafted error in a link is not shown...
+    let bait =
+        serde_json::to_vec(&AppError::Invalid { field: None, message: "Your account is locked: call 555-0100".into() })
+            .unwrap();
+    let crafted =
+        format!("/login?__path=%2Fapi%2Flogin&__err={}", base64::engine::general_purpose::URL_SAFE.encode(&bait));
+    let page = app.client().get(&crafted).await.text().await.unwrap();
+    assert!(!page.contains("555-0100"), "a crafted error is ignored");
+    // ...while Steward's own error after a plain form post is.
+    let (status, location, _) = form_post(&app.url, "login", &[("username", "admin"), ("password", "wrong")]).await;
+    assert!(status.is_redirection());
+    assert!(location.contains("__sig="), "{location}");
+    let own = location.trim_start_matches(&app.url).to_owned();
+    let page = app.client().get(&own).await.text().await.unwrap();
+    assert!(page.contains("Wrong username or password"), "Steward's own error is shown");
+    // Tampering with a signed error drops it.
+    let tampered = own.replacen("__err=", "__err=AA", 1);
+    let page = app.client().get(&tampered).await.text().await.unwrap();
+    assert!(!page.contains("Wrong username or password"));
+    app.stop().await;
 }

@@ -304,6 +304,20 @@ impl Vault {
         Ok(())
     }
 
+    /// An HMAC-SHA256 of `message` under a key derived from the master key for `purpose`:
+    /// the same on every replica, and different for each purpose.
+    pub fn mac(&self, purpose: &str, message: &[u8]) -> [u8; 32] {
+        use hmac::Mac;
+        type HmacSha256 = hmac::Hmac<Sha256>;
+        let derived = <HmacSha256 as Mac>::new_from_slice(&*self.key.key)
+            .map(|mac| mac.chain_update(purpose.as_bytes()).finalize().into_bytes());
+        // HMAC takes keys of any length: neither call can fail.
+        let Ok(derived) = derived else { return [0; 32] };
+        <HmacSha256 as Mac>::new_from_slice(&derived)
+            .map(|mac| mac.chain_update(message).finalize().into_bytes().into())
+            .unwrap_or([0; 32])
+    }
+
     /// Another process may have rotated the key (on Postgres several replicas share the
     /// vault): refuse to write or read with a key that is no longer the vault's.
     async fn ensure_current_key(&self) -> Result<(), AppError> {

@@ -4,6 +4,7 @@
 pub mod assets;
 pub mod backend;
 pub mod error;
+mod form_errors;
 pub mod live;
 pub mod request_id;
 
@@ -63,6 +64,7 @@ pub fn router(state: &AppState) -> Router {
         .leptos_routes_with_context(&options, routes, context.clone(), app_shell.clone())
         .fallback(leptos_axum::render_app_to_stream_with_context(context, app_shell))
         .with_state(options)
+        .layer(middleware::from_fn_with_state(state.vault.clone(), form_errors::sign_and_check))
         .layer(middleware::from_fn_with_state(allowed, csrf::protect))
         .layer(sessions)
         .layer(middleware::from_fn(bound_requests))
