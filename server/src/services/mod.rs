@@ -9,6 +9,7 @@ pub mod fleet;
 pub mod inventory;
 pub mod jobs;
 pub mod mail;
+pub mod offload;
 pub mod oncall;
 pub mod ssh;
 pub mod stacks;

@@ -748,6 +748,6 @@ impl Backend for WebBackend {
     }
 
     async fn preview_schedule(&self, _caller: &Caller, cron: String, timezone: String) -> Result<Vec<DateTime<Utc>>> {
-        self.state.jobs.preview(&cron, &timezone)
+        self.state.jobs.preview(&cron, &timezone).await
     }
 }

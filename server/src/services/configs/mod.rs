@@ -46,7 +46,11 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Longest a revision's templates may take to render (for every host of an instance).
+const RENDER_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub(crate) struct Inner {
+    offload: crate::services::offload::Offload,
     store: Store,
     clock: SharedClock,
     audit: Audit,
@@ -88,7 +92,8 @@ impl Configs {
         ssh: Ssh,
         alerts: Alerts,
     ) -> Self {
-        Self { inner: Arc::new(Inner { store, clock, audit, vault, stacks, ssh, alerts }) }
+        let offload = crate::services::offload::Offload::new(2);
+        Self { inner: Arc::new(Inner { offload, store, clock, audit, vault, stacks, ssh, alerts }) }
     }
 
     /// The job kinds of config management, for the job engine.
@@ -310,12 +315,25 @@ impl Configs {
         let stack = self.stack(&revision.stack)?;
         let revealed = self.reveal(revision).await?;
         let (instance, study, hosts) = self.views(revision.instance_id).await?;
-        let contexts = revealed.contexts(instance, study, hosts.iter().map(|(_, h)| h.clone()).collect());
-        let hosts = hosts
-            .iter()
-            .map(|(id, host)| (*id, host.name.clone(), contexts.files(&stack, host, &revealed.secrets)))
-            .collect();
-        Ok(RenderedRevision { hosts, secrets: revealed.secrets })
+        self.rendering(move || {
+            let contexts = revealed.contexts(instance, study, hosts.iter().map(|(_, h)| h.clone()).collect());
+            let hosts = hosts
+                .iter()
+                .map(|(id, host)| (*id, host.name.clone(), contexts.files(&stack, host, &revealed.secrets)))
+                .collect();
+            RenderedRevision { hosts, secrets: revealed.secrets }
+        })
+        .await
+        .map_err(|message| AppError::Invalid { field: None, message })
+    }
+
+    /// Runs template rendering off the runtime, within [`RENDER_DEADLINE`].
+    async fn rendering<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
+        self.inner
+            .offload
+            .run(RENDER_DEADLINE, work)
+            .await
+            .map_err(|err| format!("rendering the stack was stopped: {err}"))
     }
 
     /// What a push of `revision` does on one host. The error is fit to show.
@@ -328,16 +346,19 @@ impl Configs {
             .find(|(id, _)| *id == host_id)
             .map(|(_, h)| h.clone())
             .ok_or("the host is not part of the revision's instance")?;
-        let contexts = revealed.contexts(instance, study, hosts.into_iter().map(|(_, h)| h).collect());
-        let secrets = revealed.secrets;
-        let files = contexts.files(&stack, &host, &secrets)?;
-        let services = contexts.both(|ctx| stack.services_for(ctx, &host), &secrets)?.0;
-        let (mut health, shown_health) = contexts.both(|ctx| stack.health_for(ctx, &host), &secrets)?;
-        for (check, shown) in health.iter_mut().zip(&shown_health) {
-            check.label = secrets.display(&shown.label);
-        }
-        let masker = secrets.masker(files.real.iter().zip(&files.shown));
-        Ok(HostPlan { files: files.real, services, health, masker, revision })
+        self.rendering(move || {
+            let contexts = revealed.contexts(instance, study, hosts.into_iter().map(|(_, h)| h).collect());
+            let secrets = revealed.secrets;
+            let files = contexts.files(&stack, &host, &secrets)?;
+            let services = contexts.both(|ctx| stack.services_for(ctx, &host), &secrets)?.0;
+            let (mut health, shown_health) = contexts.both(|ctx| stack.health_for(ctx, &host), &secrets)?;
+            for (check, shown) in health.iter_mut().zip(&shown_health) {
+                check.label = secrets.display(&shown.label);
+            }
+            let masker = secrets.masker(files.pairs());
+            Ok(HostPlan { files: files.real, services, health, masker, revision })
+        })
+        .await?
     }
 
     pub async fn revision(&self, id: i64) -> Result<RevisionRow, AppError> {
@@ -537,7 +558,7 @@ impl HostFiles {
         Some((real, self.shown.iter().find(|f| f.path == path).map_or("", |f| f.content.as_str())))
     }
 
-    fn pairs(&self) -> impl Iterator<Item = (&RenderedFile, &RenderedFile)> {
+    pub fn pairs(&self) -> impl Iterator<Item = (&RenderedFile, &RenderedFile)> {
         self.real.iter().filter_map(|real| Some((real, self.shown.iter().find(|f| f.path == real.path)?)))
     }
 

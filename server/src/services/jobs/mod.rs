@@ -117,6 +117,8 @@ pub(crate) struct Inner {
     pub(crate) shutdown_grace_secs: u64,
     /// Jobs running in this process, to cancel them at once.
     pub(crate) running: Mutex<HashMap<i64, CancellationToken>>,
+    /// Searches of cron expressions run here, off the runtime.
+    pub(crate) offload: crate::services::offload::Offload,
 }
 
 #[derive(Clone)]
@@ -174,6 +176,7 @@ impl Jobs {
                 wake: Notify::new(),
                 shutdown_grace_secs,
                 running: Mutex::new(HashMap::new()),
+                offload: crate::services::offload::Offload::new(2),
             }),
         }
     }

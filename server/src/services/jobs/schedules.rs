@@ -21,6 +21,8 @@ use crate::web::error::{from_store, not_found};
 const MISSED_AFTER: chrono::Duration = chrono::Duration::seconds(120);
 /// Due schedules handled per pass.
 const BATCH: i64 = 1000;
+/// Longest the search for an expression's due times may take.
+const CRON_SEARCH_DEADLINE: Duration = Duration::from_secs(2);
 
 /// A cron expression (5 fields, or 6 with seconds) in a time zone.
 pub struct Timing {
@@ -33,6 +35,14 @@ impl Timing {
         let zone = chrono_tz::Tz::from_str(zone.trim()).map_err(|_| {
             AppError::invalid("timezone", format!("{zone:?} is not a time zone; use a name like Europe/Zurich or UTC"))
         })?;
+        let fields: Vec<&str> = cron.split_whitespace().collect();
+        // Schedules run at most once a minute: a seconds field names one second.
+        if fields.len() == 6 && fields[0].parse::<u8>().map_or(true, |s| s > 59) {
+            return Err(AppError::invalid(
+                "cron",
+                "Steward runs a schedule at most once a minute: give the seconds as one number, or write 5 fields",
+            ));
+        }
         let cron = Cron::new(cron.trim()).with_seconds_optional().parse().map_err(|err| {
             AppError::invalid("cron", format!("{err}; write minute hour day month weekday, like 30 2 * * *"))
         })?;
@@ -256,11 +266,11 @@ fn summary_of(
 }
 
 impl Jobs {
-    fn schedule_fields(input: &ScheduleInput) -> Result<(Timing, i64), AppError> {
+    async fn schedule_fields(&self, input: &ScheduleInput) -> Result<(DateTime<Utc>, i64), AppError> {
         if input.name.trim().is_empty() || input.name.len() > 200 {
             return Err(AppError::invalid("name", "Give the schedule a name (at most 200 characters)"));
         }
-        let timing = Timing::parse(&input.cron, &input.timezone)?;
+        let next_due_at = self.timing(&input.cron, &input.timezone).await?.1[0];
         let jitter = match input.jitter_secs.trim() {
             "" => 0,
             j => j
@@ -272,7 +282,7 @@ impl Jobs {
         if !matches!(input.catch_up.as_str(), "once" | "skip") {
             return Err(AppError::invalid("catch_up", "Choose run once or skip"));
         }
-        Ok((timing, jitter))
+        Ok((next_due_at, jitter))
     }
 
     /// Creates (`id` None) or changes a schedule; its next due time is computed from now.
@@ -282,7 +292,7 @@ impl Jobs {
         id: Option<i64>,
         input: &ScheduleInput,
     ) -> Result<ScheduleSummary, AppError> {
-        let (timing, jitter_secs) = Self::schedule_fields(input)?;
+        let (next_due_at, jitter_secs) = self.schedule_fields(input).await?;
         let job_input = steward_frontend::contract::JobInput {
             kind: input.kind.clone(),
             target_kind: input.target_kind.clone(),
@@ -298,8 +308,6 @@ impl Jobs {
         let (target_name, study_id) = self.resolve(spec.target).await?;
         let (target_kind, target_id) = spec.target.parts();
         let now = self.inner.clock.now();
-        let next_due_at =
-            timing.next_after(now).ok_or_else(|| AppError::invalid("cron", "This expression never comes due"))?;
         let payload = spec.payload.to_string();
         let fields = ScheduleFields {
             name: input.name.trim(),
@@ -374,7 +382,28 @@ impl Jobs {
     }
 
     /// The next five due times of an expression, for the editor's preview.
-    pub fn preview(&self, cron: &str, zone: &str) -> Result<Vec<DateTime<Utc>>, AppError> {
-        Ok(Timing::parse(cron, zone)?.upcoming(self.inner.clock.now(), 5))
+    pub async fn preview(&self, cron: &str, zone: &str) -> Result<Vec<DateTime<Utc>>, AppError> {
+        Ok(self.timing(cron, zone).await?.1)
+    }
+
+    /// Parses an expression and finds its next five due times, off the runtime and within a
+    /// deadline (an expression that never comes due can take a long search).
+    async fn timing(&self, cron: &str, zone: &str) -> Result<(Timing, Vec<DateTime<Utc>>), AppError> {
+        let (cron, zone, now) = (cron.to_owned(), zone.to_owned(), self.inner.clock.now());
+        let found = self
+            .inner
+            .offload
+            .run(CRON_SEARCH_DEADLINE, move || {
+                Timing::parse(&cron, &zone).map(|timing| {
+                    let upcoming = timing.upcoming(now, 5);
+                    (timing, upcoming)
+                })
+            })
+            .await
+            .map_err(|err| AppError::invalid("cron", format!("Steward gave up looking for its due times: {err}")))??;
+        if found.1.is_empty() {
+            return Err(AppError::invalid("cron", "This expression never comes due"));
+        }
+        Ok(found)
     }
 }

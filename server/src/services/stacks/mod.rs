@@ -20,6 +20,34 @@ pub use self::manifest::{FileSpec, Format, HealthSpec, Manifest, ServiceSpec, Se
 
 static SHIPPED: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/stacks");
 
+/// Work one render may do (minijinja instructions): ample for any configuration file, and a
+/// stop for a template that loops without end.
+const RENDER_FUEL: u64 = 5_000_000;
+/// Largest file a template may produce.
+pub const MAX_RENDERED_BYTES: usize = 4 * 1024 * 1024;
+
+/// Collects a rendered file, refusing to grow past [`MAX_RENDERED_BYTES`].
+#[derive(Default)]
+struct Capped {
+    bytes: Vec<u8>,
+    overflowed: bool,
+}
+
+impl std::io::Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + buf.len() > MAX_RENDERED_BYTES {
+            self.overflowed = true;
+            return Err(std::io::Error::other("rendered file too large"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// One loaded stack.
 pub struct Stack {
     pub manifest: Manifest,
@@ -102,6 +130,10 @@ pub fn staged_path(path: &str) -> String {
 }
 
 fn template_error(err: &minijinja::Error) -> String {
+    if err.kind() == minijinja::ErrorKind::OutOfFuel {
+        let at = err.name().map(|name| format!(" ({name}:{})", err.line().unwrap_or(0))).unwrap_or_default();
+        return format!("the templates do too much work (a loop without end?) and were stopped{at}");
+    }
     // The debug feature appends the template name and line to the message.
     let mut message = err.to_string();
     if let Some(line) = err.line()
@@ -123,6 +155,7 @@ impl Stack {
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_keep_trailing_newline(true);
         env.set_auto_escape_callback(|_| AutoEscape::None);
+        env.set_fuel(Some(RENDER_FUEL));
         for (path, content) in &files {
             if let Some(name) = path.strip_prefix("templates/") {
                 env.add_template_owned(name.to_owned(), content.clone())
@@ -242,11 +275,15 @@ impl Stack {
             if !paths.insert(path.clone()) {
                 return Err(format!("{path} is rendered by two files of the stack"));
             }
-            let content = self
-                .env
-                .get_template(&file.template)
-                .and_then(|t| t.render(&context))
-                .map_err(|err| template_error(&err))?;
+            let mut out = Capped::default();
+            let outcome =
+                self.env.get_template(&file.template).and_then(|t| t.render_captured_to(&context, &mut out).map(drop));
+            if out.overflowed {
+                return Err(format!("{path}: the template renders more than {} MiB", MAX_RENDERED_BYTES >> 20));
+            }
+            outcome.map_err(|err| template_error(&err))?;
+            let content =
+                String::from_utf8(out.bytes).map_err(|_| format!("{path}: the template renders invalid UTF-8"))?;
             if let Some(format) = file.format {
                 check_format(format, &content).map_err(|err| format!("{path}: {err}"))?;
             }
