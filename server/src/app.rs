@@ -82,9 +82,15 @@ impl AppState {
             audit.clone(),
             clock.clone(),
             config.ssh.clone(),
-            std::env::temp_dir(),
+            crate::services::ssh::runtime_dir(&config.storage.data_dir),
         );
-        let mailer = Mailer::new(store.clone(), clock.clone(), vault.clone(), config.mail.clone())?;
+        let mailer = Mailer::new(
+            store.clone(),
+            clock.clone(),
+            vault.clone(),
+            config.mail.clone(),
+            config.server.base_url.clone(),
+        )?;
         let oncall = OnCall::new(store.clone(), clock.clone(), audit.clone());
         let alerts = Alerts::new(
             store.clone(),
@@ -117,7 +123,13 @@ impl AppState {
 }
 
 /// Checks that the data directory exists and Steward can write there.
+///
+/// Everything Steward writes there (the database and its journal, the master key, SSH
+/// connection files) is for its own user alone: files are created 0600 and directories 0700
+/// from here on, and what an older version left readable is tightened.
 pub fn prepare_data_dir(config: &Config) -> Result<(), ConfigError> {
+    use std::os::unix::fs::PermissionsExt;
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let dir = &config.storage.data_dir;
     let fail = |err: std::io::Error| {
         ConfigError::new(
@@ -127,6 +139,12 @@ pub fn prepare_data_dir(config: &Config) -> Result<(), ConfigError> {
         )
     };
     std::fs::create_dir_all(dir).map_err(fail)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(fail)?;
+    for entry in std::fs::read_dir(dir).map_err(fail)?.flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_file()) {
+            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600)).map_err(fail)?;
+        }
+    }
     let probe = dir.join(".steward-write-test");
     std::fs::write(&probe, b"ok").map_err(fail)?;
     std::fs::remove_file(&probe).map_err(fail)
@@ -146,6 +164,10 @@ pub async fn bind(config: &Config) -> Result<TcpListener, ConfigError> {
 
 /// Serves until `shutdown` fires, then lets in-flight requests finish within the grace period.
 pub async fn serve(state: AppState, listener: TcpListener, shutdown: CancellationToken) -> std::io::Result<()> {
+    let left = crate::services::ssh::clean_runtime(&state.config.storage.data_dir).await;
+    if left > 0 {
+        tracing::info!(directories = left, "closed the SSH connections a stopped Steward left behind");
+    }
     let app = crate::web::router(&state);
     let sweeper = tokio::spawn(sweep_sessions(state.clone(), shutdown.clone()));
     let closer = tokio::spawn(close_idle_connections(state.clone(), shutdown.clone()));

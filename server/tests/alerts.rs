@@ -117,6 +117,12 @@ async fn a_host_down_mails_on_call_who_acknowledge_by_link_then_it_resolves(back
     assert_eq!(mails.len(), 1, "one mail, to the one person on call (the admin has no address)");
     let mail = &mails[0];
     assert_eq!(header(mail, "To").as_deref(), Some("olga@study.example.org"));
+    // The outbox keeps no usable link: it is made when the message is sent.
+    let (stored, _) = app.state.store.outbox(100, 0).await.unwrap();
+    assert!(!stored.is_empty());
+    for row in &stored {
+        assert!(!row.body_text.contains("token=") && !row.body_html.contains("token="), "{}", row.body_text);
+    }
     assert_eq!(header(mail, "Subject").as_deref(), Some("[Steward] CRITICAL: web01 (Diaries/prod): not reachable"));
 
     // The link works without a session, for that alert, once.

@@ -135,6 +135,8 @@ fn serve_prints_a_setup_link_refuses_a_twin_and_stops_cleanly() {
     let (mut child, lines) = serve(dir.path(), port);
     let link =
         lines.iter().find(|l| l.contains("/setup?token=")).unwrap_or_else(|| panic!("no setup link in {lines:?}"));
+    assert!(dir.path().join("steward.db-wal").exists());
+    assert_private(dir.path());
     assert!(link.trim().starts_with(&format!("http://127.0.0.1:{port}/setup?token=")), "{link}");
 
     // A second server on the same SQLite file is refused.
@@ -179,10 +181,26 @@ fn serve_prints_a_setup_link_refuses_a_twin_and_stops_cleanly() {
 #[test]
 fn migrate_creates_the_database() {
     let dir = tempfile::tempdir().unwrap();
+    // A data directory an older Steward left readable is tightened.
+    let open = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755);
+    std::fs::set_permissions(dir.path(), open).unwrap();
     let (output, stdout, stderr) = run(steward(dir.path()).arg("migrate"));
     assert!(output.status.success(), "{stderr}");
     assert!(stdout.contains("database is up to date"));
     assert!(dir.path().join("steward.db").exists());
+    assert_private(dir.path());
+}
+
+/// The data directory and every file in it are for Steward's user alone.
+fn assert_private(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(dir), 0o700, "{}", dir.display());
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        if entry.file_type().unwrap().is_file() {
+            assert_eq!(mode(&entry.path()), 0o600, "{}", entry.path().display());
+        }
+    }
 }
 
 #[test]

@@ -40,7 +40,13 @@ async fn every_message_arrives_once_through_an_outage(backend: Backend) {
     let mailer = &app.state.mailer;
     for n in 0..5 {
         mailer
-            .queue(&format!("person{n}@study.example.org"), &format!("[Steward] alert {n}"), "text", "<p>html</p>")
+            .queue(
+                &format!("person{n}@study.example.org"),
+                &format!("[Steward] alert {n}"),
+                "text",
+                "<p>html</p>",
+                None,
+            )
             .await
             .unwrap();
     }

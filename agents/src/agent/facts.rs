@@ -249,10 +249,24 @@ fn units(wanted: &[String]) -> Vec<Unit> {
     units
 }
 
+/// Largest certificate file read: a chain is a few KiB; `/dev/zero` must not fill memory.
+const MAX_CERTIFICATE_BYTES: u64 = 1024 * 1024;
+
+/// Reads at most [`MAX_CERTIFICATE_BYTES`] of a file (anything longer is refused).
+fn read_capped(path: &str) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let file = fs::File::open(path).map_err(|err| format!("cannot read: {err}"))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_CERTIFICATE_BYTES + 1).read_to_end(&mut bytes).map_err(|err| format!("cannot read: {err}"))?;
+    if bytes.len() as u64 > MAX_CERTIFICATE_BYTES {
+        return Err(format!("larger than {} KiB: not a certificate file", MAX_CERTIFICATE_BYTES / 1024));
+    }
+    Ok(bytes)
+}
+
 fn certificate(path: &str) -> Certificate {
     use x509_cert::der::DecodePem;
-    let parsed = fs::read(path)
-        .map_err(|err| format!("cannot read: {err}"))
+    let parsed = read_capped(path)
         .and_then(|pem| x509_cert::Certificate::from_pem(&pem).map_err(|err| format!("not a PEM certificate: {err}")));
     match parsed {
         Ok(cert) => Certificate {
@@ -280,6 +294,12 @@ mod tests {
     fn mount_paths_are_unescaped() {
         assert_eq!(unescape_mount("/mnt/my\\040disk"), "/mnt/my disk");
         assert_eq!(unescape_mount("/plain"), "/plain");
+    }
+
+    #[test]
+    fn an_endless_file_is_not_read_whole() {
+        let cert = certificate("/dev/zero");
+        assert!(cert.error.is_some_and(|e| e.contains("larger than")), "refused without filling memory");
     }
 
     #[test]

@@ -21,6 +21,10 @@ pub(crate) fn get(url: &str, timeout_secs: u64) -> Response {
 }
 
 fn fetch(url: &str, timeout: Duration) -> Result<(u16, String), (ErrorKind, String)> {
+    // The URL goes into a request line: nothing may end it early or smuggle a header in.
+    if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err((ErrorKind::Malformed, "the URL holds spaces or control characters".into()));
+    }
     let rest = url
         .strip_prefix("http://")
         .ok_or_else(|| (ErrorKind::Malformed, format!("{url}: only http:// URLs can be probed")))?;
@@ -54,4 +58,17 @@ fn fetch(url: &str, timeout: Duration) -> Result<(u16, String), (ErrorKind, Stri
         .ok_or_else(|| (ErrorKind::Connect, format!("{url}: the answer was not HTTP")))?;
     let body = text.split_once("\r\n\r\n").map_or("", |(_, body)| body);
     Ok((status, body.chars().take(MAX_BODY).collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_that_could_smuggle_a_header_is_refused() {
+        for url in ["http://127.0.0.1:9/\r\nHost: evil", "http://127.0.0.1:9/a b", "http://127.0.0.1:9/\t"] {
+            let (kind, _) = fetch(url, Duration::from_secs(1)).unwrap_err();
+            assert_eq!(kind, ErrorKind::Malformed, "{url:?}");
+        }
+    }
 }

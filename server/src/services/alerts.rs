@@ -12,11 +12,11 @@ use steward_frontend::contract::{
     FieldError,
 };
 
-use crate::auth::tokens::{hash_token, new_token};
+use crate::auth::tokens::hash_token;
 use crate::clock::SharedClock;
 use crate::services::audit::{Actor, Audit};
 use crate::services::fleet;
-use crate::services::mail::Mailer;
+use crate::services::mail::{ACK_LINK, Mailer};
 use crate::services::oncall::OnCall;
 use crate::store::{
     AlertRow, AlertSettingsRow, AlertTargets, Condition, HostForAlerts, HostStatusRow, Store, StoreError,
@@ -29,9 +29,6 @@ const EVERYONE_TOLD: &[&str] = &["study-admin", "on-call"];
 
 /// Job kinds whose failure raises an alert (a failed ad-hoc command is its runner's business).
 const ALERTING_KINDS: &[&str] = &["push", "facts", "drift", "backup", "upgrade"];
-
-/// How long an acknowledge link in a mail works.
-const LINK_LIFETIME: Duration = Duration::days(7);
 
 #[derive(Clone, Debug)]
 pub struct Alerts {
@@ -454,7 +451,7 @@ impl Alerts {
                 escape(&self.base_url)
             );
             for to in self.store.alert_recipients(Some(settings.study_id), EVERYONE_TOLD).await? {
-                if let Err(err) = self.mailer.queue(&to, &subject, &text, &html).await {
+                if let Err(err) = self.mailer.queue(&to, &subject, &text, &html, None).await {
                     tracing::warn!(%to, error = %err, "could not queue a digest");
                 }
             }
@@ -477,16 +474,12 @@ impl Alerts {
                 }
             }
             for to in recipients {
-                let (subject, text, html) = if notice == Notice::Resolved {
-                    self.resolved_mail(&alert)
+                let ((subject, text, html), link) = if notice == Notice::Resolved {
+                    (self.resolved_mail(&alert), None)
                 } else {
-                    let token = new_token();
-                    let expires = self.clock.now() + LINK_LIFETIME;
-                    self.store.insert_alert_link(&hash_token(&token), id, &to, expires).await?;
-                    let ack = format!("{}/alerts/ack?token={token}", self.base_url);
-                    self.opened_mail(&alert, &ack, notice)
+                    (self.opened_mail(&alert, ACK_LINK, notice), Some(id))
                 };
-                if let Err(err) = self.mailer.queue(&to, &subject, &text, &html).await {
+                if let Err(err) = self.mailer.queue(&to, &subject, &text, &html, link).await {
                     tracing::warn!(alert = id, %to, error = %err, "could not queue an alert mail");
                 }
             }

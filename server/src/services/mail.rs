@@ -33,7 +33,14 @@ fn backoff(attempts: i64) -> chrono::Duration {
 
 type Transport = AsyncSmtpTransport<Tokio1Executor>;
 
+/// Stands in a queued message's body for its acknowledge link, made only when it is sent: the
+/// outbox never holds a usable token.
+pub const ACK_LINK: &str = "{{acknowledge-link}}";
+/// How long an acknowledge link works.
+pub const ACK_LINK_LIFETIME: chrono::Duration = chrono::Duration::days(7);
+
 struct Inner {
+    base_url: String,
     store: Store,
     clock: SharedClock,
     vault: Vault,
@@ -64,7 +71,13 @@ pub fn parse_address(field: &str, text: &str) -> Result<Mailbox, AppError> {
 
 impl Mailer {
     /// Checks the mail settings (the transport itself is built on first use).
-    pub fn new(store: Store, clock: SharedClock, vault: Vault, config: MailConfig) -> Result<Self, ConfigError> {
+    pub fn new(
+        store: Store,
+        clock: SharedClock,
+        vault: Vault,
+        config: MailConfig,
+        base_url: String,
+    ) -> Result<Self, ConfigError> {
         let from = if config.smtp_url.is_empty() {
             None
         } else {
@@ -82,6 +95,7 @@ impl Mailer {
         };
         Ok(Self {
             inner: Arc::new(Inner {
+                base_url,
                 store,
                 clock,
                 vault,
@@ -200,11 +214,19 @@ impl Mailer {
         self.send_now(to.trim(), "[Steward] test message", &text).await.map_err(|message| AppError::Remote { message })
     }
 
-    /// Queues a message; the worker sends it.
-    pub async fn queue(&self, to: &str, subject: &str, text: &str, html: &str) -> Result<i64, AppError> {
+    /// Queues a message; the worker sends it. With `ack_alert_id`, [`ACK_LINK`] in the bodies
+    /// becomes a one-time link acknowledging that alert, made at send time.
+    pub async fn queue(
+        &self,
+        to: &str,
+        subject: &str,
+        text: &str,
+        html: &str,
+        ack_alert_id: Option<i64>,
+    ) -> Result<i64, AppError> {
         parse_address("to", to)?;
         let message_id = format!("<{}@steward>", uuid::Uuid::new_v4().simple());
-        let mail = NewMail { message_id: &message_id, to: to.trim(), subject, text, html };
+        let mail = NewMail { message_id: &message_id, to: to.trim(), subject, text, html, ack_alert_id };
         let id = self.inner.store.queue_mail(&mail, self.inner.clock.now()).await.map_err(from_store)?;
         self.inner.wake.notify_one();
         Ok(id)
@@ -235,9 +257,27 @@ impl Mailer {
         }
     }
 
+    /// The message's bodies with its acknowledge link made now (a fresh one per attempt).
+    async fn bodies(&self, row: &OutboxRow) -> Result<(String, String), String> {
+        let Some(alert_id) = row.ack_alert_id else { return Ok((row.body_text.clone(), row.body_html.clone())) };
+        let token = crate::auth::tokens::new_token();
+        let expires = self.inner.clock.now() + ACK_LINK_LIFETIME;
+        self.inner
+            .store
+            .insert_alert_link(&crate::auth::tokens::hash_token(&token), alert_id, &row.to_address, expires)
+            .await
+            .map_err(|err| format!("cannot make the acknowledge link: {err}"))?;
+        let link = format!("{}/alerts/ack?token={token}", self.inner.base_url);
+        let html_link = link.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;").replace('>', "&gt;");
+        Ok((row.body_text.replace(ACK_LINK, &link), row.body_html.replace(ACK_LINK, &html_link)))
+    }
+
     async fn deliver(&self, row: &OutboxRow) -> bool {
-        let result = match self.message(&row.message_id, &row.to_address, &row.subject, &row.body_text, &row.body_html)
-        {
+        let message = match self.bodies(row).await {
+            Ok((text, html)) => self.message(&row.message_id, &row.to_address, &row.subject, &text, &html),
+            Err(err) => Err(err),
+        };
+        let result = match message {
             Ok(message) => match self.transport().await {
                 Ok(transport) => transport.send(message).await.map(drop).map_err(|err| describe(&err)),
                 Err(err) => Err(err),

@@ -19,10 +19,12 @@ pub struct OutboxRow {
     pub last_error: String,
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
+    /// The alert whose acknowledge link is made when the message is sent.
+    pub ack_alert_id: Option<i64>,
 }
 
 const COLUMNS: &str = "id, message_id, to_address, subject, body_text, body_html, status, attempts, next_attempt_at,
-    last_error, created_at, sent_at";
+    last_error, created_at, sent_at, ack_alert_id";
 
 pub struct NewMail<'a> {
     pub message_id: &'a str,
@@ -30,14 +32,17 @@ pub struct NewMail<'a> {
     pub subject: &'a str,
     pub text: &'a str,
     pub html: &'a str,
+    pub ack_alert_id: Option<i64>,
 }
 
 impl Store {
     pub async fn queue_mail(&self, mail: &NewMail<'_>, now: DateTime<Utc>) -> Result<i64> {
         Ok(on_pool!(self, pool => sqlx::query_scalar(
-            "INSERT INTO outbox (message_id, to_address, subject, body_text, body_html, status, next_attempt_at, created_at)
-             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6) RETURNING id")
+            "INSERT INTO outbox (message_id, to_address, subject, body_text, body_html, status, next_attempt_at, created_at,
+                                 ack_alert_id)
+             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6, $7) RETURNING id")
             .bind(mail.message_id).bind(mail.to).bind(mail.subject).bind(mail.text).bind(mail.html).bind(now)
+            .bind(mail.ack_alert_id)
             .fetch_one(pool).await)?)
     }
 

@@ -11,6 +11,8 @@
 mod agent;
 mod pool;
 
+pub use pool::{clean_runtime, runtime_dir};
+
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -130,12 +130,75 @@ impl Route {
     }
 }
 
+/// How long an idle master stays up on its own: a little past the pool's idle timeout.
+fn persist_for(settings: &SshConfig) -> openssh::ControlPersist {
+    let secs = usize::try_from(settings.idle_timeout_secs.saturating_add(30)).unwrap_or(usize::MAX);
+    std::num::NonZeroUsize::new(secs)
+        .map_or(openssh::ControlPersist::ClosedAfterInitialConnection, openssh::ControlPersist::IdleFor)
+}
+
+/// This process's directory for connection files, below `<data_dir>/run`.
+pub fn runtime_dir(data_dir: &Path) -> PathBuf {
+    let data_dir = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_owned());
+    data_dir.join("run").join(format!("p{}", std::process::id()))
+}
+
+/// Closes the SSH masters a dead Steward process left under `<data_dir>/run` (`ssh -O exit`
+/// on each control socket) and removes their directories, decrypted keys included. Returns
+/// how many directories were removed.
+pub async fn clean_runtime(data_dir: &Path) -> usize {
+    let run = runtime_dir(data_dir).parent().map(Path::to_owned).unwrap_or_default();
+    let Ok(entries) = std::fs::read_dir(&run) else { return 0 };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix('p').and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if pid == std::process::id() || Path::new("/proc").join(pid.to_string()).exists() {
+            continue;
+        }
+        for socket in sockets_below(&entry.path()) {
+            let exit = tokio::process::Command::new("ssh")
+                .arg("-O")
+                .arg("exit")
+                .arg("-S")
+                .arg(&socket)
+                .arg("steward-leftover")
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .status();
+            let _ = tokio::time::timeout(Duration::from_secs(5), exit).await;
+        }
+        if std::fs::remove_dir_all(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+fn sockets_below(dir: &Path) -> Vec<PathBuf> {
+    use std::os::unix::fs::FileTypeExt;
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return found };
+    for entry in entries.flatten() {
+        match entry.file_type() {
+            Ok(kind) if kind.is_dir() => found.extend(sockets_below(&entry.path())),
+            Ok(kind) if kind.is_socket() => found.push(entry.path()),
+            _ => {}
+        }
+    }
+    found
+}
+
 /// A private directory (mode 0700) that is removed when dropped.
 pub(crate) struct Scratch(PathBuf);
 
 impl Scratch {
     pub(crate) fn new(parent: &Path) -> std::io::Result<Self> {
-        std::fs::create_dir_all(parent)?;
+        let mut parents = std::fs::DirBuilder::new();
+        std::os::unix::fs::DirBuilderExt::mode(&mut parents, 0o700);
+        parents.recursive(true).create(parent)?;
         let id = uuid::Uuid::new_v4().simple().to_string();
         // Short: a unix socket path (the control socket lives below) has at most 108 bytes.
         let dir = parent.join(format!("stw-{}", &id[..12]));
@@ -306,6 +369,9 @@ impl Pool {
             .config_file(&config)
             .known_hosts_check(KnownHosts::Strict)
             .connect_timeout(Duration::from_secs(self.settings.connect_timeout_secs))
+            // A master outlives Steward only briefly if Steward dies (the pool closes idle ones
+            // itself before this), and start-up closes what a dead process left.
+            .control_persist(persist_for(&self.settings))
             .control_directory(scratch.path());
         let session = match tokio::time::timeout(limit, builder.connect(alias(target.host_id))).await {
             Err(_) => return Err(SshFailure::Timeout),

@@ -101,12 +101,25 @@ pub fn parse_value(spec: &SettingSpec, raw: &str) -> Result<Option<Value>, Strin
             Value::from(text)
         }
         SettingType::Url => {
+            // URL parsing quietly drops tabs and line breaks; refuse them instead, and keep the
+            // parsed form, so nothing typed reaches a request line or a file raw.
+            if text.chars().any(char::is_control) {
+                return Err("A URL cannot hold line breaks, tabs or other control characters".into());
+            }
             let url = url::Url::parse(text).map_err(|err| format!("{text:?} is not a URL: {err}"))?;
             if !spec.schemes.is_empty() && !spec.schemes.iter().any(|s| s == url.scheme()) {
                 return Err(format!("Use a {} URL", spec.schemes.join(" or ")));
             }
-            check_pattern(spec, text)?;
-            Value::from(text)
+            let normalised = url.as_str();
+            // A bare origin is kept as typed (`https://example.org`, not `.../`).
+            let normalised =
+                if !text.ends_with('/') && url.path() == "/" && url.query().is_none() && url.fragment().is_none() {
+                    normalised.trim_end_matches('/')
+                } else {
+                    normalised
+                };
+            check_pattern(spec, normalised)?;
+            Value::from(normalised)
         }
         SettingType::Email => {
             if !is_email(text) {
@@ -239,6 +252,11 @@ mod tests {
         assert!(parse_value(&spec("port", ""), "80800").unwrap_err().contains("not a port"));
         assert!(parse_value(&spec("integer", "min = 1\nmax = 4"), "9").unwrap_err().contains("4 or less"));
         assert!(parse_value(&spec("url", "schemes = [\"https\"]"), "http://x").unwrap_err().contains("https"));
+        // A line break would reach a request line (health checks) or a file raw: refused, and
+        // what is kept is the parsed form.
+        assert!(parse_value(&spec("url", ""), "http://h/\r\nHost: evil").unwrap_err().contains("line breaks"));
+        assert_eq!(parse_value(&spec("url", ""), "http://H/a b").unwrap(), Some(Value::from("http://h/a%20b")));
+        assert_eq!(parse_value(&spec("url", ""), "https://x.org").unwrap(), Some(Value::from("https://x.org")));
         assert!(parse_value(&spec("email", ""), "not-mail").unwrap_err().contains("mail address"));
         assert!(parse_value(&spec("path", ""), "relative/x").unwrap_err().contains("absolute"));
         assert!(parse_value(&spec("hostname", ""), "bad host").is_err());
