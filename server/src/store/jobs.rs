@@ -185,6 +185,12 @@ impl Store {
             let rows = sqlx::query_as::<_, JobRow>(&sql).bind(now).bind(all_running).fetch_all(&mut *tx).await?;
             for row in &rows {
                 sqlx::query("DELETE FROM host_locks WHERE job_id = $1").bind(row.id).execute(&mut *tx).await?;
+                // Its hosts stopped with it: none may look as if it were still running.
+                sqlx::query(
+                    "UPDATE job_hosts SET state = 'interrupted', finished_at = $2,
+                        message = 'interrupted: the Steward process running it stopped'
+                     WHERE job_id = $1 AND state IN ('running', 'queued', 'pending')")
+                    .bind(row.id).bind(now).execute(&mut *tx).await?;
             }
             tx.commit().await?;
             rows

@@ -129,7 +129,7 @@ pub mod smtp;
 
 pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
 
-async fn admin_sql(sql: &str) {
+pub async fn admin_sql(sql: &str) {
     use sqlx::Connection;
     let url = postgres_admin_url();
     let mut conn = sqlx::PgConnection::connect(&url).await.unwrap_or_else(|err| {

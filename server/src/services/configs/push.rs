@@ -89,10 +89,14 @@ impl JobKind for Push {
     }
 }
 
-/// A file that differs from what is live.
+/// A file this push changes on the host.
 struct Change<'a> {
     file: &'a RenderedFile,
-    live: Option<(Vec<u8>, u32)>,
+    /// What was there before (content and mode), put back on failure; `None`: nothing was.
+    before: Option<(Vec<u8>, u32)>,
+    /// Still to be written. False when an interrupted push already swapped it in: it only
+    /// needs what that push never got to (checks, reloads, health), or to be taken back.
+    write: bool,
     live_sha: Option<String>,
     new_sha: String,
 }
@@ -166,6 +170,16 @@ impl HostPush<'_> {
 
     async fn run(&mut self) -> Outcome {
         let number = self.plan.revision.number;
+        // What the last good push wrote here: a file that is already as rendered but was never
+        // part of a good push was swapped in by a push that stopped (Steward killed) before its
+        // reloads and health checks.
+        let store = &self.configs.inner.store;
+        let verified: std::collections::HashMap<String, String> = store
+            .pushed_files(self.host.id)
+            .await
+            .map_err(|err| JobFailure::fatal(format!("cannot read what was pushed before: {err}")))?
+            .into_iter()
+            .collect();
         let mut changes = Vec::new();
         let mut pushed = Vec::new();
         for file in &self.plan.files {
@@ -174,7 +188,12 @@ impl HostPush<'_> {
             pushed.push((file.path.clone(), new_sha.clone()));
             let live_sha = live.as_ref().map(|(_, meta)| meta.sha256.clone());
             if live_sha.as_deref() != Some(new_sha.as_str()) {
-                changes.push(Change { file, live: live.map(|(bytes, meta)| (bytes, meta.mode)), live_sha, new_sha });
+                let before = live.map(|(bytes, meta)| (bytes, meta.mode));
+                changes.push(Change { file, before, write: true, live_sha, new_sha });
+            } else if verified.get(&file.path) != Some(&new_sha) {
+                let kept = self.agent.read_file(&previous_path(&file.path)).await.map_err(JobFailure::from)?;
+                let before = kept.map(|(bytes, meta)| (bytes, meta.mode));
+                changes.push(Change { file, before, write: false, live_sha, new_sha });
             }
         }
         if changes.is_empty() {
@@ -182,12 +201,23 @@ impl HostPush<'_> {
             self.log(&format!("revision {number}: every file is already as rendered"));
             return Ok(format!("revision {number}: no changes"));
         }
-        let paths: Vec<&str> = changes.iter().map(|c| c.file.path.as_str()).collect();
-        self.log(&format!("revision {number}: {} file(s) to change: {}", changes.len(), paths.join(", ")));
+        let listed = |write: bool| changes.iter().filter(move |c| c.write == write).map(|c| c.file.path.as_str());
+        let to_write: Vec<&str> = listed(true).collect();
+        let unfinished: Vec<&str> = listed(false).collect();
+        if !to_write.is_empty() {
+            self.log(&format!("revision {number}: {} file(s) to change: {}", to_write.len(), to_write.join(", ")));
+        }
+        if !unfinished.is_empty() {
+            self.log(&format!(
+                "revision {number}: {} file(s) swapped in by a push that did not finish, to check and reload: {}",
+                unfinished.len(),
+                unfinished.join(", ")
+            ));
+        }
 
         // Check each new file beside its target before anything live changes.
         let never = CancellationToken::new();
-        for change in &changes {
+        for change in changes.iter().filter(|c| c.write) {
             if change.file.validate.is_empty() {
                 continue;
             }
@@ -211,8 +241,9 @@ impl HostPush<'_> {
         }
 
         // Swap each file in; a concurrent change on the host (checksum moved) stops the push.
-        let mut applied: Vec<&Change<'_>> = Vec::new();
-        for change in &changes {
+        // Files an interrupted push swapped in count as applied: a failure takes them back too.
+        let mut applied: Vec<&Change<'_>> = changes.iter().filter(|c| !c.write).collect();
+        for change in changes.iter().filter(|c| c.write) {
             let request = self.write_request(
                 &change.file.path,
                 change.file,
@@ -223,6 +254,8 @@ impl HostPush<'_> {
                 Ok(_) => {
                     self.log(&format!("{}: written", change.file.path));
                     applied.push(change);
+                    // Stored before the next step: if Steward dies now, the log says so.
+                    self.ctx.flush_log().await;
                 }
                 Err(err) => {
                     let why = err.to_string();
@@ -353,7 +386,7 @@ impl HostPush<'_> {
         let mut problems = Vec::new();
         for change in applied.iter().rev() {
             let path = &change.file.path;
-            let result = match &change.live {
+            let result = match &change.before {
                 Some((bytes, mode)) => {
                     let mut request = self.write_request(path, change.file, Some(change.new_sha.clone()), false);
                     request.mode = Some(*mode & 0o7777);
@@ -411,6 +444,11 @@ impl HostPush<'_> {
         }
         let _ = self.configs.inner.alerts.clear("config-drift", &drift_target(self.host.id)).await;
     }
+}
+
+/// Where the agent keeps the version of `path` that a write replaced.
+fn previous_path(path: &str) -> String {
+    format!("{path}.steward-previous")
 }
 
 pub(crate) fn drift_target(host_id: i64) -> String {

@@ -41,6 +41,8 @@ pub struct JobContext {
     store: Store,
     clock: crate::clock::SharedClock,
     log: Mutex<LogBuffer>,
+    /// Held while lines are written, so they are stored in the order they were logged.
+    flushing: tokio::sync::Mutex<()>,
     lease: Duration,
 }
 
@@ -64,7 +66,10 @@ impl JobContext {
         log.pending.push(line.to_owned());
     }
 
-    pub(super) async fn flush_log(&self) {
+    /// Writes the lines logged so far now. Work that changes a host calls it before a step
+    /// that could be cut off, so a killed process leaves the log saying what was done.
+    pub async fn flush_log(&self) {
+        let _order = self.flushing.lock().await;
         let (lines, bytes) = match self.log.lock() {
             Ok(mut log) => (std::mem::take(&mut log.pending), std::mem::take(&mut log.pending_bytes)),
             Err(_) => return,
@@ -340,6 +345,7 @@ pub(super) fn new_context(jobs: &Jobs, job: JobRow, cancel: CancellationToken) -
             cap: inner.config.log_cap_bytes,
             dropped: 0,
         }),
+        flushing: tokio::sync::Mutex::new(()),
         job,
         payload,
         ssh: inner.ssh.clone(),
