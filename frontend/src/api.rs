@@ -55,8 +55,8 @@ mod glue {
             && let Ok(status) = http::StatusCode::from_u16(err.status_code())
         {
             options.set_status(status);
-            if let AppError::TooManyAttempts { retry_after_secs } = err
-                && let Ok(value) = http::HeaderValue::from_str(&retry_after_secs.to_string())
+            if let Some(secs) = err.retry_after_secs()
+                && let Ok(value) = http::HeaderValue::from_str(&secs.to_string())
             {
                 options.insert_header(http::header::RETRY_AFTER, value);
             }

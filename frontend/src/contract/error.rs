@@ -75,6 +75,15 @@ impl AppError {
         )
     }
 
+    /// How long a client should wait before trying again (`Retry-After`), when waiting helps.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::TooManyAttempts { retry_after_secs } => Some(*retry_after_secs),
+            Self::Unavailable => Some(1),
+            _ => None,
+        }
+    }
+
     /// The HTTP status for this error: the one table used by pages, server functions and the API.
     pub fn status_code(&self) -> u16 {
         match self {

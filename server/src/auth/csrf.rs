@@ -14,12 +14,15 @@ use axum::response::{IntoResponse, Response};
 use http::{Method, header};
 
 use crate::web::error::ApiError;
+use crate::web::guard::AllowedHosts;
 use steward_frontend::contract::AppError;
 
 #[derive(Debug, Clone)]
 pub struct AllowedOrigin {
     /// The configured base URL's origin, e.g. `https://steward.example.org`.
     pub base: Arc<str>,
+    /// The names Steward answers to, and its scheme.
+    pub hosts: AllowedHosts,
 }
 
 pub async fn protect(State(allowed): State<AllowedOrigin>, request: Request, next: Next) -> Response {
@@ -41,9 +44,12 @@ fn check(allowed: &AllowedOrigin, headers: &http::HeaderMap) -> Result<(), &'sta
         return Err("Sec-Fetch-Site is not same-origin");
     }
     if let Some(origin) = text(header::ORIGIN) {
-        let host = text(header::HOST).unwrap_or_default();
-        let same_host = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host);
-        if origin != &*allowed.base && !same_host {
+        // Another of Steward's own names (localhost for 127.0.0.1), with the same scheme.
+        let same_site = origin
+            .strip_prefix(&*allowed.hosts.scheme)
+            .and_then(|rest| rest.strip_prefix("://"))
+            .is_some_and(|host| host == text(header::HOST).unwrap_or_default() && allowed.hosts.allows(host));
+        if origin != &*allowed.base && !same_site {
             return Err("Origin is another site");
         }
     }
@@ -60,9 +66,18 @@ mod tests {
 
     #[test]
     fn same_origin_passes_and_other_sites_do_not() {
-        let allowed = AllowedOrigin { base: "https://steward.example.org".into() };
+        let base = "https://steward.example.org";
+        let allowed = AllowedOrigin { base: base.into(), hosts: AllowedHosts::from_base_url(base) };
         assert!(check(&allowed, &headers(&[("origin", "https://steward.example.org")])).is_ok());
-        assert!(check(&allowed, &headers(&[("origin", "http://127.0.0.1:8080"), ("host", "127.0.0.1:8080")])).is_ok());
+        // The scheme counts: a page served over plain http is another origin.
+        let downgrade = [("origin", "http://steward.example.org"), ("host", "steward.example.org")];
+        assert!(check(&allowed, &headers(&downgrade)).is_err());
+        let local = AllowedOrigin {
+            base: "http://127.0.0.1:8080".into(),
+            hosts: AllowedHosts::from_base_url("http://127.0.0.1:8080"),
+        };
+        assert!(check(&local, &headers(&[("origin", "http://localhost:8080"), ("host", "localhost:8080")])).is_ok());
+        assert!(check(&local, &headers(&[("origin", "https://localhost:8080"), ("host", "localhost:8080")])).is_err());
         assert!(check(&allowed, &headers(&[("sec-fetch-site", "same-origin")])).is_ok());
         assert!(check(&allowed, &headers(&[])).is_ok(), "non-browser clients send neither header");
         assert!(check(&allowed, &headers(&[("origin", "https://evil.example")])).is_err());

@@ -247,8 +247,27 @@ impl Inventory {
 
     // --- studies ---------------------------------------------------------------------------
 
+    /// The studies the viewer may see. A researcher learns a study's name and nothing more.
     pub async fn studies(&self, viewer: Viewer) -> Result<Vec<StudySummary>> {
-        Ok(self.store.list_studies(viewer).await.map_err(from_store)?.into_iter().map(study_summary).collect())
+        let admin = viewer.is_admin;
+        Ok(self
+            .store
+            .list_studies(viewer)
+            .await
+            .map_err(from_store)?
+            .into_iter()
+            .map(study_summary)
+            .map(|study| match study.my_role {
+                Some(StudyRole::Researcher) if !admin => StudySummary {
+                    description: String::new(),
+                    contact: String::new(),
+                    instance_count: 0,
+                    host_count: 0,
+                    ..study
+                },
+                _ => study,
+            })
+            .collect())
     }
 
     pub async fn study(&self, id: i64, user_id: i64) -> Result<StudySummary> {

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Result, Store, StoreError, on_pool};
+use super::{BeginWrite, Result, Store, StoreError, on_pool};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRow {
@@ -127,7 +127,7 @@ impl Store {
         expires_at: DateTime<Utc>,
     ) -> Result<()> {
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query(
                 "DELETE FROM one_time_tokens WHERE purpose = $1 AND used_at IS NULL
                  AND (user_id = $2 OR (user_id IS NULL AND $2 IS NULL))")

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Result, Store, on_pool};
+use super::{BeginWrite, Result, Store, on_pool};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RevisionRow {
@@ -87,7 +87,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<()> {
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query(
                 "INSERT INTO host_configs (host_id, revision_id, job_id, pushed_at, drift, drift_files, checked_at)
                  VALUES ($1, $2, $3, $4, 'in-sync', '[]', $4)

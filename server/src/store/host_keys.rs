@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Result, Store, on_pool};
+use super::{BeginWrite, Result, Store, on_pool};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct HostKeyRow {
@@ -41,7 +41,7 @@ impl Store {
     /// Returns false when no offered key has that fingerprint.
     pub async fn pin_host_key(&self, host_id: i64, fingerprint: &str, by: &str, now: DateTime<Utc>) -> Result<bool> {
         Ok(on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let found = sqlx::query("UPDATE host_keys SET pinned = TRUE, pinned_at = $1, pinned_by = $2 WHERE host_id = $3 AND fingerprint = $4")
                 .bind(now).bind(by).bind(host_id).bind(fingerprint).execute(&mut *tx).await?.rows_affected();
             if found > 0 {

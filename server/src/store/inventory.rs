@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Result, Store, StoreError, on_pool};
+use super::{BeginWrite, Result, Store, StoreError, on_pool};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StudyRow {
@@ -293,7 +293,7 @@ impl Store {
 
     pub async fn insert_instance(&self, study_id: i64, fields: &InstanceFields<'_>, now: DateTime<Utc>) -> Result<i64> {
         Ok(on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO instances (study_id, name, stack, environment, base_url, notes, created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id")
@@ -311,7 +311,7 @@ impl Store {
 
     pub async fn update_instance(&self, id: i64, fields: &InstanceFields<'_>, now: DateTime<Utc>) -> Result<()> {
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let done = sqlx::query(
                 "UPDATE instances SET name = $1, stack = $2, environment = $3, base_url = $4, notes = $5, updated_at = $6
                  WHERE id = $7")
@@ -385,7 +385,7 @@ impl Store {
 
     pub async fn insert_host(&self, instance_id: i64, fields: &HostFields<'_>, now: DateTime<Utc>) -> Result<i64> {
         Ok(on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO hosts (instance_id, name, address, ssh_port, ssh_user, credential_id, jump_host_id, created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id")
@@ -406,7 +406,7 @@ impl Store {
     /// happened.
     pub async fn update_host(&self, id: i64, fields: &HostFields<'_>, now: DateTime<Utc>) -> Result<bool> {
         Ok(on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let before: Option<Reach> = sqlx::query_as(
                 "SELECT address, ssh_port, ssh_user, credential_id, jump_host_id FROM hosts WHERE id = $1")
                 .bind(id).fetch_optional(&mut *tx).await?;

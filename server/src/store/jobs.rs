@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{BackendKind, Result, Store, on_pool};
+use super::{BackendKind, BeginWrite, Result, Store, on_pool};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct JobRow {
@@ -131,7 +131,7 @@ impl Store {
     /// those whose cancellation was asked for.
     pub async fn renew_leases(&self, owner: &str, lease_until: DateTime<Utc>) -> Result<Vec<(i64, bool)>> {
         Ok(on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let rows: Vec<(i64, bool)> = sqlx::query_as(
                 "UPDATE jobs SET lease_expires_at = $2 WHERE lease_owner = $1 AND state = 'running'
                  RETURNING id, cancel_requested")
@@ -181,7 +181,7 @@ impl Store {
              RETURNING {JOB_COLUMNS}"
         );
         Ok(on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let rows = sqlx::query_as::<_, JobRow>(&sql).bind(now).bind(all_running).fetch_all(&mut *tx).await?;
             for row in &rows {
                 sqlx::query("DELETE FROM host_locks WHERE job_id = $1").bind(row.id).execute(&mut *tx).await?;
@@ -200,7 +200,7 @@ impl Store {
     /// Asks a job to stop; a queued one is cancelled at once. Returns its state afterwards.
     pub async fn cancel_job(&self, id: i64, now: DateTime<Utc>) -> Result<String> {
         Ok(on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query("UPDATE jobs SET cancel_requested = TRUE WHERE id = $1 AND state IN ('queued', 'running')")
                 .bind(id).execute(&mut *tx).await?;
             sqlx::query("UPDATE jobs SET state = 'cancelled', finished_at = $2, summary = 'cancelled before it started'
@@ -252,7 +252,7 @@ impl Store {
             return Ok(());
         }
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             // The write comes first, so on SQLite the transaction takes the write lock at once
             // (waiting its turn) instead of failing to upgrade a read snapshot under load.
             let count = lines.len() as i64;

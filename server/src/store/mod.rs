@@ -74,12 +74,19 @@ impl From<sqlx::Error> for StoreError {
                 Self::Conflict(db.constraint().map_or_else(|| db.message().to_owned(), str::to_owned))
             }
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => Self::Unavailable(err),
+            // SQLite still busy after its busy timeout (SQLITE_BUSY, SQLITE_LOCKED and their
+            // extended codes): the caller may try again shortly, it is not a fault.
+            sqlx::Error::Database(ref db) if db.code().is_some_and(|code| sqlite_busy(&code)) => Self::Unavailable(err),
             other => Self::Internal(other),
         }
     }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+fn sqlite_busy(code: &str) -> bool {
+    code.parse::<i32>().is_ok_and(|code| matches!(code & 0xff, 5 | 6))
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendKind {
@@ -103,6 +110,29 @@ macro_rules! on_pool {
     };
 }
 pub(crate) use on_pool;
+
+/// Starts a transaction that writes. On SQLite it takes the write lock at once (`BEGIN
+/// IMMEDIATE`): a transaction that read first and then wrote could otherwise fail at once with
+/// "database is locked" when another writer got in between, where this one waits its turn
+/// (up to the busy timeout).
+pub(crate) trait BeginWrite {
+    type Database: sqlx::Database;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Self::Database>, sqlx::Error>;
+}
+
+impl BeginWrite for SqlitePool {
+    type Database = sqlx::Sqlite;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Database = sqlx::Postgres;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.begin().await
+    }
+}
 
 #[derive(Clone)]
 pub struct Store {

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Result, Store, on_pool};
+use super::{BeginWrite, Result, Store, on_pool};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RotaRow {
@@ -64,7 +64,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<i64> {
         Ok(on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM rotas WHERE COALESCE(study_id, 0) = $1")
                 .bind(study_id.unwrap_or(0)).fetch_optional(&mut *tx).await?;
             let id = match existing {

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Result, Store, on_pool};
+use super::{BeginWrite, Result, Store, on_pool};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ScheduleRow {
@@ -148,7 +148,7 @@ impl Store {
     /// time another replica claimed already is skipped. Returns the due times claimed here.
     pub async fn fire_schedules(&self, firings: &[Firing<'_>], now: DateTime<Utc>) -> Result<Vec<i64>> {
         Ok(on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let mut claimed = Vec::new();
             for f in firings {
                 let won = sqlx::query(

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Result, Store, on_pool};
+use super::{BeginWrite, Result, Store, on_pool};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CredentialRow {
@@ -160,7 +160,7 @@ impl Store {
         F: Fn(&SealedRow) -> std::result::Result<(Vec<u8>, Vec<u8>), String> + Send + Sync,
     {
         Ok(on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let rows = sqlx::query_as::<_, SealedRow>("SELECT id, name, kind, nonce, ciphertext FROM credentials")
                 .fetch_all(&mut *tx).await?;
             for row in &rows {

@@ -592,12 +592,12 @@ impl Backend for WebBackend {
         self.state.oncall.delete_override(&actor(caller), study_id, override_id).await
     }
 
-    async fn list_stacks(&self, _caller: &Caller) -> Result<Vec<StackSummary>> {
-        Ok(self.state.configs.stacks().summaries())
+    async fn list_stacks(&self, caller: &Caller) -> Result<Vec<StackSummary>> {
+        Ok(self.state.configs.stacks().summaries(actor(caller).admin))
     }
 
-    async fn config_overview(&self, _caller: &Caller, instance_id: i64) -> Result<ConfigOverview> {
-        self.state.configs.overview(instance_id).await
+    async fn config_overview(&self, caller: &Caller, instance_id: i64) -> Result<ConfigOverview> {
+        self.state.configs.overview(instance_id, actor(caller).admin).await
     }
 
     async fn save_settings(&self, caller: &Caller, input: SettingsInput) -> Result<RevisionSummary> {

@@ -17,8 +17,8 @@ impl IntoResponse for ApiError {
         let status =
             http::StatusCode::from_u16(self.0.status_code()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, Json(&self.0)).into_response();
-        if let AppError::TooManyAttempts { retry_after_secs } = self.0
-            && let Ok(value) = http::HeaderValue::from_str(&retry_after_secs.to_string())
+        if let Some(secs) = self.0.retry_after_secs()
+            && let Ok(value) = http::HeaderValue::from_str(&secs.to_string())
         {
             response.headers_mut().insert(http::header::RETRY_AFTER, value);
         }

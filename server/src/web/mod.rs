@@ -5,6 +5,7 @@ pub mod assets;
 pub mod backend;
 pub mod error;
 mod form_errors;
+pub mod guard;
 pub mod live;
 pub mod request_id;
 
@@ -36,7 +37,16 @@ pub fn router(state: &AppState) -> Router {
     let live_backend = backend.clone();
     let live_state = state.clone();
     let (log_backend, log_state) = (backend.clone(), state.clone());
-    let context = move || provide_context(backend.clone());
+    let context = move || {
+        provide_context(backend.clone());
+        // Each page's policy names the nonce Leptos put on its inline scripts.
+        if let Some(nonce) = leptos::nonce::use_nonce()
+            && let Some(response) = use_context::<leptos_axum::ResponseOptions>()
+            && let Ok(policy) = HeaderValue::from_str(&guard::content_security_policy(&nonce))
+        {
+            response.insert_header(header::CONTENT_SECURITY_POLICY, policy);
+        }
+    };
     let shell_options = options.clone();
     let app_shell = move || shell(shell_options.clone());
     let store = state.store.clone();
@@ -44,7 +54,8 @@ pub fn router(state: &AppState) -> Router {
 
     let sessions =
         DbSessionStore::new(state.store.clone()).layer(config.uses_https(), config.auth.session_idle_minutes);
-    let allowed = AllowedOrigin { base: config.server.base_url.as_str().into() };
+    let hosts = guard::AllowedHosts::from_base_url(&config.server.base_url);
+    let allowed = AllowedOrigin { base: config.server.base_url.as_str().into(), hosts: hosts.clone() };
 
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -68,10 +79,12 @@ pub fn router(state: &AppState) -> Router {
         .layer(middleware::from_fn_with_state(allowed, csrf::protect))
         .layer(sessions)
         .layer(middleware::from_fn(bound_requests))
+        .layer(middleware::from_fn(guard::no_store))
         .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
         // One-time links carry their token in the URL: never send it to another site.
         .layer(header_layer(header::REFERRER_POLICY, "same-origin"))
+        .layer(middleware::from_fn_with_state(hosts, guard::check_host))
         .layer(middleware::from_fn(request_id::assign))
 }
 

@@ -119,7 +119,7 @@ impl Configs {
     }
 
     /// The instance's configuration page: the form, the revisions and each host's state.
-    pub async fn overview(&self, instance_id: i64) -> Result<ConfigOverview, AppError> {
+    pub async fn overview(&self, instance_id: i64, admin: bool) -> Result<ConfigOverview, AppError> {
         let store = &self.inner.store;
         let instance = store.instance(instance_id).await.map_err(not_found("The instance"))?;
         let revisions = store.revisions(instance_id).await.map_err(from_store)?;
@@ -174,7 +174,7 @@ impl Configs {
             instance_id,
             instance_name: instance.name,
             study_id: instance.study_id,
-            stack: stack.map(|s| s.summary()),
+            stack: stack.map(|s| s.summary_for(admin)),
             stack_problem,
             fields,
             revisions: revisions.iter().map(revision_summary).collect(),

@@ -177,6 +177,16 @@ impl Stack {
         Ok(Self { manifest, source: source.to_owned(), env })
     }
 
+    /// The summary as `admin` (or anyone else) may see it: others learn only whether the stack
+    /// is shipped or an operator's folder, not the server's paths.
+    pub fn summary_for(&self, admin: bool) -> StackSummary {
+        let mut summary = self.summary();
+        if !admin && summary.source != "shipped" {
+            summary.source = "local folder".into();
+        }
+        summary
+    }
+
     pub fn summary(&self) -> StackSummary {
         StackSummary {
             name: self.manifest.name.clone(),
@@ -579,8 +589,9 @@ impl Stacks {
         self.stacks.keys().cloned().collect()
     }
 
-    pub fn summaries(&self) -> Vec<StackSummary> {
-        self.stacks.values().map(|s| s.summary()).collect()
+    /// Every stack; where an operator's folder lives on the server is told to admins only.
+    pub fn summaries(&self, admin: bool) -> Vec<StackSummary> {
+        self.stacks.values().map(|s| s.summary_for(admin)).collect()
     }
 }
 
