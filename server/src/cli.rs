@@ -165,7 +165,7 @@ enum CliError {
     #[error("{0}")]
     Config(#[from] ConfigError),
     #[error("{0}")]
-    App(#[from] steward_frontend::contract::AppError),
+    App(#[from] crate::services::error::Error),
     #[error("{0}")]
     Other(String),
 }
@@ -407,16 +407,15 @@ async fn inventory(command: InventoryCommand, config: Config) -> Result<ExitCode
                 file.file_stem().map_or_else(|| "imported".to_owned(), |s| s.to_string_lossy().into_owned())
             });
             let defaults = crate::services::ansible::Defaults { instance, stack, environment, ssh_user: user };
-            let report = state
-                .inventory
-                .import_ansible(&Actor::cli(), study.id, &text, &defaults, !dry_run)
-                .await
-                .map_err(|err| match err {
-                    steward_frontend::contract::AppError::Invalid { field: Some(f), message } if f == "inventory" => {
-                        CliError::Other(format!("{}: {message}; nothing was imported", file.display()))
-                    }
-                    other => CliError::App(other),
-                })?;
+            let report =
+                state.inventory.import_ansible(&Actor::cli(), study.id, &text, &defaults, !dry_run).await.map_err(
+                    |err| match err {
+                        crate::services::error::Error::Invalid { field: Some(f), message } if f == "inventory" => {
+                            CliError::Other(format!("{}: {message}; nothing was imported", file.display()))
+                        }
+                        other => CliError::App(other),
+                    },
+                )?;
             for instance in &report.instances {
                 println!(
                     "instance {} ({}, {}) tags: {}",

@@ -12,7 +12,8 @@ use steward_frontend::contract::{StackSummary, StudySummary};
 
 on_both_backends!(
     pages_are_private_and_answer_only_to_steward_s_name,
-    concurrent_writes_never_fail_with_a_server_error
+    concurrent_writes_never_fail_with_a_server_error,
+    a_failing_database_shows_only_a_request_id
 );
 
 async fn pages_are_private_and_answer_only_to_steward_s_name(backend: Backend) {
@@ -95,6 +96,46 @@ async fn concurrent_writes_never_fail_with_a_server_error(backend: Backend) {
     });
     for (status, body) in futures_util::future::join_all(calls).await {
         assert!(status.is_success() || status.as_u16() == 503, "{status}: {body}");
+    }
+    app.stop().await;
+}
+
+/// Runs SQL on the app's own database, behind its back.
+async fn sabotage(app: &TestApp, sql: &str) {
+    let url = app.state.config.database.url.expose().to_owned();
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        sqlx::query(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(&url).await.unwrap();
+        sqlx::query(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+}
+
+async fn a_failing_database_shows_only_a_request_id(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let admin = app.admin().await;
+    let (key, instance) = common::study_with_key(&admin, "Broken").await;
+    let _ = key;
+    let host: serde_json::Value =
+        admin.call("add_host", &common::host_form(&instance, "web1", "web", "127.0.0.1", "", "")).await.unwrap();
+    sabotage(&app, "DROP TABLE audit_log").await;
+    sabotage(&app, "DROP TABLE host_keys").await;
+
+    // A page of the store that is gone: 500, a generic message and the request id, nothing more.
+    let response =
+        admin.http.post(format!("{}/api/audit_log", app.url)).form(&[("query[page]", "0")]).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 500);
+    let request_id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body = response.text().await.unwrap();
+    assert_eq!(body, format!("{{\"Internal\":{{\"request_id\":\"{request_id}\"}}}}"));
+    // Through SSH too: the host's check says Steward could not read its inventory, not why.
+    let (status, body) = admin.call_raw("check_host", &[("host_id", &host["id"].to_string())]).await;
+    assert!(status.is_success() || status.as_u16() >= 500, "{status}: {body}");
+    for leak in ["no such table", "does not exist", "host_keys", "sqlx", "relation"] {
+        assert!(!body.contains(leak), "database text reached the browser: {body}");
     }
     app.stop().await;
 }

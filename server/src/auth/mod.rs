@@ -1,7 +1,5 @@
-//! Authentication plumbing: password hashing, one-time tokens, database-backed sessions and
-//! cross-site request protection.
+//! Authentication plumbing: password hashing, one-time tokens and database-backed sessions.
 
-pub mod csrf;
 pub mod passwords;
 pub mod sessions;
 pub mod tokens;

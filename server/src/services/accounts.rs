@@ -4,17 +4,17 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use steward_frontend::contract::{AppError, GlobalRole, UserSummary};
+use steward_frontend::contract::{GlobalRole, UserSummary};
 
 use crate::auth::passwords::PasswordHasher;
 use crate::auth::tokens::{hash_token, new_token};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::services::audit::{Actor, Audit};
+use crate::services::error::{Error, OrNotFound};
 use crate::store::{Attempt, NewUser, Store, StoreError, ThrottleRule, TokenPurpose, UserRow};
-use crate::web::error::{from_store, internal, not_found};
 
-type Result<T> = std::result::Result<T, AppError>;
+type Result<T> = std::result::Result<T, Error>;
 
 /// Attempts on one account: five, then a growing wait, up to 15 minutes.
 const PER_USER: ThrottleRule = ThrottleRule { allowed: 5, step_secs: 1, max_delay_secs: 15 * 60, memory_secs: 3600 };
@@ -64,15 +64,15 @@ pub fn role_of(row: &UserRow) -> GlobalRole {
 pub fn normalize_username(raw: &str) -> Result<String> {
     let name = raw.trim().to_lowercase();
     if name.is_empty() {
-        return Err(AppError::invalid("username", "Enter a username"));
+        return Err(Error::invalid("username", "Enter a username"));
     }
     if name.len() > 64 {
-        return Err(AppError::invalid("username", "A username has at most 64 characters"));
+        return Err(Error::invalid("username", "A username has at most 64 characters"));
     }
     if !name.starts_with(|c: char| c.is_ascii_alphanumeric())
         || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-' | '_'))
     {
-        return Err(AppError::invalid(
+        return Err(Error::invalid(
             "username",
             "Use lower-case letters, digits, dot, dash and underscore, starting with a letter or digit",
         ));
@@ -97,7 +97,7 @@ fn normalize_email(raw: &str) -> Result<Option<String>> {
     if valid {
         Ok(Some(email.to_owned()))
     } else {
-        Err(AppError::invalid("email", format!("{email:?} is not an email address")))
+        Err(Error::invalid("email", format!("{email:?} is not an email address")))
     }
 }
 
@@ -110,19 +110,19 @@ impl Accounts {
         let min = self.config.auth.min_password_length;
         let length = password.chars().count();
         if length < min {
-            return Err(AppError::invalid(field, format!("Use at least {min} characters")));
+            return Err(Error::invalid(field, format!("Use at least {min} characters")));
         }
         if length > 1024 {
-            return Err(AppError::invalid(field, "Use at most 1024 characters"));
+            return Err(Error::invalid(field, "Use at most 1024 characters"));
         }
         if password.to_lowercase().contains(username) {
-            return Err(AppError::invalid(field, "The password must not contain the username"));
+            return Err(Error::invalid(field, "The password must not contain the username"));
         }
         Ok(())
     }
 
     async fn hash(&self, password: String) -> Result<String> {
-        self.hasher.hash(password).await.map_err(internal)
+        self.hasher.hash(password).await.map_err(Error::internal)
     }
 
     fn link(&self, path: &str, token: &str, expires_at: DateTime<Utc>) -> Link {
@@ -130,7 +130,7 @@ impl Accounts {
     }
 
     pub async fn needs_setup(&self) -> Result<bool> {
-        Ok(self.store.count_users().await.map_err(from_store)? == 0)
+        Ok(self.store.count_users().await? == 0)
     }
 
     /// On a start with no users: a fresh one-time link for creating the first admin.
@@ -142,10 +142,7 @@ impl Accounts {
         let now = self.clock.now();
         let minutes = i64::try_from(self.config.auth.setup_link_minutes).unwrap_or(60);
         let expires_at = now + Duration::minutes(minutes);
-        self.store
-            .insert_token(TokenPurpose::Setup, &hash_token(&token), None, now, expires_at)
-            .await
-            .map_err(from_store)?;
+        self.store.insert_token(TokenPurpose::Setup, &hash_token(&token), None, now, expires_at).await?;
         Ok(Some(self.link("/setup", &token, expires_at)))
     }
 
@@ -159,18 +156,18 @@ impl Accounts {
         let username = normalize_username(username)?;
         self.validate_password(&username, &password, "password")?;
         if !self.needs_setup().await? {
-            return Err(AppError::Invalid { field: None, message: "Steward is already set up; log in instead".into() });
+            return Err(Error::Invalid { field: None, message: "Steward is already set up; log in instead".into() });
         }
         let hash = self.hash(password).await?;
         match self.store.consume_token(TokenPurpose::Setup, &hash_token(token.trim()), self.clock.now()).await {
             Ok(_) => {}
             Err(StoreError::NotFound) => {
-                return Err(AppError::Invalid {
+                return Err(Error::Invalid {
                     field: None,
                     message: "This setup link is not valid: it was used already or has expired. Restart Steward to get a new one.".into(),
                 });
             }
-            Err(err) => return Err(from_store(err)),
+            Err(err) => return Err(Error::from(err)),
         }
         let user = self
             .store
@@ -184,8 +181,7 @@ impl Accounts {
                 },
                 self.clock.now(),
             )
-            .await
-            .map_err(from_store)?;
+            .await?;
         let actor = Actor { user_id: Some(user.id), username: Some(user.username.clone()), ..actor.clone() };
         self.audit.record(&actor, "setup.completed", &format!("user {}", user.username), "first admin created").await;
         Ok(user)
@@ -203,23 +199,23 @@ impl Accounts {
         let now = self.clock.now().timestamp();
         let keys = [(addr_key.as_ref(), &PER_ADDRESS), (user_key.as_ref(), &PER_USER)];
         for (key, rule) in keys.iter().filter_map(|(key, rule)| Some((key.as_ref()?, *rule))) {
-            if let Attempt::Waiting { until } = self.store.reserve_attempt(key, now, rule).await.map_err(from_store)? {
+            if let Attempt::Waiting { until } = self.store.reserve_attempt(key, now, rule).await? {
                 let wait = u64::try_from(until - now).unwrap_or(0).max(1);
-                return Err(AppError::TooManyAttempts { retry_after_secs: wait });
+                return Err(Error::TooManyAttempts { retry_after_secs: wait });
             }
         }
         let user = match &name {
-            Some(name) => self.store.user_by_name(name).await.map_err(from_store)?,
+            Some(name) => self.store.user_by_name(name).await?,
             None => None,
         };
         let hash = user.as_ref().filter(|u| !u.disabled).and_then(|u| u.password_hash.clone());
-        let verified = self.hasher.verify(hash, password).await.map_err(internal)?;
+        let verified = self.hasher.verify(hash, password).await.map_err(Error::internal)?;
         match user {
             Some(user) if verified => {
                 for key in [&user_key, &addr_key].into_iter().flatten() {
-                    self.store.clear_throttle(key).await.map_err(from_store)?;
+                    self.store.clear_throttle(key).await?;
                 }
-                self.store.touch_login(user.id, self.clock.now()).await.map_err(from_store)?;
+                self.store.touch_login(user.id, self.clock.now()).await?;
                 let actor = Actor { user_id: Some(user.id), username: Some(user.username.clone()), ..actor.clone() };
                 self.audit.record(&actor, "user.login", &format!("user {}", user.username), "").await;
                 Ok(user)
@@ -227,49 +223,45 @@ impl Accounts {
             _ => {
                 let target = format!("user {}", name.as_deref().unwrap_or("(a name too long to be one)"));
                 self.audit.record(actor, "user.login_failed", &target, WRONG_CREDENTIALS).await;
-                Err(AppError::Invalid { field: None, message: WRONG_CREDENTIALS.into() })
+                Err(Error::Invalid { field: None, message: WRONG_CREDENTIALS.into() })
             }
         }
     }
 
     /// Forgets login counters that hold nothing back any more.
     pub async fn prune_throttle(&self) -> Result<u64> {
-        self.store.prune_throttle(self.clock.now().timestamp(), PER_ADDRESS.memory_secs).await.map_err(from_store)
+        self.store.prune_throttle(self.clock.now().timestamp(), PER_ADDRESS.memory_secs).await.map_err(Error::from)
     }
 
     pub async fn user(&self, id: i64) -> Result<UserRow> {
-        self.store.user_by_id(id).await.map_err(not_found("The user"))
+        self.store.user_by_id(id).await.or_not_found("The user")
     }
 
     pub async fn user_by_name(&self, username: &str) -> Result<UserRow> {
         let name = normalize_username(username)?;
-        self.store
-            .user_by_name(&name)
-            .await
-            .map_err(from_store)?
-            .ok_or_else(|| AppError::not_found(format!("User {name}")))
+        self.store.user_by_name(&name).await?.ok_or_else(|| Error::not_found(format!("User {name}")))
     }
 
     pub async fn list(&self) -> Result<Vec<UserRow>> {
-        self.store.list_users().await.map_err(from_store)
+        self.store.list_users().await.map_err(Error::from)
     }
 
     /// Changes the caller's own password after checking the current one; other sessions end.
     pub async fn change_password(&self, actor: &Actor, user: &UserRow, current: String, new: String) -> Result<()> {
         self.validate_password(&user.username, &new, "password")?;
-        if !self.hasher.verify(user.password_hash.clone(), current).await.map_err(internal)? {
-            return Err(AppError::invalid("current", "The current password is wrong"));
+        if !self.hasher.verify(user.password_hash.clone(), current).await.map_err(Error::internal)? {
+            return Err(Error::invalid("current", "The current password is wrong"));
         }
         let hash = self.hash(new).await?;
-        self.store.set_password_hash(user.id, &hash, self.clock.now()).await.map_err(from_store)?;
-        self.store.delete_user_sessions(user.id).await.map_err(from_store)?;
+        self.store.set_password_hash(user.id, &hash, self.clock.now()).await?;
+        self.store.delete_user_sessions(user.id).await?;
         self.audit.record(actor, "user.password_changed", &format!("user {}", user.username), "").await;
         Ok(())
     }
 
     /// Sets a password with a one-time link; returns the user, whose other sessions end.
     pub async fn redeem_password_link(&self, actor: &Actor, token: &str, password: String) -> Result<UserRow> {
-        let invalid = || AppError::Invalid {
+        let invalid = || Error::Invalid {
             field: None,
             message: "This link is not valid: it was used already or has expired. Ask an admin for a new one.".into(),
         };
@@ -278,18 +270,18 @@ impl Accounts {
         let user_id = match self.store.peek_token(TokenPurpose::Password, &token_hash, self.clock.now()).await {
             Ok(Some(id)) => id,
             Ok(None) | Err(StoreError::NotFound) => return Err(invalid()),
-            Err(err) => return Err(from_store(err)),
+            Err(err) => return Err(Error::from(err)),
         };
         let user = self.user(user_id).await?;
         self.validate_password(&user.username, &password, "password")?;
         match self.store.consume_token(TokenPurpose::Password, &token_hash, self.clock.now()).await {
             Ok(Some(id)) if id == user_id => {}
             Ok(_) | Err(StoreError::NotFound) => return Err(invalid()),
-            Err(err) => return Err(from_store(err)),
+            Err(err) => return Err(Error::from(err)),
         }
         let hash = self.hash(password).await?;
-        self.store.set_password_hash(user.id, &hash, self.clock.now()).await.map_err(from_store)?;
-        self.store.delete_user_sessions(user.id).await.map_err(from_store)?;
+        self.store.set_password_hash(user.id, &hash, self.clock.now()).await?;
+        self.store.delete_user_sessions(user.id).await?;
         let actor = Actor { user_id: Some(user.id), username: Some(user.username.clone()), ..actor.clone() };
         self.audit
             .record(&actor, "user.password_set", &format!("user {}", user.username), "with a one-time link")
@@ -311,7 +303,7 @@ impl Accounts {
         let email = normalize_email(email)?;
         let display_name = display_name.trim();
         if display_name.chars().count() > 200 {
-            return Err(AppError::invalid("display_name", "A name has at most 200 characters"));
+            return Err(Error::invalid("display_name", "A name has at most 200 characters"));
         }
         let display_name = if display_name.is_empty() { username.as_str() } else { display_name };
         let hash = match password {
@@ -336,9 +328,9 @@ impl Accounts {
             .await
             .map_err(|err| match err {
                 StoreError::Conflict(_) => {
-                    AppError::conflict("username", format!("A user named {username} already exists"))
+                    Error::conflict("username", format!("A user named {username} already exists"))
                 }
-                other => from_store(other),
+                other => Error::from(other),
             })?;
         self.audit.record(actor, "user.created", &format!("user {}", user.username), &format!("role {role}")).await;
         let link = match hash {
@@ -353,10 +345,7 @@ impl Accounts {
         let now = self.clock.now();
         let hours = i64::try_from(self.config.auth.password_link_hours).unwrap_or(24);
         let expires_at = now + Duration::hours(hours);
-        self.store
-            .insert_token(TokenPurpose::Password, &hash_token(&token), Some(user_id), now, expires_at)
-            .await
-            .map_err(from_store)?;
+        self.store.insert_token(TokenPurpose::Password, &hash_token(&token), Some(user_id), now, expires_at).await?;
         Ok(self.link("/password", &token, expires_at))
     }
 
@@ -373,11 +362,8 @@ impl Accounts {
 
     /// Steward always keeps at least one active admin.
     async fn ensure_admin_remains(&self, user: &UserRow) -> Result<()> {
-        if role_of(user) == GlobalRole::Admin
-            && !user.disabled
-            && self.store.count_active_admins().await.map_err(from_store)? <= 1
-        {
-            return Err(AppError::Invalid {
+        if role_of(user) == GlobalRole::Admin && !user.disabled && self.store.count_active_admins().await? <= 1 {
+            return Err(Error::Invalid {
                 field: None,
                 message: format!("{} is the last active admin; make someone else admin first", user.username),
             });
@@ -393,7 +379,7 @@ impl Accounts {
         if role != GlobalRole::Admin {
             self.ensure_admin_remains(&user).await?;
         }
-        self.store.set_role(user.id, role.as_str(), self.clock.now()).await.map_err(from_store)?;
+        self.store.set_role(user.id, role.as_str(), self.clock.now()).await?;
         self.audit
             .record(actor, "user.role_changed", &format!("user {}", user.username), &format!("{} → {role}", user.role))
             .await;
@@ -403,14 +389,14 @@ impl Accounts {
     pub async fn set_disabled(&self, actor: &Actor, user_id: i64, disabled: bool) -> Result<UserRow> {
         let user = self.user(user_id).await?;
         if disabled && actor.user_id == Some(user.id) {
-            return Err(AppError::Invalid { field: None, message: "You cannot disable your own account".into() });
+            return Err(Error::Invalid { field: None, message: "You cannot disable your own account".into() });
         }
         if disabled {
             self.ensure_admin_remains(&user).await?;
         }
-        self.store.set_disabled(user.id, disabled, self.clock.now()).await.map_err(from_store)?;
+        self.store.set_disabled(user.id, disabled, self.clock.now()).await?;
         if disabled {
-            self.store.delete_user_sessions(user.id).await.map_err(from_store)?;
+            self.store.delete_user_sessions(user.id).await?;
         }
         let action = if disabled { "user.disabled" } else { "user.enabled" };
         self.audit.record(actor, action, &format!("user {}", user.username), "").await;

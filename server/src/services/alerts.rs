@@ -8,20 +8,19 @@ use std::collections::HashSet;
 
 use chrono::{Duration, Timelike, Utc};
 use steward_frontend::contract::{
-    AlertSettings, AlertSettingsInput, AlertSummary, AppError, CERT_WARN_DAYS, CLOCK_WARN_MS, DISK_WARN_PERCENT,
-    FieldError,
+    AlertSettings, AlertSettingsInput, AlertSummary, CERT_WARN_DAYS, CLOCK_WARN_MS, DISK_WARN_PERCENT, FieldError,
 };
 
 use crate::auth::tokens::hash_token;
 use crate::clock::SharedClock;
 use crate::services::audit::{Actor, Audit};
+use crate::services::error::{Error, OrNotFound};
 use crate::services::fleet;
 use crate::services::mail::{ACK_LINK, Mailer};
 use crate::services::oncall::OnCall;
 use crate::store::{
     AlertRow, AlertSettingsRow, AlertTargets, Condition, HostForAlerts, HostStatusRow, Store, StoreError,
 };
-use crate::web::error::{from_store, not_found};
 
 /// Who hears of an alert at once when the study has no rota (and reads the digest): the study's
 /// admins and on-call members (the global admins always).
@@ -342,9 +341,9 @@ impl Alerts {
         }))
     }
 
-    pub async fn settings(&self, study_id: i64) -> Result<AlertSettings, AppError> {
-        let study = self.store.study(study_id, 0).await.map_err(not_found("The study"))?;
-        let row = self.settings_row(study_id).await.map_err(from_store)?;
+    pub async fn settings(&self, study_id: i64) -> Result<AlertSettings, Error> {
+        let study = self.store.study(study_id, 0).await.or_not_found("The study")?;
+        let row = self.settings_row(study_id).await?;
         Ok(AlertSettings {
             study_id,
             study_name: study.name,
@@ -359,7 +358,7 @@ impl Alerts {
         })
     }
 
-    pub async fn save_settings(&self, actor: &Actor, input: AlertSettingsInput) -> Result<AlertSettings, AppError> {
+    pub async fn save_settings(&self, actor: &Actor, input: AlertSettingsInput) -> Result<AlertSettings, Error> {
         let mut errors = Vec::new();
         let mut number = |name: &str, text: &str, range: std::ops::RangeInclusive<i64>, optional: bool| {
             let text = text.trim();
@@ -392,10 +391,10 @@ impl Alerts {
             });
         }
         let (Some(disk), Some(cert), Some(clock), Some(digest_hour)) = (disk, cert, clock, digest_hour) else {
-            return Err(AppError::InvalidFields { errors });
+            return Err(Error::InvalidFields { errors });
         };
         if !errors.is_empty() {
-            return Err(AppError::InvalidFields { errors });
+            return Err(Error::InvalidFields { errors });
         }
         let row = AlertSettingsRow {
             study_id: input.study_id,
@@ -409,7 +408,7 @@ impl Alerts {
             digest_hour,
             last_digest_on: None,
         };
-        self.store.save_alert_settings(&row, self.clock.now()).await.map_err(from_store)?;
+        self.store.save_alert_settings(&row, self.clock.now()).await?;
         let saved = self.settings(input.study_id).await?;
         self.audit_record(actor, &saved).await;
         Ok(saved)
@@ -526,44 +525,37 @@ impl Alerts {
         (subject, text, html)
     }
 
-    pub async fn list(&self, state: &str, visible: Option<&[i64]>) -> Result<Vec<AlertSummary>, AppError> {
-        Ok(self.store.list_alerts(state, visible).await.map_err(from_store)?.iter().map(summary_of).collect())
+    pub async fn list(&self, state: &str, visible: Option<&[i64]>) -> Result<Vec<AlertSummary>, Error> {
+        Ok(self.store.list_alerts(state, visible).await?.iter().map(summary_of).collect())
     }
 
-    pub async fn get(&self, id: i64) -> Result<AlertSummary, AppError> {
-        self.store.alert(id).await.map(|row| summary_of(&row)).map_err(not_found("The alert"))
+    pub async fn get(&self, id: i64) -> Result<AlertSummary, Error> {
+        self.store.alert(id).await.map(|row| summary_of(&row)).or_not_found("The alert")
     }
 
-    pub async fn acknowledge(&self, id: i64, by: &str) -> Result<AlertSummary, AppError> {
-        self.store.acknowledge_alert(id, by, self.clock.now()).await.map_err(from_store)?;
+    pub async fn acknowledge(&self, id: i64, by: &str) -> Result<AlertSummary, Error> {
+        self.store.acknowledge_alert(id, by, self.clock.now()).await?;
         self.get(id).await
     }
 
     /// The alert an acknowledge link is for (to show before acknowledging).
-    pub async fn link(&self, token: &str) -> Result<AlertSummary, AppError> {
-        let (id, _) = self
-            .store
-            .alert_of_link(&hash_token(token.trim()), self.clock.now())
-            .await
-            .map_err(from_store)?
-            .ok_or_else(|| {
-                AppError::invalid("token", "This link was used already or has expired; sign in to acknowledge")
+    pub async fn link(&self, token: &str) -> Result<AlertSummary, Error> {
+        let (id, _) =
+            self.store.alert_of_link(&hash_token(token.trim()), self.clock.now()).await?.ok_or_else(|| {
+                Error::invalid("token", "This link was used already or has expired; sign in to acknowledge")
             })?;
         self.get(id).await
     }
 
     /// Acknowledges with a mailed link: for that alert only, once.
-    pub async fn acknowledge_by_link(&self, token: &str) -> Result<AlertSummary, AppError> {
+    pub async fn acknowledge_by_link(&self, token: &str) -> Result<AlertSummary, Error> {
         let hash = hash_token(token.trim());
         let now = self.clock.now();
-        let (id, recipient) = self.store.alert_of_link(&hash, now).await.map_err(from_store)?.ok_or_else(|| {
-            AppError::invalid("token", "This link was used already or has expired; sign in to acknowledge")
+        let (id, recipient) = self.store.alert_of_link(&hash, now).await?.ok_or_else(|| {
+            Error::invalid("token", "This link was used already or has expired; sign in to acknowledge")
         })?;
-        if !self.store.use_alert_link(&hash, now).await.map_err(from_store)? {
-            return Err(AppError::invalid(
-                "token",
-                "This link was used already or has expired; sign in to acknowledge",
-            ));
+        if !self.store.use_alert_link(&hash, now).await? {
+            return Err(Error::invalid("token", "This link was used already or has expired; sign in to acknowledge"));
         }
         self.acknowledge(id, &format!("{recipient} (mail link)")).await
     }

@@ -6,36 +6,36 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use steward_frontend::contract::{
-    AppError, DeletionPreview, FleetSummary, HostHealth, HostInput, HostRole, HostSummary, ImportReport, InstanceInput,
+    DeletionPreview, FleetSummary, HostHealth, HostInput, HostRole, HostSummary, ImportReport, InstanceInput,
     InstanceQuery, InstanceSummary, Member, NamedRef, Page, PlannedHost, PlannedInstance, Skipped, Stack, StudyRole,
     StudySummary,
 };
 
 use crate::clock::SharedClock;
 use crate::services::audit::{Actor, Audit};
+use crate::services::error::{Error, OrNotFound};
 use crate::services::{ansible, fleet};
 use crate::store::{HostFields, HostRow, InstanceFields, InstanceFilter, InstanceRow, InstanceSort, Store, StoreError};
 use crate::store::{StudyRow, Viewer};
-use crate::web::error::{from_store, not_found};
 
-type Result<T> = std::result::Result<T, AppError>;
+type Result<T> = std::result::Result<T, Error>;
 
 pub const INSTANCES_PER_PAGE: u32 = 50;
 
 /// Free text: kept as given, but not blank and not endless.
 fn text(field: &str, label: &str, value: &str, max: usize) -> Result<String> {
     if value.trim().is_empty() {
-        return Err(AppError::invalid(field, format!("Enter {label}")));
+        return Err(Error::invalid(field, format!("Enter {label}")));
     }
     if value.chars().count() > max {
-        return Err(AppError::invalid(field, format!("Use at most {max} characters")));
+        return Err(Error::invalid(field, format!("Use at most {max} characters")));
     }
     Ok(value.to_owned())
 }
 
 fn optional_text(field: &str, value: &str, max: usize) -> Result<String> {
     if value.chars().count() > max {
-        return Err(AppError::invalid(field, format!("Use at most {max} characters")));
+        return Err(Error::invalid(field, format!("Use at most {max} characters")));
     }
     Ok(value.to_owned())
 }
@@ -45,7 +45,7 @@ pub fn parse_address(raw: &str) -> Result<String> {
     let value = raw.trim();
     let bare = value.strip_prefix('[').and_then(|v| v.strip_suffix(']')).unwrap_or(value);
     if bare.is_empty() {
-        return Err(AppError::invalid("address", "Enter a DNS name or an IP address"));
+        return Err(Error::invalid("address", "Enter a DNS name or an IP address"));
     }
     if bare.parse::<IpAddr>().is_ok() {
         return Ok(bare.to_owned());
@@ -64,7 +64,7 @@ pub fn parse_address(raw: &str) -> Result<String> {
     {
         return Ok(name.to_ascii_lowercase());
     }
-    Err(AppError::invalid("address", format!("{value:?} is not a DNS name, IPv4 or IPv6 address")))
+    Err(Error::invalid("address", format!("{value:?} is not a DNS name, IPv4 or IPv6 address")))
 }
 
 pub fn parse_port(raw: &str) -> Result<u16> {
@@ -74,7 +74,7 @@ pub fn parse_port(raw: &str) -> Result<u16> {
     }
     match value.parse::<u32>() {
         Ok(port) if (1..=65535).contains(&port) => Ok(u16::try_from(port).unwrap_or(22)),
-        _ => Err(AppError::invalid("ssh_port", format!("{value:?} is not a port (1 to 65535)"))),
+        _ => Err(Error::invalid("ssh_port", format!("{value:?} is not a port (1 to 65535)"))),
     }
 }
 
@@ -88,7 +88,7 @@ pub fn parse_ssh_user(raw: &str) -> Result<String> {
     if valid {
         Ok(value.to_owned())
     } else {
-        Err(AppError::invalid("ssh_user", format!("{value:?} is not a user name (lower-case letters, digits, _ - .)")))
+        Err(Error::invalid("ssh_user", format!("{value:?} is not a user name (lower-case letters, digits, _ - .)")))
     }
 }
 
@@ -96,14 +96,14 @@ pub fn parse_roles(raw: &str) -> Result<Vec<HostRole>> {
     let mut roles = Vec::new();
     for word in raw.split([',', ' ']).map(str::trim).filter(|w| !w.is_empty()) {
         let role = HostRole::parse(&word.to_ascii_lowercase()).ok_or_else(|| {
-            AppError::invalid("roles", format!("{word:?} is not a role; use web, analysis, database, notebook or all"))
+            Error::invalid("roles", format!("{word:?} is not a role; use web, analysis, database, notebook or all"))
         })?;
         if !roles.contains(&role) {
             roles.push(role);
         }
     }
     if roles.is_empty() {
-        return Err(AppError::invalid("roles", "Give the host at least one role"));
+        return Err(Error::invalid("roles", "Give the host at least one role"));
     }
     roles.sort();
     Ok(roles)
@@ -116,7 +116,7 @@ pub fn parse_tags(raw: &str) -> Result<Vec<String>> {
         if tag.chars().count() > 40
             || !tag.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '='))
         {
-            return Err(AppError::invalid(
+            return Err(Error::invalid(
                 "tags",
                 format!("{word:?} is not a tag (letters, digits, - _ . : =; at most 40)"),
             ));
@@ -126,7 +126,7 @@ pub fn parse_tags(raw: &str) -> Result<Vec<String>> {
         }
     }
     if tags.len() > 30 {
-        return Err(AppError::invalid("tags", "Use at most 30 tags"));
+        return Err(Error::invalid("tags", "Use at most 30 tags"));
     }
     tags.sort();
     Ok(tags)
@@ -145,7 +145,7 @@ fn parse_base_url(raw: &str) -> Result<String> {
         {
             Ok(value.to_owned())
         }
-        _ => Err(AppError::invalid("base_url", format!("{value:?} is not an http(s) URL"))),
+        _ => Err(Error::invalid("base_url", format!("{value:?} is not an http(s) URL"))),
     }
 }
 
@@ -154,7 +154,7 @@ fn optional_id(field: &str, raw: &str) -> Result<Option<i64>> {
     if value.is_empty() {
         return Ok(None);
     }
-    value.parse().map(Some).map_err(|_| AppError::invalid(field, "Choose one from the list"))
+    value.parse().map(Some).map_err(|_| Error::invalid(field, "Choose one from the list"))
 }
 
 fn study_summary(row: StudyRow) -> StudySummary {
@@ -200,13 +200,13 @@ struct CheckedHost {
 fn watch_list(field: &str, text: &str, check: impl Fn(&str) -> std::result::Result<(), String>) -> Result<String> {
     let mut lines: Vec<&str> = Vec::new();
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        check(line).map_err(|message| AppError::invalid(field, message))?;
+        check(line).map_err(|message| Error::invalid(field, message))?;
         if !lines.contains(&line) {
             lines.push(line);
         }
     }
     if lines.len() > 100 {
-        return Err(AppError::invalid(field, "Watch at most 100 entries per host"));
+        return Err(Error::invalid(field, "Watch at most 100 entries per host"));
     }
     Ok(lines.join("\n"))
 }
@@ -214,7 +214,7 @@ fn watch_list(field: &str, text: &str, check: impl Fn(&str) -> std::result::Resu
 /// Removing a jump host would cut off the hosts behind it.
 fn refuse_if_jumped_through(dependants: i64, whose: &str, name: &str) -> Result<()> {
     if dependants > 0 {
-        return Err(AppError::Invalid {
+        return Err(Error::Invalid {
             field: None,
             message: format!(
                 "{dependants} host(s) {whose}reach their server through {name}; change their jump host first"
@@ -253,8 +253,7 @@ impl Inventory {
         Ok(self
             .store
             .list_studies(viewer)
-            .await
-            .map_err(from_store)?
+            .await?
             .into_iter()
             .map(study_summary)
             .map(|study| match study.my_role {
@@ -271,7 +270,7 @@ impl Inventory {
     }
 
     pub async fn study(&self, id: i64, user_id: i64) -> Result<StudySummary> {
-        self.store.study(id, user_id).await.map(study_summary).map_err(not_found("The study"))
+        self.store.study(id, user_id).await.map(study_summary).or_not_found("The study")
     }
 
     pub async fn create_study(
@@ -286,8 +285,8 @@ impl Inventory {
         let contact = optional_text("contact", contact, 500)?;
         let id = self.store.insert_study(&name, &description, &contact, self.clock.now()).await.map_err(
             |err| match err {
-                StoreError::Conflict(_) => AppError::conflict("name", format!("A study named {name:?} already exists")),
-                other => from_store(other),
+                StoreError::Conflict(_) => Error::conflict("name", format!("A study named {name:?} already exists")),
+                other => Error::from(other),
             },
         )?;
         self.audit.record(actor, "study.created", &format!("study {name}"), "").await;
@@ -308,8 +307,8 @@ impl Inventory {
         let contact = optional_text("contact", contact, 500)?;
         self.store.update_study(id, &name, &description, &contact, self.clock.now()).await.map_err(
             |err| match err {
-                StoreError::Conflict(_) => AppError::conflict("name", format!("A study named {name:?} already exists")),
-                other => not_found("The study")(other),
+                StoreError::Conflict(_) => Error::conflict("name", format!("A study named {name:?} already exists")),
+                other => Error::not_found_or("The study", other),
             },
         )?;
         let detail = if before.name == name { String::new() } else { format!("renamed from {}", before.name) };
@@ -326,12 +325,9 @@ impl Inventory {
     pub async fn delete_study(&self, actor: &Actor, id: i64, confirm: &str) -> Result<()> {
         let preview = self.study_deletion(id).await?;
         if confirm != preview.name {
-            return Err(AppError::invalid(
-                "confirm",
-                format!("Type the study's name, {:?}, to delete it", preview.name),
-            ));
+            return Err(Error::invalid("confirm", format!("Type the study's name, {:?}, to delete it", preview.name)));
         }
-        self.store.delete_study(id).await.map_err(not_found("The study"))?;
+        self.store.delete_study(id).await.or_not_found("The study")?;
         let detail = format!("with {} instance(s) and {} host(s)", preview.instances, preview.hosts);
         self.audit.record(actor, "study.deleted", &format!("study {}", preview.name), &detail).await;
         Ok(())
@@ -341,8 +337,7 @@ impl Inventory {
         Ok(self
             .store
             .members(study_id)
-            .await
-            .map_err(from_store)?
+            .await?
             .into_iter()
             .map(|m| Member {
                 user_id: m.user_id,
@@ -362,7 +357,7 @@ impl Inventory {
         role: StudyRole,
     ) -> Result<()> {
         let study = self.study(study_id, 0).await?;
-        self.store.set_member(study_id, user_id, role.as_str(), self.clock.now()).await.map_err(from_store)?;
+        self.store.set_member(study_id, user_id, role.as_str(), self.clock.now()).await?;
         self.audit
             .record(actor, "study.member_set", &format!("study {}", study.name), &format!("{username} as {role}"))
             .await;
@@ -377,8 +372,8 @@ impl Inventory {
             .into_iter()
             .find(|m| m.user_id == user_id)
             .map(|m| m.username)
-            .ok_or_else(|| AppError::not_found("The member"))?;
-        self.store.remove_member(study_id, user_id).await.map_err(not_found("The member"))?;
+            .ok_or_else(|| Error::not_found("The member"))?;
+        self.store.remove_member(study_id, user_id).await.or_not_found("The member")?;
         self.audit.record(actor, "study.member_removed", &format!("study {}", study.name), &username).await;
         Ok(())
     }
@@ -388,10 +383,10 @@ impl Inventory {
     async fn with_tags(&self, rows: Vec<InstanceRow>) -> Result<Vec<InstanceSummary>> {
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let mut tags: BTreeMap<i64, Vec<String>> = BTreeMap::new();
-        for (id, tag) in self.store.tags_of(&ids).await.map_err(from_store)? {
+        for (id, tag) in self.store.tags_of(&ids).await? {
             tags.entry(id).or_default().push(tag);
         }
-        let health = self.store.host_statuses_of_instances(&ids).await.map_err(from_store)?;
+        let health = self.store.host_statuses_of_instances(&ids).await?;
         let mut summaries: Vec<InstanceSummary> =
             rows.into_iter().map(|row| instance_summary(row, &mut tags)).collect();
         for summary in &mut summaries {
@@ -419,7 +414,7 @@ impl Inventory {
             "stack" => InstanceSort::Stack,
             "environment" => InstanceSort::Environment,
             "status" => InstanceSort::Status,
-            other => return Err(AppError::invalid("sort", format!("Cannot sort by {other:?}"))),
+            other => return Err(Error::invalid("sort", format!("Cannot sort by {other:?}"))),
         };
         let filter = InstanceFilter {
             study: query.study.trim(),
@@ -433,27 +428,27 @@ impl Inventory {
             limit: INSTANCES_PER_PAGE,
             offset: u64::from(query.page) * u64::from(INSTANCES_PER_PAGE),
         };
-        let (rows, total) = self.store.list_instances(viewer, &filter).await.map_err(from_store)?;
+        let (rows, total) = self.store.list_instances(viewer, &filter).await?;
         Ok(Page { items: self.with_tags(rows).await?, total, page: query.page, per_page: INSTANCES_PER_PAGE })
     }
 
     pub async fn instances_of_study(&self, study_id: i64) -> Result<Vec<InstanceSummary>> {
-        let rows = self.store.instances_of_study(study_id).await.map_err(from_store)?;
+        let rows = self.store.instances_of_study(study_id).await?;
         self.with_tags(rows).await
     }
 
     pub async fn instance(&self, id: i64) -> Result<(InstanceSummary, String)> {
-        let row = self.store.instance(id).await.map_err(not_found("The instance"))?;
+        let row = self.store.instance(id).await.or_not_found("The instance")?;
         let notes = row.notes.clone();
         let mut list = self.with_tags(vec![row]).await?;
-        list.pop().map(|summary| (summary, notes)).ok_or_else(|| AppError::not_found("The instance"))
+        list.pop().map(|summary| (summary, notes)).ok_or_else(|| Error::not_found("The instance"))
     }
 
     fn instance_fields(&self, input: &InstanceInput) -> Result<(String, Stack, String, String, String, Vec<String>)> {
         let name = text("name", "a name", &input.name, 200)?;
         let stack = Stack::parse(input.stack.trim())
             .filter(|s| self.stacks.iter().any(|k| k == s.as_str()))
-            .ok_or_else(|| AppError::invalid("stack", format!("Choose a stack: {}", self.stacks.join(", "))))?;
+            .ok_or_else(|| Error::invalid("stack", format!("Choose a stack: {}", self.stacks.join(", "))))?;
         let environment = text("environment", "an environment (production, staging, ...)", &input.environment, 40)?;
         let base_url = parse_base_url(&input.base_url)?;
         let notes = optional_text("notes", &input.notes, 20_000)?;
@@ -479,9 +474,9 @@ impl Inventory {
         };
         let id = self.store.insert_instance(study_id, &fields, self.clock.now()).await.map_err(|err| match err {
             StoreError::Conflict(_) => {
-                AppError::conflict("name", format!("{} already has an instance named {name:?}", study.name))
+                Error::conflict("name", format!("{} already has an instance named {name:?}", study.name))
             }
-            other => from_store(other),
+            other => Error::from(other),
         })?;
         self.audit
             .record(
@@ -507,9 +502,9 @@ impl Inventory {
         };
         self.store.update_instance(id, &fields, self.clock.now()).await.map_err(|err| match err {
             StoreError::Conflict(_) => {
-                AppError::conflict("name", format!("{} already has an instance named {name:?}", before.study_name))
+                Error::conflict("name", format!("{} already has an instance named {name:?}", before.study_name))
             }
-            other => not_found("The instance")(other),
+            other => Error::not_found_or("The instance", other),
         })?;
         self.audit.record(actor, "instance.updated", &format!("instance {}/{name}", before.study_name), "").await;
         Ok(())
@@ -523,7 +518,7 @@ impl Inventory {
     pub async fn delete_instance(&self, actor: &Actor, id: i64, confirm: &str) -> Result<()> {
         let (instance, _) = self.instance(id).await?;
         if instance.host_count > 0 && confirm != instance.name {
-            return Err(AppError::invalid(
+            return Err(Error::invalid(
                 "confirm",
                 format!(
                     "{} has {} host(s); type its name, {:?}, to delete it with them",
@@ -531,9 +526,9 @@ impl Inventory {
                 ),
             ));
         }
-        let dependants = self.store.hosts_jumping_into_instance(id).await.map_err(from_store)?;
+        let dependants = self.store.hosts_jumping_into_instance(id).await?;
         refuse_if_jumped_through(dependants, "of other instances ", &instance.name)?;
-        self.store.delete_instance(id).await.map_err(not_found("The instance"))?;
+        self.store.delete_instance(id).await.or_not_found("The instance")?;
         let target = format!("instance {}/{}", instance.study_name, instance.name);
         self.audit.record(actor, "instance.deleted", &target, &format!("with {} host(s)", instance.host_count)).await;
         Ok(())
@@ -542,14 +537,14 @@ impl Inventory {
     // --- hosts -----------------------------------------------------------------------------
 
     pub async fn hosts(&self, instance_id: i64) -> Result<Vec<HostSummary>> {
-        let rows = self.store.hosts_of_instance(instance_id).await.map_err(from_store)?;
+        let rows = self.store.hosts_of_instance(instance_id).await?;
         self.host_summaries(rows).await
     }
 
     async fn host_summaries(&self, rows: Vec<HostRow>) -> Result<Vec<HostSummary>> {
         let ids: Vec<i64> = rows.iter().map(|h| h.id).collect();
         let mut roles: BTreeMap<i64, Vec<HostRole>> = BTreeMap::new();
-        for (id, role) in self.store.roles_of(&ids).await.map_err(from_store)? {
+        for (id, role) in self.store.roles_of(&ids).await? {
             if let Some(role) = HostRole::parse(&role) {
                 roles.entry(id).or_default().push(role);
             }
@@ -571,8 +566,8 @@ impl Inventory {
     }
 
     pub async fn host(&self, id: i64) -> Result<HostSummary> {
-        let row = self.store.host(id).await.map_err(not_found("The host"))?;
-        self.host_summaries(vec![row]).await?.pop().ok_or_else(|| AppError::not_found("The host"))
+        let row = self.store.host(id).await.or_not_found("The host")?;
+        self.host_summaries(vec![row]).await?.pop().ok_or_else(|| Error::not_found("The host"))
     }
 
     /// Checks every field, collecting references the form can only name by id.
@@ -591,25 +586,25 @@ impl Inventory {
         let credential = optional_id("credential", &input.credential)?;
         if let Some(id) = credential {
             // One answer for "no such entry" and "not a key": the form offers only SSH keys.
-            let not_a_key = || AppError::invalid("credential", "Choose an SSH key from the list");
+            let not_a_key = || Error::invalid("credential", "Choose an SSH key from the list");
             let row = self.store.credential(id).await.map_err(|err| match err {
                 StoreError::NotFound => not_a_key(),
-                other => from_store(other),
+                other => Error::from(other),
             })?;
             if row.kind != "ssh-key" {
                 return Err(not_a_key());
             }
             // Keys are shared with studies by admins; choosing one for a host is how an admin
             // shares it. Anyone else picks among the keys shared with the study.
-            if !self.store.is_credential_shared(id, study_id).await.map_err(from_store)? {
+            if !self.store.is_credential_shared(id, study_id).await? {
                 if !actor.admin {
-                    return Err(AppError::invalid(
+                    return Err(Error::invalid(
                         "credential",
                         "That key is not shared with this study; ask an admin to share it",
                     ));
                 }
-                self.store.share_credential(id, study_id).await.map_err(from_store)?;
-                let study = self.store.study(study_id, 0).await.map_err(from_store)?;
+                self.store.share_credential(id, study_id).await?;
+                let study = self.store.study(study_id, 0).await?;
                 self.audit.record(actor, "credential.shared", &format!("credential {}", row.name), &study.name).await;
             }
         }
@@ -619,20 +614,20 @@ impl Inventory {
             let mut visited = Vec::new();
             loop {
                 if Some(hop) == host_id || visited.contains(&hop) {
-                    return Err(AppError::invalid("jump_host", "A host cannot reach itself through its jump hosts"));
+                    return Err(Error::invalid("jump_host", "A host cannot reach itself through its jump hosts"));
                 }
                 if visited.len() >= 8 {
-                    return Err(AppError::invalid("jump_host", "Use at most 8 jump hosts in a row"));
+                    return Err(Error::invalid("jump_host", "Use at most 8 jump hosts in a row"));
                 }
                 visited.push(hop);
                 let study = self.store.study_of_host(hop).await.map_err(|err| match err {
-                    StoreError::NotFound => AppError::invalid("jump_host", "That jump host does not exist"),
-                    other => from_store(other),
+                    StoreError::NotFound => Error::invalid("jump_host", "That jump host does not exist"),
+                    other => Error::from(other),
                 })?;
                 if study != study_id {
-                    return Err(AppError::invalid("jump_host", "The jump host must belong to the same study"));
+                    return Err(Error::invalid("jump_host", "The jump host must belong to the same study"));
                 }
-                match self.store.host(hop).await.map_err(from_store)?.jump_host_id {
+                match self.store.host(hop).await?.jump_host_id {
                     Some(next) => hop = next,
                     None => break,
                 }
@@ -673,9 +668,9 @@ impl Inventory {
         };
         let failed = |err| match err {
             StoreError::Conflict(_) => {
-                AppError::conflict("name", format!("{} already has a host named {:?}", instance.name, host.name))
+                Error::conflict("name", format!("{} already has a host named {:?}", instance.name, host.name))
             }
-            other => not_found("The host")(other),
+            other => Error::not_found_or("The host", other),
         };
         let now = self.clock.now();
         let (id, action) = match existing {
@@ -707,17 +702,17 @@ impl Inventory {
     ) -> Result<ImportReport> {
         let study = self.study(study_id, 0).await?;
         text_check_defaults(defaults)?;
-        let hosts = ansible::parse(inventory).map_err(|err| AppError::invalid("inventory", err.to_string()))?;
+        let hosts = ansible::parse(inventory).map_err(|err| Error::invalid("inventory", err.to_string()))?;
         let mut report = ansible::plan(&hosts, defaults);
         if report.instances.is_empty() {
-            return Err(AppError::invalid("inventory", "The inventory lists no host Steward can use"));
+            return Err(Error::invalid("inventory", "The inventory lists no host Steward can use"));
         }
         let existing = self.instances_of_study(study_id).await?;
         // Everything the import would create is checked before anything is: a preview shows
         // the same errors the import would meet.
         for planned in &report.instances {
             self.instance_fields(&Self::planned_input(planned))
-                .map_err(|err| AppError::invalid("inventory", format!("instance {:?}: {err}", planned.name)))?;
+                .map_err(|err| Error::invalid("inventory", format!("instance {:?}: {err}", planned.name)))?;
         }
         if !apply {
             for planned in &report.instances {
@@ -824,7 +819,7 @@ impl Inventory {
                 && unit.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '@' | '.' | '_' | ':' | '-' | '\\'));
             valid.then_some(()).ok_or_else(|| format!("{unit:?} is not a unit name like nginx.service"))
         })?;
-        self.store.set_host_watch(host_id, &certificates, &units).await.map_err(not_found("The host"))?;
+        self.store.set_host_watch(host_id, &certificates, &units).await.or_not_found("The host")?;
         let detail = format!("certificates: {}; units: {}", certificates.replace('\n', " "), units.replace('\n', " "));
         self.audit.record(actor, "host.watch_updated", &format!("host {}", host.name), &detail).await;
         Ok(())
@@ -833,9 +828,9 @@ impl Inventory {
     pub async fn delete_host(&self, actor: &Actor, host_id: i64) -> Result<()> {
         let host = self.host(host_id).await?;
         let (instance, _) = self.instance(host.instance_id).await?;
-        let dependants = self.store.hosts_jumping_through(host_id).await.map_err(from_store)?;
+        let dependants = self.store.hosts_jumping_through(host_id).await?;
         refuse_if_jumped_through(dependants, "", &host.name)?;
-        self.store.delete_host(host_id).await.map_err(not_found("The host"))?;
+        self.store.delete_host(host_id).await.or_not_found("The host")?;
         self.audit
             .record(actor, "host.deleted", &format!("host {}/{}/{}", instance.study_name, instance.name, host.name), "")
             .await;

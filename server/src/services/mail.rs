@@ -13,15 +13,15 @@ use lettre::message::{Mailbox, MultiPart, header::ContentType};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use steward_frontend::contract::{AppError, CredentialKind};
+use steward_frontend::contract::CredentialKind;
 use tokio::sync::{Mutex, Notify};
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
 use crate::config::{ConfigError, MailConfig};
+use crate::services::error::Error;
 use crate::services::vault::Vault;
 use crate::store::{NewMail, OutboxRow, Store};
-use crate::web::error::from_store;
 
 /// How long a worker may take to send one message before another may try.
 const LEASE: chrono::Duration = chrono::Duration::minutes(5);
@@ -63,10 +63,10 @@ impl std::fmt::Debug for Mailer {
 }
 
 /// Checks a typed address; the error names the field.
-pub fn parse_address(field: &str, text: &str) -> Result<Mailbox, AppError> {
+pub fn parse_address(field: &str, text: &str) -> Result<Mailbox, Error> {
     text.trim()
         .parse::<Mailbox>()
-        .map_err(|err| AppError::invalid(field, format!("{:?} is not an e-mail address ({err})", text.trim())))
+        .map_err(|err| Error::invalid(field, format!("{:?} is not an e-mail address ({err})", text.trim())))
 }
 
 impl Mailer {
@@ -202,16 +202,16 @@ impl Mailer {
     }
 
     /// A test message to `to`, with the SMTP server's answer or its refusal.
-    pub async fn send_test(&self, to: &str) -> Result<String, AppError> {
+    pub async fn send_test(&self, to: &str) -> Result<String, Error> {
         parse_address("address", to)?;
         if !self.enabled() {
-            return Err(AppError::invalid("address", "Mail is not configured: set mail.smtp_url and mail.from"));
+            return Err(Error::invalid("address", "Mail is not configured: set mail.smtp_url and mail.from"));
         }
         let text = format!(
             "This is a test message from Steward at {}.\nIf you read this, alerts can reach you.\n",
             self.inner.clock.now().to_rfc3339()
         );
-        self.send_now(to.trim(), "[Steward] test message", &text).await.map_err(|message| AppError::Remote { message })
+        self.send_now(to.trim(), "[Steward] test message", &text).await.map_err(|message| Error::Remote { message })
     }
 
     /// Queues a message; the worker sends it. With `ack_alert_id`, [`ACK_LINK`] in the bodies
@@ -223,11 +223,11 @@ impl Mailer {
         text: &str,
         html: &str,
         ack_alert_id: Option<i64>,
-    ) -> Result<i64, AppError> {
+    ) -> Result<i64, Error> {
         parse_address("to", to)?;
         let message_id = format!("<{}@steward>", uuid::Uuid::new_v4().simple());
         let mail = NewMail { message_id: &message_id, to: to.trim(), subject, text, html, ack_alert_id };
-        let id = self.inner.store.queue_mail(&mail, self.inner.clock.now()).await.map_err(from_store)?;
+        let id = self.inner.store.queue_mail(&mail, self.inner.clock.now()).await?;
         self.inner.wake.notify_one();
         Ok(id)
     }
@@ -315,16 +315,16 @@ impl Mailer {
         }
     }
 
-    pub async fn resend(&self, id: i64) -> Result<(), AppError> {
-        if !self.inner.store.resend_mail(id, self.inner.clock.now()).await.map_err(from_store)? {
-            return Err(AppError::not_found("The message"));
+    pub async fn resend(&self, id: i64) -> Result<(), Error> {
+        if !self.inner.store.resend_mail(id, self.inner.clock.now()).await? {
+            return Err(Error::not_found("The message"));
         }
         self.inner.wake.notify_one();
         Ok(())
     }
 
-    pub async fn outbox(&self, page: u32, per_page: u32) -> Result<(Vec<OutboxRow>, i64), AppError> {
-        self.inner.store.outbox(i64::from(per_page), i64::from(page) * i64::from(per_page)).await.map_err(from_store)
+    pub async fn outbox(&self, page: u32, per_page: u32) -> Result<(Vec<OutboxRow>, i64), Error> {
+        self.inner.store.outbox(i64::from(per_page), i64::from(page) * i64::from(per_page)).await.map_err(Error::from)
     }
 
     pub fn next_attempt(row: &OutboxRow) -> Option<DateTime<Utc>> {

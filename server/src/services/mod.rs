@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod ansible;
 pub mod audit;
 pub mod configs;
+pub mod error;
 pub mod fleet;
 pub mod inventory;
 pub mod jobs;

@@ -6,13 +6,13 @@
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use steward_frontend::contract::{
-    AppError, FieldError, OverrideInput, RotaInput, RotaOverride, RotaPersonView, RotaView, RotaWeek,
+    FieldError, OverrideInput, RotaInput, RotaOverride, RotaPersonView, RotaView, RotaWeek,
 };
 
 use crate::clock::SharedClock;
 use crate::services::audit::{Actor, Audit};
+use crate::services::error::{Error, OrNotFound};
 use crate::store::{OverrideRow, RotaFields, RotaPerson, RotaRow, Store};
-use crate::web::error::{from_store, not_found};
 
 /// Weeks the calendar shows.
 const CALENDAR_WEEKS: i64 = 8;
@@ -103,13 +103,13 @@ impl OnCall {
         Ok(None)
     }
 
-    pub async fn view(&self, study_id: i64) -> Result<RotaView, AppError> {
+    pub async fn view(&self, study_id: i64) -> Result<RotaView, Error> {
         let scope_name = match study_of(study_id) {
-            Some(id) => self.store.study(id, 0).await.map_err(not_found("The study"))?.name,
+            Some(id) => self.store.study(id, 0).await.or_not_found("The study")?.name,
             None => "All studies".to_owned(),
         };
         let now = self.clock.now();
-        let Some(rota) = self.store.rota(study_of(study_id)).await.map_err(from_store)? else {
+        let Some(rota) = self.store.rota(study_of(study_id)).await? else {
             return Ok(RotaView {
                 study_id,
                 scope_name,
@@ -126,8 +126,8 @@ impl OnCall {
                 secondary_now: None,
             });
         };
-        let members = self.store.rota_members(rota.id).await.map_err(from_store)?;
-        let overrides = self.store.rota_overrides(rota.id, now).await.map_err(from_store)?;
+        let members = self.store.rota_members(rota.id).await?;
+        let overrides = self.store.rota_overrides(rota.id, now).await?;
         let shift = on_call(&rota, &members, &overrides, now);
         let mut weeks = Vec::new();
         if let Some(start) = anchor(&rota) {
@@ -176,8 +176,8 @@ impl OnCall {
 
     /// A person who may be on call for the study: an active user, for a study a member who is
     /// not only a researcher or viewer.
-    async fn person(&self, study_id: i64, username: &str) -> Result<Result<i64, String>, AppError> {
-        let found = self.store.user_for_rota(username, study_of(study_id)).await.map_err(from_store)?;
+    async fn person(&self, study_id: i64, username: &str) -> Result<Result<i64, String>, Error> {
+        let found = self.store.user_for_rota(username, study_of(study_id)).await?;
         Ok(match found {
             None => Err(format!("There is no active user {username:?}")),
             Some((_, None)) if study_id != 0 => Err(format!("{username} is not a member of this study")),
@@ -188,7 +188,7 @@ impl OnCall {
         })
     }
 
-    pub async fn save(&self, actor: &Actor, input: RotaInput) -> Result<RotaView, AppError> {
+    pub async fn save(&self, actor: &Actor, input: RotaInput) -> Result<RotaView, Error> {
         let mut errors = Vec::new();
         let timezone = input.timezone.trim();
         if timezone.parse::<Tz>().is_err() {
@@ -223,7 +223,7 @@ impl OnCall {
             (Ok(h), Ok(e), Ok(r)) if errors.is_empty() => (h, e, r),
             (h, e, r) => {
                 errors.extend([h.err(), e.err(), r.err()].into_iter().flatten());
-                return Err(AppError::InvalidFields { errors });
+                return Err(Error::InvalidFields { errors });
             }
         };
         let fields = RotaFields {
@@ -233,22 +233,18 @@ impl OnCall {
             escalate_after_minutes: escalate,
             renotify_minutes: renotify,
         };
-        self.store
-            .save_rota(study_of(input.study_id), &fields, &members, self.clock.now())
-            .await
-            .map_err(from_store)?;
+        self.store.save_rota(study_of(input.study_id), &fields, &members, self.clock.now()).await?;
         let view = self.view(input.study_id).await?;
         let who = view.members.iter().map(|m| m.username.as_str()).collect::<Vec<_>>().join(", ");
         self.audit.record(actor, "rota.saved", &format!("rota of {}", view.scope_name), &who).await;
         Ok(view)
     }
 
-    async fn rota_of(&self, study_id: i64) -> Result<RotaRow, AppError> {
+    async fn rota_of(&self, study_id: i64) -> Result<RotaRow, Error> {
         self.store
             .rota(study_of(study_id))
-            .await
-            .map_err(from_store)?
-            .ok_or_else(|| AppError::Invalid { field: None, message: "Save the rota first".into() })
+            .await?
+            .ok_or_else(|| Error::Invalid { field: None, message: "Save the rota first".into() })
     }
 
     /// A datetime-local value in the rota's zone.
@@ -260,7 +256,7 @@ impl OnCall {
             .ok_or_else(|| field(name, "Give a date and time, as YYYY-MM-DDTHH:MM"))
     }
 
-    pub async fn add_override(&self, actor: &Actor, input: OverrideInput) -> Result<RotaView, AppError> {
+    pub async fn add_override(&self, actor: &Actor, input: OverrideInput) -> Result<RotaView, Error> {
         let rota = self.rota_of(input.study_id).await?;
         let tz: Tz = rota.timezone.parse().unwrap_or(Tz::UTC);
         let mut errors = Vec::new();
@@ -282,23 +278,23 @@ impl OnCall {
             errors.push(field("ends_at", "The override must end after it starts"));
         }
         let (Some(user), Some(starts), Some(ends)) = (user, starts, ends) else {
-            return Err(AppError::InvalidFields { errors });
+            return Err(Error::InvalidFields { errors });
         };
         if !errors.is_empty() {
-            return Err(AppError::InvalidFields { errors });
+            return Err(Error::InvalidFields { errors });
         }
         let note = input.note.trim();
-        self.store.insert_override(rota.id, user, &input.role, starts, ends, note).await.map_err(from_store)?;
+        self.store.insert_override(rota.id, user, &input.role, starts, ends, note).await?;
         let view = self.view(input.study_id).await?;
         let detail = format!("{} as {} from {starts} to {ends}", input.username.trim(), input.role);
         self.audit.record(actor, "rota.override_added", &format!("rota of {}", view.scope_name), &detail).await;
         Ok(view)
     }
 
-    pub async fn delete_override(&self, actor: &Actor, study_id: i64, id: i64) -> Result<RotaView, AppError> {
+    pub async fn delete_override(&self, actor: &Actor, study_id: i64, id: i64) -> Result<RotaView, Error> {
         let rota = self.rota_of(study_id).await?;
-        if !self.store.delete_override(rota.id, id).await.map_err(from_store)? {
-            return Err(AppError::not_found("The override"));
+        if !self.store.delete_override(rota.id, id).await? {
+            return Err(Error::not_found("The override"));
         }
         let view = self.view(study_id).await?;
         self.audit.record(actor, "rota.override_deleted", &format!("rota of {}", view.scope_name), "").await;

@@ -16,14 +16,14 @@ use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use sha2::{Digest, Sha256};
 use ssh_key::{Algorithm, HashAlg, LineEnding, PrivateKey};
-use steward_frontend::contract::{AppError, CredentialKind, CredentialSummary, NamedRef};
+use steward_frontend::contract::{CredentialKind, CredentialSummary, NamedRef};
 use zeroize::Zeroizing;
 
 use crate::clock::SharedClock;
 use crate::config::ConfigError;
 use crate::services::audit::{Actor, Audit};
+use crate::services::error::{Error, OrNotFound};
 use crate::store::{CredentialRow, KeyCheckRow, NewCredential, SEALED_VALUE_KIND, SealedRow, Store, StoreError};
-use crate::web::error::{from_store, internal, not_found};
 
 const KEY_CHECK_AAD: &[u8] = b"steward-vault/v1/key-check";
 const KEY_CHECK_PLAINTEXT: &[u8] = b"steward vault key check";
@@ -152,13 +152,13 @@ pub fn summary(row: CredentialRow) -> CredentialSummary {
     }
 }
 
-fn normalize_name(raw: &str) -> Result<String, AppError> {
+fn normalize_name(raw: &str) -> Result<String, Error> {
     let name = raw.trim();
     if name.is_empty() {
-        return Err(AppError::invalid("name", "Give the credential a name"));
+        return Err(Error::invalid("name", "Give the credential a name"));
     }
     if name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(AppError::invalid("name", "Use at most 100 characters, without control characters"));
+        return Err(Error::invalid("name", "Use at most 100 characters, without control characters"));
     }
     Ok(name.to_owned())
 }
@@ -218,11 +218,11 @@ impl Vault {
     /// Re-encrypts every entry under a new master key: the new key is written beside the old
     /// one first, the database changes in one transaction, then the new key replaces the old.
     /// A crash at any point leaves a key that opens the vault.
-    pub async fn rotate_key(&self, key_file: &Path, actor: &Actor) -> Result<(String, usize), AppError> {
+    pub async fn rotate_key(&self, key_file: &Path, actor: &Actor) -> Result<(String, usize), Error> {
         let new = MasterKey::generate();
         let next = staged(key_file);
-        write_key(&next, &new).map_err(internal)?;
-        let check = new.key_check().map_err(internal)?;
+        write_key(&next, &new).map_err(Error::internal)?;
+        let check = new.key_check().map_err(Error::internal)?;
         let old = self.key.clone();
         let count = self
             .store
@@ -233,9 +233,9 @@ impl Vault {
             .await
             .map_err(|err| {
                 let _ = std::fs::remove_file(&next);
-                from_store(err)
+                Error::from(err)
             })?;
-        std::fs::rename(&next, key_file).map_err(internal)?;
+        std::fs::rename(&next, key_file).map_err(Error::internal)?;
         self.audit
             .record(actor, "vault.key_rotated", "vault", &format!("{} → {} ({count} entries)", old.id, new.id))
             .await;
@@ -243,13 +243,12 @@ impl Vault {
     }
 
     /// Every entry, with the studies each is shared with.
-    pub async fn list(&self) -> Result<Vec<CredentialSummary>, AppError> {
-        let mut shares = self.store.credential_shares().await.map_err(from_store)?;
+    pub async fn list(&self) -> Result<Vec<CredentialSummary>, Error> {
+        let mut shares = self.store.credential_shares().await?;
         Ok(self
             .store
             .list_credentials()
-            .await
-            .map_err(from_store)?
+            .await?
             .into_iter()
             .map(|row| {
                 let mut item = summary(row);
@@ -264,7 +263,7 @@ impl Vault {
 
     /// SSH keys a host of `study_id` may use: those shared with it (every key, for admins,
     /// since choosing one shares it).
-    pub async fn keys_for_study(&self, study_id: i64, admin: bool) -> Result<Vec<NamedRef>, AppError> {
+    pub async fn keys_for_study(&self, study_id: i64, admin: bool) -> Result<Vec<NamedRef>, Error> {
         Ok(self
             .list()
             .await?
@@ -276,18 +275,18 @@ impl Vault {
 
     /// Shares an SSH key with a study (`shared`), or stops sharing it: a key still used by
     /// hosts of the study stays shared.
-    pub async fn share(&self, actor: &Actor, id: i64, study_id: i64, shared: bool) -> Result<(), AppError> {
-        let row = self.store.credential(id).await.map_err(not_found("The credential"))?;
+    pub async fn share(&self, actor: &Actor, id: i64, study_id: i64, shared: bool) -> Result<(), Error> {
+        let row = self.store.credential(id).await.or_not_found("The credential")?;
         if row.kind != CredentialKind::SshKey.as_str() {
-            return Err(AppError::invalid("credential_id", "Only SSH keys are shared with studies"));
+            return Err(Error::invalid("credential_id", "Only SSH keys are shared with studies"));
         }
-        let study = self.store.study(study_id, 0).await.map_err(not_found("The study"))?;
+        let study = self.store.study(study_id, 0).await.or_not_found("The study")?;
         let changed = if shared {
-            self.store.share_credential(id, study_id).await.map_err(from_store)?
+            self.store.share_credential(id, study_id).await?
         } else {
-            let using = self.store.hosts_using_credential_in_study(id, study_id).await.map_err(from_store)?;
+            let using = self.store.hosts_using_credential_in_study(id, study_id).await?;
             if using > 0 {
-                return Err(AppError::Invalid {
+                return Err(Error::Invalid {
                     field: None,
                     message: format!(
                         "{} is used by {using} host(s) of {}; give them another key first",
@@ -295,7 +294,7 @@ impl Vault {
                     ),
                 });
             }
-            self.store.unshare_credential(id, study_id).await.map_err(from_store)?
+            self.store.unshare_credential(id, study_id).await?
         };
         if changed {
             let action = if shared { "credential.shared" } else { "credential.unshared" };
@@ -320,9 +319,9 @@ impl Vault {
 
     /// Another process may have rotated the key (on Postgres several replicas share the
     /// vault): refuse to write or read with a key that is no longer the vault's.
-    async fn ensure_current_key(&self) -> Result<(), AppError> {
-        match self.store.key_check().await.map_err(from_store)? {
-            Some(check) if check.key_id != self.key.id => Err(AppError::Invalid {
+    async fn ensure_current_key(&self) -> Result<(), Error> {
+        match self.store.key_check().await? {
+            Some(check) if check.key_id != self.key.id => Err(Error::Invalid {
                 field: None,
                 message: format!(
                     "The vault's master key was rotated to {} while this Steward was running; restart it",
@@ -341,9 +340,9 @@ impl Vault {
         secret: &[u8],
         public: &str,
         fingerprint: &str,
-    ) -> Result<CredentialSummary, AppError> {
+    ) -> Result<CredentialSummary, Error> {
         self.ensure_current_key().await?;
-        let (nonce, ciphertext) = self.key.seal(&aad(kind.as_str(), name), secret).map_err(internal)?;
+        let (nonce, ciphertext) = self.key.seal(&aad(kind.as_str(), name), secret).map_err(Error::internal)?;
         let id = self
             .store
             .insert_credential(
@@ -361,27 +360,27 @@ impl Vault {
             .await
             .map_err(|err| match err {
                 StoreError::Conflict(_) => {
-                    AppError::conflict("name", format!("A credential named {name:?} already exists"))
+                    Error::conflict("name", format!("A credential named {name:?} already exists"))
                 }
-                other => from_store(other),
+                other => Error::from(other),
             })?;
         let detail = if fingerprint.is_empty() { kind.to_string() } else { format!("{kind} {fingerprint}") };
         self.audit.record(actor, "credential.created", &format!("credential {name}"), &detail).await;
-        Ok(summary(self.store.credential(id).await.map_err(from_store)?))
+        Ok(summary(self.store.credential(id).await?))
     }
 
     /// Stores a private key (OpenSSH format) with its public line and fingerprint.
-    async fn insert_ssh_key(&self, actor: &Actor, name: &str, key: &PrivateKey) -> Result<CredentialSummary, AppError> {
-        let private = key.to_openssh(LineEnding::LF).map_err(internal)?;
-        let public = key.public_key().to_openssh().map_err(internal)?;
+    async fn insert_ssh_key(&self, actor: &Actor, name: &str, key: &PrivateKey) -> Result<CredentialSummary, Error> {
+        let private = key.to_openssh(LineEnding::LF).map_err(Error::internal)?;
+        let public = key.public_key().to_openssh().map_err(Error::internal)?;
         let fingerprint = key.public_key().fingerprint(HashAlg::Sha256).to_string();
         self.insert(actor, name, CredentialKind::SshKey, private.as_bytes(), &public, &fingerprint).await
     }
 
     /// A new ed25519 key; the UI shows its public half to paste into `authorized_keys`.
-    pub async fn generate_ssh_key(&self, actor: &Actor, name: &str) -> Result<CredentialSummary, AppError> {
+    pub async fn generate_ssh_key(&self, actor: &Actor, name: &str) -> Result<CredentialSummary, Error> {
         let name = normalize_name(name)?;
-        let mut key = PrivateKey::random(&mut OsRng, Algorithm::Ed25519).map_err(internal)?;
+        let mut key = PrivateKey::random(&mut OsRng, Algorithm::Ed25519).map_err(Error::internal)?;
         key.set_comment(format!("steward:{name}"));
         self.insert_ssh_key(actor, &name, &key).await
     }
@@ -393,26 +392,26 @@ impl Vault {
         name: &str,
         text: &str,
         passphrase: &str,
-    ) -> Result<CredentialSummary, AppError> {
+    ) -> Result<CredentialSummary, Error> {
         let name = normalize_name(name)?;
         let text = text.trim();
         if text.contains("BEGIN RSA PRIVATE KEY")
             || text.contains("BEGIN EC PRIVATE KEY")
             || text.contains("BEGIN PRIVATE KEY")
         {
-            return Err(AppError::invalid(
+            return Err(Error::invalid(
                 "private_key",
                 "This is a PEM key; convert it to the OpenSSH format first: ssh-keygen -p -o -f KEYFILE",
             ));
         }
         let key = PrivateKey::from_openssh(text)
-            .map_err(|err| AppError::invalid("private_key", format!("Not an OpenSSH private key: {err}")))?;
+            .map_err(|err| Error::invalid("private_key", format!("Not an OpenSSH private key: {err}")))?;
         let key = if key.is_encrypted() {
             if passphrase.is_empty() {
-                return Err(AppError::invalid("passphrase", "This key is protected; enter its passphrase"));
+                return Err(Error::invalid("passphrase", "This key is protected; enter its passphrase"));
             }
             key.decrypt(passphrase.as_bytes())
-                .map_err(|_| AppError::invalid("passphrase", "Wrong passphrase for this key"))?
+                .map_err(|_| Error::invalid("passphrase", "Wrong passphrase for this key"))?
         } else {
             key
         };
@@ -426,21 +425,21 @@ impl Vault {
         name: &str,
         kind: CredentialKind,
         secret: &str,
-    ) -> Result<CredentialSummary, AppError> {
+    ) -> Result<CredentialSummary, Error> {
         let name = normalize_name(name)?;
         if kind == CredentialKind::SshKey {
-            return Err(AppError::invalid("kind", "Generate or import SSH keys instead"));
+            return Err(Error::invalid("kind", "Generate or import SSH keys instead"));
         }
         if secret.is_empty() {
-            return Err(AppError::invalid("secret", "Enter the secret"));
+            return Err(Error::invalid("secret", "Enter the secret"));
         }
         self.insert(actor, &name, kind, secret.as_bytes(), "", "").await
     }
 
-    pub async fn delete(&self, actor: &Actor, id: i64) -> Result<(), AppError> {
-        let row = self.store.credential(id).await.map_err(not_found("The credential"))?;
+    pub async fn delete(&self, actor: &Actor, id: i64) -> Result<(), Error> {
+        let row = self.store.credential(id).await.or_not_found("The credential")?;
         if row.used_by_hosts > 0 {
-            return Err(AppError::Invalid {
+            return Err(Error::Invalid {
                 field: None,
                 message: format!(
                     "{} is used by {} host(s); give them another credential first",
@@ -448,35 +447,36 @@ impl Vault {
                 ),
             });
         }
-        self.store.delete_credential(id).await.map_err(from_store)?;
+        self.store.delete_credential(id).await?;
         self.audit.record(actor, "credential.deleted", &format!("credential {}", row.name), "").await;
         Ok(())
     }
 
     /// Seals a secret that belongs to `scope` (a secret setting of an instance...) rather than
     /// being a credential of its own; returns its id.
-    pub async fn seal_value(&self, scope: &str, instance_id: Option<i64>, secret: &str) -> Result<i64, AppError> {
+    pub async fn seal_value(&self, scope: &str, instance_id: Option<i64>, secret: &str) -> Result<i64, Error> {
         self.ensure_current_key().await?;
-        let (nonce, ciphertext) = self.key.seal(&aad(SEALED_VALUE_KIND, scope), secret.as_bytes()).map_err(internal)?;
+        let (nonce, ciphertext) =
+            self.key.seal(&aad(SEALED_VALUE_KIND, scope), secret.as_bytes()).map_err(Error::internal)?;
         self.store
             .insert_sealed_value(scope, instance_id, &nonce, &ciphertext, self.clock.now())
             .await
-            .map_err(from_store)
+            .map_err(Error::from)
     }
 
     /// A sealed value, for use on the server only.
-    pub async fn open_value(&self, id: i64) -> Result<Zeroizing<String>, AppError> {
+    pub async fn open_value(&self, id: i64) -> Result<Zeroizing<String>, Error> {
         self.ensure_current_key().await?;
-        let row = self.store.sealed_value(id).await.map_err(not_found("A stored secret"))?;
-        let plain = self.key.open(&aad(&row.kind, &row.name), &row.nonce, &row.ciphertext).map_err(internal)?;
-        String::from_utf8(plain.to_vec()).map(Zeroizing::new).map_err(internal)
+        let row = self.store.sealed_value(id).await.or_not_found("A stored secret")?;
+        let plain = self.key.open(&aad(&row.kind, &row.name), &row.nonce, &row.ciphertext).map_err(Error::internal)?;
+        String::from_utf8(plain.to_vec()).map(Zeroizing::new).map_err(Error::internal)
     }
 
     /// The secret of an entry, for use on the server only (never to the browser or the log).
-    pub async fn reveal(&self, id: i64) -> Result<Zeroizing<Vec<u8>>, AppError> {
+    pub async fn reveal(&self, id: i64) -> Result<Zeroizing<Vec<u8>>, Error> {
         self.ensure_current_key().await?;
-        let row = self.store.sealed_credential(id).await.map_err(from_store)?;
-        self.key.open(&aad(&row.kind, &row.name), &row.nonce, &row.ciphertext).map_err(internal)
+        let row = self.store.sealed_credential(id).await?;
+        self.key.open(&aad(&row.kind, &row.name), &row.nonce, &row.ciphertext).map_err(Error::internal)
     }
 }
 

@@ -24,11 +24,12 @@ use crate::app::AppState;
 use crate::auth::sessions::{AUTH_AT, USER_ID};
 use crate::services::accounts::{Link, role_of, summary};
 use crate::services::audit::Actor;
+use crate::services::error::{Error, OrNotFound};
 use crate::services::fleet;
 use crate::services::jobs::Jobs;
 use crate::services::mail::Mailer;
 use crate::store::{StoreError, UserRow, Viewer};
-use crate::web::error::{from_store, internal, not_found};
+use crate::web::error::internal;
 
 type Result<T> = std::result::Result<T, AppError>;
 
@@ -82,7 +83,7 @@ impl WebBackend {
         let user = match self.state.store.user_by_id(user_id).await {
             Ok(user) => Some(user),
             Err(StoreError::NotFound) => None,
-            Err(err) => return Err(from_store(err)),
+            Err(err) => return Err(Error::from(err).into()),
         };
         match user {
             Some(user) if !user.disabled && !expired => Ok(Some(user)),
@@ -105,7 +106,7 @@ impl WebBackend {
     async fn study_of(&self, scope: Scope) -> Result<i64> {
         let (result, what) = match scope {
             Scope::Study(id) => {
-                return if self.state.store.study_exists(id).await.map_err(from_store)? {
+                return if self.state.store.study_exists(id).await.map_err(Error::from)? {
                     Ok(id)
                 } else {
                     Err(AppError::not_found("The study"))
@@ -117,7 +118,7 @@ impl WebBackend {
                 return Err(internal("a study permission needs a study scope"));
             }
         };
-        result.map_err(not_found(what))
+        Ok(result.or_not_found(what)?)
     }
 
     fn one_time(user: &UserRow, link: Option<Link>) -> OneTimeLink {
@@ -163,7 +164,7 @@ impl WebBackend {
         if !may(caller, Permission::ManageInventory) {
             return Ok(Vec::new());
         }
-        self.state.vault.keys_for_study(study_id(caller)?, actor(caller).admin).await
+        Ok(self.state.vault.keys_for_study(study_id(caller)?, actor(caller).admin).await?)
     }
 
     /// Studies whose jobs and schedules the caller may see; `None` for admins (everything,
@@ -174,7 +175,7 @@ impl WebBackend {
             return Ok(None);
         }
         let studies =
-            self.state.store.list_studies(Viewer { user_id: user.id, is_admin: false }).await.map_err(from_store)?;
+            self.state.store.list_studies(Viewer { user_id: user.id, is_admin: false }).await.map_err(Error::from)?;
         Ok(Some(
             studies
                 .into_iter()
@@ -221,7 +222,7 @@ impl Backend for WebBackend {
                 let Some(study) = study else {
                     return if user.is_admin() { Ok(caller) } else { Err(AppError::Forbidden) };
                 };
-                let role = self.state.store.study_role(study, user.id).await.map_err(from_store)?;
+                let role = self.state.store.study_role(study, user.id).await.map_err(Error::from)?;
                 let role = role.as_deref().and_then(StudyRole::parse);
                 if !(user.is_admin() || role.is_some_and(|r| r.allows(permission))) {
                     return Err(AppError::Forbidden);
@@ -253,7 +254,7 @@ impl Backend for WebBackend {
 
     async fn login(&self, req: &Parts, caller: &Caller, username: String, password: String) -> Result<CurrentUser> {
         let user = self.state.accounts.authenticate(&actor(caller), &username, password).await?;
-        self.sign_in(req, &user).await
+        Ok(self.sign_in(req, &user).await?)
     }
 
     async fn logout(&self, req: &Parts, caller: &Caller) -> Result<()> {
@@ -311,13 +312,13 @@ impl Backend for WebBackend {
     }
 
     async fn audit_log(&self, _caller: &Caller, query: AuditQuery) -> Result<Page<AuditEntry>> {
-        self.state.audit.page(&query).await.map_err(from_store)
+        Ok(self.state.audit.page(&query).await.map_err(Error::from)?)
     }
 
     // --- studies ----------------------------------------------------------------------------
 
     async fn list_studies(&self, caller: &Caller) -> Result<Vec<StudySummary>> {
-        self.state.inventory.studies(viewer(caller)?).await
+        Ok(self.state.inventory.studies(viewer(caller)?).await?)
     }
 
     async fn create_study(
@@ -327,7 +328,7 @@ impl Backend for WebBackend {
         description: String,
         contact: String,
     ) -> Result<StudySummary> {
-        self.state.inventory.create_study(&actor(caller), &name, &description, &contact).await
+        Ok(self.state.inventory.create_study(&actor(caller), &name, &description, &contact).await?)
     }
 
     async fn study(&self, caller: &Caller) -> Result<StudyDetail> {
@@ -353,45 +354,45 @@ impl Backend for WebBackend {
     }
 
     async fn update_study(&self, caller: &Caller, name: String, description: String, contact: String) -> Result<()> {
-        self.state.inventory.update_study(&actor(caller), study_id(caller)?, &name, &description, &contact).await
+        Ok(self.state.inventory.update_study(&actor(caller), study_id(caller)?, &name, &description, &contact).await?)
     }
 
     async fn study_deletion(&self, caller: &Caller) -> Result<DeletionPreview> {
-        self.state.inventory.study_deletion(study_id(caller)?).await
+        Ok(self.state.inventory.study_deletion(study_id(caller)?).await?)
     }
 
     async fn delete_study(&self, caller: &Caller, confirm: String) -> Result<()> {
-        self.state.inventory.delete_study(&actor(caller), study_id(caller)?, &confirm).await
+        Ok(self.state.inventory.delete_study(&actor(caller), study_id(caller)?, &confirm).await?)
     }
 
     async fn set_member(&self, caller: &Caller, username: String, role: StudyRole) -> Result<()> {
         let user = self.state.accounts.user_by_name(&username).await.map_err(|err| match err {
-            AppError::NotFound { .. } | AppError::Invalid { .. } => {
-                AppError::invalid("username", format!("There is no user named {:?}", username.trim()))
+            Error::NotFound { .. } | Error::Invalid { .. } => {
+                Error::invalid("username", format!("There is no user named {:?}", username.trim()))
             }
             other => other,
         })?;
-        self.state.inventory.set_member(&actor(caller), study_id(caller)?, user.id, &user.username, role).await
+        Ok(self.state.inventory.set_member(&actor(caller), study_id(caller)?, user.id, &user.username, role).await?)
     }
 
     async fn remove_member(&self, caller: &Caller, user_id: i64) -> Result<()> {
-        self.state.inventory.remove_member(&actor(caller), study_id(caller)?, user_id).await
+        Ok(self.state.inventory.remove_member(&actor(caller), study_id(caller)?, user_id).await?)
     }
 
     // --- instances and hosts -------------------------------------------------------------
 
     async fn list_instances(&self, caller: &Caller, query: InstanceQuery) -> Result<Page<InstanceSummary>> {
-        self.state.inventory.instances(viewer(caller)?, &query).await
+        Ok(self.state.inventory.instances(viewer(caller)?, &query).await?)
     }
 
     async fn create_instance(&self, caller: &Caller, input: InstanceInput) -> Result<InstanceSummary> {
-        self.state.inventory.create_instance(&actor(caller), study_id(caller)?, &input).await
+        Ok(self.state.inventory.create_instance(&actor(caller), study_id(caller)?, &input).await?)
     }
 
     async fn instance(&self, caller: &Caller, instance_id: i64) -> Result<InstanceDetail> {
         let (instance, notes) = self.state.inventory.instance(instance_id).await?;
         let hosts = self.state.inventory.hosts(instance_id).await?;
-        let statuses = self.state.store.host_statuses_of_instances(&[instance_id]).await.map_err(from_store)?;
+        let statuses = self.state.store.host_statuses_of_instances(&[instance_id]).await.map_err(Error::from)?;
         let mut by_host = fleet::health_by_host(&statuses);
         let health =
             hosts.iter().map(|h| by_host.remove(&h.id).unwrap_or_else(|| HostHealth::never_checked(h.id))).collect();
@@ -407,19 +408,19 @@ impl Backend for WebBackend {
     }
 
     async fn update_instance(&self, caller: &Caller, instance_id: i64, input: InstanceInput) -> Result<()> {
-        self.state.inventory.update_instance(&actor(caller), instance_id, &input).await
+        Ok(self.state.inventory.update_instance(&actor(caller), instance_id, &input).await?)
     }
 
     async fn instance_deletion(&self, _caller: &Caller, instance_id: i64) -> Result<DeletionPreview> {
-        self.state.inventory.instance_deletion(instance_id).await
+        Ok(self.state.inventory.instance_deletion(instance_id).await?)
     }
 
     async fn delete_instance(&self, caller: &Caller, instance_id: i64, confirm: String) -> Result<()> {
-        self.state.inventory.delete_instance(&actor(caller), instance_id, &confirm).await
+        Ok(self.state.inventory.delete_instance(&actor(caller), instance_id, &confirm).await?)
     }
 
     async fn add_host(&self, caller: &Caller, instance_id: i64, input: HostInput) -> Result<HostSummary> {
-        self.state.inventory.add_host(&actor(caller), instance_id, &input).await
+        Ok(self.state.inventory.add_host(&actor(caller), instance_id, &input).await?)
     }
 
     async fn host(&self, caller: &Caller, host_id: i64) -> Result<HostDetail> {
@@ -439,13 +440,13 @@ impl Backend for WebBackend {
             .store
             .host_keys(host_id)
             .await
-            .map_err(from_store)?
+            .map_err(Error::from)?
             .into_iter()
             .map(|k| HostKeyInfo { algorithm: k.algorithm, fingerprint: k.fingerprint, pinned: k.pinned })
             .collect();
-        let key_status = self.state.store.host_key_status(host_id).await.map_err(from_store)?;
-        let status = self.state.store.host_status(host_id).await.map_err(from_store)?;
-        let (certificates, units) = self.state.store.host_watch(host_id).await.map_err(from_store)?;
+        let key_status = self.state.store.host_key_status(host_id).await.map_err(Error::from)?;
+        let status = self.state.store.host_status(host_id).await.map_err(Error::from)?;
+        let (certificates, units) = self.state.store.host_watch(host_id).await.map_err(Error::from)?;
         Ok(HostDetail {
             watch_certificates: certificates.lines().map(str::to_owned).collect(),
             watch_units: units.lines().map(str::to_owned).collect(),
@@ -469,7 +470,7 @@ impl Backend for WebBackend {
             .store
             .host_keys(host_id)
             .await
-            .map_err(from_store)?
+            .map_err(Error::from)?
             .into_iter()
             .filter(|k| k.pinned)
             .map(|k| k.fingerprint)
@@ -485,11 +486,11 @@ impl Backend for WebBackend {
     }
 
     async fn pin_host_key(&self, caller: &Caller, host_id: i64, fingerprint: String) -> Result<()> {
-        self.state.ssh.pin(&actor(caller), host_id, &fingerprint).await
+        Ok(self.state.ssh.pin(&actor(caller), host_id, &fingerprint).await?)
     }
 
     async fn set_host_watch(&self, caller: &Caller, host_id: i64, certificates: String, units: String) -> Result<()> {
-        self.state.inventory.set_watch(&actor(caller), host_id, &certificates, &units).await
+        Ok(self.state.inventory.set_watch(&actor(caller), host_id, &certificates, &units).await?)
     }
 
     async fn check_host(&self, _caller: &Caller, host_id: i64) -> Result<HostHealth> {
@@ -498,16 +499,16 @@ impl Backend for WebBackend {
         if let Err(err) = self.state.alerts.evaluate_host(host_id).await {
             tracing::warn!(error = %err, "could not evaluate alert rules");
         }
-        let status = self.state.store.host_status(host_id).await.map_err(from_store)?;
+        let status = self.state.store.host_status(host_id).await.map_err(Error::from)?;
         Ok(fleet::health(host_id, status.as_ref()))
     }
 
     async fn update_host(&self, caller: &Caller, host_id: i64, input: HostInput) -> Result<HostSummary> {
-        self.state.inventory.update_host(&actor(caller), host_id, &input).await
+        Ok(self.state.inventory.update_host(&actor(caller), host_id, &input).await?)
     }
 
     async fn delete_host(&self, caller: &Caller, host_id: i64) -> Result<()> {
-        self.state.inventory.delete_host(&actor(caller), host_id).await
+        Ok(self.state.inventory.delete_host(&actor(caller), host_id).await?)
     }
 
     async fn import_inventory(&self, caller: &Caller, input: ImportInput) -> Result<ImportReport> {
@@ -518,24 +519,25 @@ impl Backend for WebBackend {
             environment: input.environment,
             ssh_user: input.ssh_user,
         };
-        self.state
+        Ok(self
+            .state
             .inventory
             .import_ansible(&actor(caller), study_id(caller)?, &input.inventory, &defaults, input.apply)
-            .await
+            .await?)
     }
 
     async fn export_inventory(&self, caller: &Caller) -> Result<String> {
-        self.state.inventory.export_ansible(study_id(caller)?).await
+        Ok(self.state.inventory.export_ansible(study_id(caller)?).await?)
     }
 
     // --- vault ------------------------------------------------------------------------------
 
     async fn list_credentials(&self, _caller: &Caller) -> Result<Vec<CredentialSummary>> {
-        self.state.vault.list().await
+        Ok(self.state.vault.list().await?)
     }
 
     async fn generate_ssh_key(&self, caller: &Caller, name: String) -> Result<CredentialSummary> {
-        self.state.vault.generate_ssh_key(&actor(caller), &name).await
+        Ok(self.state.vault.generate_ssh_key(&actor(caller), &name).await?)
     }
 
     async fn import_ssh_key(
@@ -545,7 +547,7 @@ impl Backend for WebBackend {
         private_key: String,
         passphrase: String,
     ) -> Result<CredentialSummary> {
-        self.state.vault.import_ssh_key(&actor(caller), &name, &private_key, &passphrase).await
+        Ok(self.state.vault.import_ssh_key(&actor(caller), &name, &private_key, &passphrase).await?)
     }
 
     async fn store_secret(
@@ -555,41 +557,41 @@ impl Backend for WebBackend {
         kind: CredentialKind,
         secret: String,
     ) -> Result<CredentialSummary> {
-        self.state.vault.store_secret(&actor(caller), &name, kind, &secret).await
+        Ok(self.state.vault.store_secret(&actor(caller), &name, kind, &secret).await?)
     }
 
     async fn delete_credential(&self, caller: &Caller, credential_id: i64) -> Result<()> {
-        self.state.vault.delete(&actor(caller), credential_id).await
+        Ok(self.state.vault.delete(&actor(caller), credential_id).await?)
     }
 
     async fn share_credential(&self, caller: &Caller, credential_id: i64, study_id: i64, shared: bool) -> Result<()> {
-        self.state.vault.share(&actor(caller), credential_id, study_id, shared).await
+        Ok(self.state.vault.share(&actor(caller), credential_id, study_id, shared).await?)
     }
 
     // --- alerts ----------------------------------------------------------------------------------
 
     async fn get_alert_settings(&self, _caller: &Caller, study_id: i64) -> Result<AlertSettings> {
-        self.state.alerts.settings(study_id).await
+        Ok(self.state.alerts.settings(study_id).await?)
     }
 
     async fn save_alert_settings(&self, caller: &Caller, input: AlertSettingsInput) -> Result<AlertSettings> {
-        self.state.alerts.save_settings(&actor(caller), input).await
+        Ok(self.state.alerts.save_settings(&actor(caller), input).await?)
     }
 
     async fn get_rota(&self, _caller: &Caller, study_id: i64) -> Result<RotaView> {
-        self.state.oncall.view(study_id).await
+        Ok(self.state.oncall.view(study_id).await?)
     }
 
     async fn save_rota(&self, caller: &Caller, input: RotaInput) -> Result<RotaView> {
-        self.state.oncall.save(&actor(caller), input).await
+        Ok(self.state.oncall.save(&actor(caller), input).await?)
     }
 
     async fn add_rota_override(&self, caller: &Caller, input: OverrideInput) -> Result<RotaView> {
-        self.state.oncall.add_override(&actor(caller), input).await
+        Ok(self.state.oncall.add_override(&actor(caller), input).await?)
     }
 
     async fn delete_rota_override(&self, caller: &Caller, study_id: i64, override_id: i64) -> Result<RotaView> {
-        self.state.oncall.delete_override(&actor(caller), study_id, override_id).await
+        Ok(self.state.oncall.delete_override(&actor(caller), study_id, override_id).await?)
     }
 
     async fn list_stacks(&self, caller: &Caller) -> Result<Vec<StackSummary>> {
@@ -597,31 +599,31 @@ impl Backend for WebBackend {
     }
 
     async fn config_overview(&self, caller: &Caller, instance_id: i64) -> Result<ConfigOverview> {
-        self.state.configs.overview(instance_id, actor(caller).admin).await
+        Ok(self.state.configs.overview(instance_id, actor(caller).admin).await?)
     }
 
     async fn save_settings(&self, caller: &Caller, input: SettingsInput) -> Result<RevisionSummary> {
-        self.state.configs.save(&actor(caller), input).await
+        Ok(self.state.configs.save(&actor(caller), input).await?)
     }
 
     async fn compare_revisions(&self, _caller: &Caller, instance_id: i64, from: i64, to: i64) -> Result<Vec<HostDiff>> {
-        self.state.configs.compare(instance_id, from, to).await
+        Ok(self.state.configs.compare(instance_id, from, to).await?)
     }
 
     async fn preview_push(&self, _caller: &Caller, instance_id: i64, revision: String) -> Result<Vec<HostDiff>> {
         let revision = crate::services::configs::parse_revision(&revision)?;
-        self.state.configs.preview(instance_id, revision).await
+        Ok(self.state.configs.preview(instance_id, revision).await?)
     }
 
     async fn push_config(&self, caller: &Caller, input: PushInput) -> Result<JobSummary> {
         let who = caller.user.as_ref().map_or_else(|| "someone".to_owned(), |u| u.username.clone());
         let spec = self.state.configs.push_spec(&input, format!("user {who}")).await?;
-        self.state.jobs.enqueue(&actor(caller), spec).await
+        Ok(self.state.jobs.enqueue(&actor(caller), spec).await?)
     }
 
     async fn list_alerts(&self, caller: &Caller, state: String) -> Result<Vec<AlertSummary>> {
         let visible = self.visible_studies(caller).await?;
-        self.state.alerts.list(state.trim(), visible.as_deref()).await
+        Ok(self.state.alerts.list(state.trim(), visible.as_deref()).await?)
     }
 
     async fn acknowledge_alert(&self, caller: &Caller, alert_id: i64) -> Result<AlertSummary> {
@@ -635,7 +637,7 @@ impl Backend for WebBackend {
     }
 
     async fn alert_link(&self, token: String) -> Result<AlertSummary> {
-        self.state.alerts.link(&token).await
+        Ok(self.state.alerts.link(&token).await?)
     }
 
     async fn acknowledge_by_link(&self, token: String) -> Result<AlertSummary> {
@@ -684,14 +686,14 @@ impl Backend for WebBackend {
             Err(err) => format!("failed: {err}"),
         };
         self.state.audit.record(&actor(caller), "mail.test", address.trim(), &outcome).await;
-        result
+        Ok(result?)
     }
 
     // --- jobs and schedules -------------------------------------------------------------------
 
     async fn list_jobs(&self, caller: &Caller, query: JobQuery) -> Result<Page<JobSummary>> {
         let visible = self.visible_studies(caller).await?;
-        self.state.jobs.list(visible.as_deref(), &query).await
+        Ok(self.state.jobs.list(visible.as_deref(), &query).await?)
     }
 
     async fn get_job(&self, caller: &Caller, job_id: i64) -> Result<JobDetail> {
@@ -701,26 +703,26 @@ impl Backend for WebBackend {
     }
 
     async fn job_log(&self, _caller: &Caller, job_id: i64, after: i64) -> Result<Vec<LogLine>> {
-        self.state.jobs.log_after(job_id, after, 2000).await
+        Ok(self.state.jobs.log_after(job_id, after, 2000).await?)
     }
 
     async fn start_job(&self, caller: &Caller, input: JobInput) -> Result<JobSummary> {
         let who = caller.user.as_ref().map_or_else(|| "someone".to_owned(), |u| u.username.clone());
         let spec = Jobs::spec_from_input(&input, format!("user {who}"))?;
-        self.state.jobs.enqueue(&actor(caller), spec).await
+        Ok(self.state.jobs.enqueue(&actor(caller), spec).await?)
     }
 
     async fn cancel_job(&self, caller: &Caller, job_id: i64) -> Result<String> {
-        self.state.jobs.cancel(&actor(caller), job_id).await
+        Ok(self.state.jobs.cancel(&actor(caller), job_id).await?)
     }
 
     async fn list_schedules(&self, caller: &Caller) -> Result<Vec<ScheduleSummary>> {
         let visible = self.visible_studies(caller).await?;
-        self.state.jobs.schedules(visible.as_deref()).await
+        Ok(self.state.jobs.schedules(visible.as_deref()).await?)
     }
 
     async fn get_schedule(&self, _caller: &Caller, schedule_id: i64) -> Result<ScheduleSummary> {
-        self.state.jobs.schedule(schedule_id).await
+        Ok(self.state.jobs.schedule(schedule_id).await?)
     }
 
     async fn save_schedule(
@@ -740,14 +742,14 @@ impl Backend for WebBackend {
                 ));
             }
         }
-        self.state.jobs.save_schedule(&actor(caller), schedule_id, &input).await
+        Ok(self.state.jobs.save_schedule(&actor(caller), schedule_id, &input).await?)
     }
 
     async fn delete_schedule(&self, caller: &Caller, schedule_id: i64, confirm: String) -> Result<()> {
-        self.state.jobs.delete_schedule(&actor(caller), schedule_id, &confirm).await
+        Ok(self.state.jobs.delete_schedule(&actor(caller), schedule_id, &confirm).await?)
     }
 
     async fn preview_schedule(&self, _caller: &Caller, cron: String, timezone: String) -> Result<Vec<DateTime<Utc>>> {
-        self.state.jobs.preview(&cron, &timezone).await
+        Ok(self.state.jobs.preview(&cron, &timezone).await?)
     }
 }

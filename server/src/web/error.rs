@@ -5,6 +5,7 @@ use axum::Json;
 use axum::response::{IntoResponse, Response};
 use steward_frontend::contract::AppError;
 
+use crate::services::error::Error;
 use crate::store::StoreError;
 use crate::web::request_id;
 
@@ -32,37 +33,43 @@ impl From<AppError> for ApiError {
     }
 }
 
+/// What a person may see of a service error: the one place where service and store errors
+/// become the contract's error. Database and internal causes are logged with the request id;
+/// the browser gets that id only.
+impl From<Error> for AppError {
+    fn from(err: Error) -> Self {
+        match err {
+            Error::Invalid { field, message } => AppError::Invalid { field, message },
+            Error::InvalidFields { errors } => AppError::InvalidFields { errors },
+            Error::Conflict { field, message } => AppError::Conflict { field, message },
+            Error::NotFound { what } => AppError::NotFound { what },
+            Error::Unauthenticated => AppError::Unauthenticated,
+            Error::Forbidden => AppError::Forbidden,
+            Error::TooManyAttempts { retry_after_secs } => AppError::TooManyAttempts { retry_after_secs },
+            Error::Remote { message } => AppError::Remote { message },
+            Error::Store(StoreError::NotFound) => AppError::not_found("The record"),
+            Error::Store(StoreError::Conflict(_)) => {
+                AppError::Conflict { field: None, message: "It already exists".into() }
+            }
+            Error::Store(StoreError::Unavailable(cause)) => {
+                tracing::warn!(request_id = request_id::current(), error = %cause, "database unavailable");
+                AppError::Unavailable
+            }
+            Error::Store(cause) => internal(cause),
+            Error::Internal(cause) => internal(cause),
+        }
+    }
+}
+
 /// Logs `err` with the request id and returns what the browser may see.
-pub fn internal(err: impl std::fmt::Display) -> AppError {
+pub(crate) fn internal(err: impl std::fmt::Display) -> AppError {
     let request_id = request_id::current();
     tracing::error!(request_id, error = %err, "internal error");
     AppError::Internal { request_id }
 }
 
-/// Maps a store error, naming `what` was not found ("The host").
-pub fn not_found(what: &'static str) -> impl Fn(StoreError) -> AppError {
-    move |err| match err {
-        StoreError::NotFound => AppError::not_found(what),
-        other => from_store(other),
-    }
-}
-
-/// Store errors the caller did not handle itself. Callers that know better (a unique username,
-/// say) map `NotFound` and `Conflict` to specific messages before this.
-pub fn from_store(err: StoreError) -> AppError {
-    match err {
-        StoreError::NotFound => AppError::not_found("The record"),
-        StoreError::Conflict(_) => AppError::Conflict { field: None, message: "It already exists".into() },
-        StoreError::Unavailable(cause) => {
-            tracing::warn!(request_id = request_id::current(), error = %cause, "database unavailable");
-            AppError::Unavailable
-        }
-        other => internal(other),
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(err: StoreError) -> Self {
-        Self(from_store(err))
+impl From<Error> for ApiError {
+    fn from(err: Error) -> Self {
+        Self(err.into())
     }
 }

@@ -72,7 +72,7 @@ pub async fn job_log_file(
     loop {
         let lines = match state.jobs.log_after(job_id, after, 5000).await {
             Ok(lines) => lines,
-            Err(err) => return ApiError(err).into_response(),
+            Err(err) => return ApiError::from(err).into_response(),
         };
         if lines.is_empty() {
             break;

@@ -3,6 +3,7 @@
 
 pub mod assets;
 pub mod backend;
+mod csrf;
 pub mod error;
 mod form_errors;
 pub mod guard;
@@ -20,8 +21,8 @@ use steward_frontend::contract::AppError;
 use steward_frontend::{App, shell};
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use self::csrf::AllowedOrigin;
 use crate::app::AppState;
-use crate::auth::csrf::{self, AllowedOrigin};
 use crate::auth::sessions::DbSessionStore;
 use crate::store::Store;
 

@@ -39,7 +39,7 @@ impl JobKind for Drift {
     }
     async fn run_host(&self, ctx: &JobContext, host: &HostTarget) -> Outcome {
         let inner = &self.configs.inner;
-        let store_error = |err: crate::store::StoreError| JobFailure::fatal(format!("cannot read the pushes: {err}"));
+        let store_error = |err: crate::store::StoreError| JobFailure::store("read what was pushed", &err);
         let pushed = inner.store.pushed_files(host.id).await.map_err(store_error)?;
         if pushed.is_empty() {
             return Ok("nothing pushed yet".into());

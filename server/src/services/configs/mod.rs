@@ -13,8 +13,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use steward_frontend::contract::{
-    AppError, ConfigOverview, FileDiff, HostConfigState, HostDiff, PushInput, RevisionSummary, SettingField,
-    SettingsInput,
+    ConfigOverview, FileDiff, HostConfigState, HostDiff, PushInput, RevisionSummary, SettingField, SettingsInput,
 };
 
 use self::masking::{LineMap, Side, unified_diff};
@@ -22,6 +21,7 @@ pub use self::masking::{Masker, Secrets};
 use crate::clock::SharedClock;
 use crate::services::alerts::Alerts;
 use crate::services::audit::{Actor, Audit};
+use crate::services::error::{Error, OrNotFound};
 use crate::services::jobs::{JobSpec, Target, parse_batch_size};
 use crate::services::ssh::Ssh;
 use crate::services::stacks::settings as typed;
@@ -31,7 +31,6 @@ use crate::services::stacks::{
 };
 use crate::services::vault::Vault;
 use crate::store::{RevisionRow, Store};
-use crate::web::error::{from_store, not_found};
 
 /// Everything a push needs for one host.
 pub struct HostPlan {
@@ -105,10 +104,10 @@ impl Configs {
         &self.inner.stacks
     }
 
-    fn stack(&self, name: &str) -> Result<Arc<Stack>, AppError> {
+    fn stack(&self, name: &str) -> Result<Arc<Stack>, Error> {
         self.inner.stacks.get(name).ok_or_else(|| {
             let why = self.inner.stacks.broken.iter().find(|(n, _)| n == name).map(|(_, why)| why.clone());
-            AppError::Invalid {
+            Error::Invalid {
                 field: None,
                 message: match why {
                     Some(why) => format!("The stack folder {name:?} could not be loaded: {why}"),
@@ -119,10 +118,10 @@ impl Configs {
     }
 
     /// The instance's configuration page: the form, the revisions and each host's state.
-    pub async fn overview(&self, instance_id: i64, admin: bool) -> Result<ConfigOverview, AppError> {
+    pub async fn overview(&self, instance_id: i64, admin: bool) -> Result<ConfigOverview, Error> {
         let store = &self.inner.store;
-        let instance = store.instance(instance_id).await.map_err(not_found("The instance"))?;
-        let revisions = store.revisions(instance_id).await.map_err(from_store)?;
+        let instance = store.instance(instance_id).await.or_not_found("The instance")?;
+        let revisions = store.revisions(instance_id).await?;
         let stored = stored_settings(revisions.first());
         let (stack, stack_problem) = match self.stack(&instance.stack) {
             Ok(stack) => (Some(stack), None),
@@ -151,13 +150,11 @@ impl Configs {
                 })
                 .collect()
         });
-        let ids: Vec<i64> =
-            store.hosts_of_instance(instance_id).await.map_err(from_store)?.iter().map(|h| h.id).collect();
-        let mut roles = store.roles_by_host(&ids).await.map_err(from_store)?;
+        let ids: Vec<i64> = store.hosts_of_instance(instance_id).await?.iter().map(|h| h.id).collect();
+        let mut roles = store.roles_by_host(&ids).await?;
         let hosts = store
             .host_configs(instance_id)
-            .await
-            .map_err(from_store)?
+            .await?
             .into_iter()
             .map(|row| HostConfigState {
                 roles: roles.remove(&row.host_id).unwrap_or_default(),
@@ -183,20 +180,20 @@ impl Configs {
     }
 
     /// Saves the form as the instance's next revision; every bad field is reported at once.
-    pub async fn save(&self, actor: &Actor, input: SettingsInput) -> Result<RevisionSummary, AppError> {
+    pub async fn save(&self, actor: &Actor, input: SettingsInput) -> Result<RevisionSummary, Error> {
         let store = &self.inner.store;
-        let instance = store.instance(input.instance_id).await.map_err(not_found("The instance"))?;
+        let instance = store.instance(input.instance_id).await.or_not_found("The instance")?;
         let stack = self.stack(&instance.stack)?;
-        let latest = store.latest_revision(instance.id).await.map_err(from_store)?;
+        let latest = store.latest_revision(instance.id).await?;
         let stored = stored_settings(latest.as_ref());
         let message = input.message.trim();
         if message.chars().count() > 500 {
-            return Err(AppError::invalid("message", "Keep the message under 500 characters"));
+            return Err(Error::invalid("message", "Keep the message under 500 characters"));
         }
         let checked = typed::check_form(&stack.manifest.settings, &input.values, &|name| {
             stored.get(name).and_then(sealed_id).is_some()
         })
-        .map_err(|errors| AppError::InvalidFields { errors })?;
+        .map_err(|errors| Error::InvalidFields { errors })?;
         let mut settings: serde_json::Map<String, Value> = checked.values.into_iter().collect();
         for name in stack.secret_names() {
             if let Some(secret) = checked.new_secrets.get(name) {
@@ -216,10 +213,7 @@ impl Configs {
             }
         }
         if latest.as_ref().is_some_and(|l| l.stack == instance.stack) && settings == stored {
-            return Err(AppError::Invalid {
-                field: None,
-                message: "Nothing changed: no new revision was saved".into(),
-            });
+            return Err(Error::Invalid { field: None, message: "Nothing changed: no new revision was saved".into() });
         }
         let author = actor.username.clone().unwrap_or_else(|| "steward".into());
         let message = if message.is_empty() { "Settings changed" } else { message };
@@ -234,11 +228,11 @@ impl Configs {
             )
             .await
             .map_err(|err| match err {
-                crate::store::StoreError::Conflict(_) => AppError::Conflict {
+                crate::store::StoreError::Conflict(_) => Error::Conflict {
                     field: None,
                     message: "Someone saved these settings at the same moment; reload and try again".into(),
                 },
-                other => from_store(other),
+                other => Error::from(other),
             })?;
         self.inner
             .audit
@@ -254,7 +248,7 @@ impl Configs {
 
     /// A revision's settings twice: with secrets opened (written to hosts) and with each secret
     /// replaced by its placeholder (everything shown is rendered from these).
-    async fn reveal(&self, revision: &RevisionRow) -> Result<Revealed, AppError> {
+    async fn reveal(&self, revision: &RevisionRow) -> Result<Revealed, Error> {
         let mut revealed = Revealed { real: BTreeMap::new(), shown: BTreeMap::new(), secrets: Secrets::new() };
         for (name, value) in stored_settings(Some(revision)) {
             match sealed_id(&value) {
@@ -274,13 +268,13 @@ impl Configs {
     }
 
     /// The instance, study and hosts as templates see them, with each host's id.
-    async fn views(&self, instance_id: i64) -> Result<(InstanceView, StudyView, Vec<(i64, HostView)>), AppError> {
+    async fn views(&self, instance_id: i64) -> Result<(InstanceView, StudyView, Vec<(i64, HostView)>), Error> {
         let store = &self.inner.store;
-        let instance = store.instance(instance_id).await.map_err(not_found("The instance"))?;
-        let tags = store.tags_of(&[instance_id]).await.map_err(from_store)?.into_iter().map(|(_, t)| t).collect();
-        let rows = store.hosts_of_instance(instance_id).await.map_err(from_store)?;
+        let instance = store.instance(instance_id).await.or_not_found("The instance")?;
+        let tags = store.tags_of(&[instance_id]).await?.into_iter().map(|(_, t)| t).collect();
+        let rows = store.hosts_of_instance(instance_id).await?;
         let ids: Vec<i64> = rows.iter().map(|h| h.id).collect();
-        let mut roles = store.roles_by_host(&ids).await.map_err(from_store)?;
+        let mut roles = store.roles_by_host(&ids).await?;
         let hosts = rows
             .into_iter()
             .map(|h| {
@@ -311,7 +305,7 @@ impl Configs {
     }
 
     /// Renders a revision for every host of its instance, real and shown.
-    async fn render_all(&self, revision: &RevisionRow) -> Result<RenderedRevision, AppError> {
+    async fn render_all(&self, revision: &RevisionRow) -> Result<RenderedRevision, Error> {
         let stack = self.stack(&revision.stack)?;
         let revealed = self.reveal(revision).await?;
         let (instance, study, hosts) = self.views(revision.instance_id).await?;
@@ -324,7 +318,7 @@ impl Configs {
             RenderedRevision { hosts, secrets: revealed.secrets }
         })
         .await
-        .map_err(|message| AppError::Invalid { field: None, message })
+        .map_err(|message| Error::Invalid { field: None, message })
     }
 
     /// Runs template rendering off the runtime, within [`RENDER_DEADLINE`].
@@ -361,28 +355,26 @@ impl Configs {
         .await?
     }
 
-    pub async fn revision(&self, id: i64) -> Result<RevisionRow, AppError> {
-        self.inner.store.revision(id).await.map_err(not_found("The revision"))
+    pub async fn revision(&self, id: i64) -> Result<RevisionRow, Error> {
+        self.inner.store.revision(id).await.or_not_found("The revision")
     }
 
-    async fn revision_of(&self, instance_id: i64, id: Option<i64>) -> Result<RevisionRow, AppError> {
+    async fn revision_of(&self, instance_id: i64, id: Option<i64>) -> Result<RevisionRow, Error> {
         let revision = match id {
             Some(id) => self.revision(id).await?,
-            None => self.inner.store.latest_revision(instance_id).await.map_err(from_store)?.ok_or_else(|| {
-                AppError::Invalid {
-                    field: None,
-                    message: "Save the settings first: this instance has no revision yet".into(),
-                }
+            None => self.inner.store.latest_revision(instance_id).await?.ok_or_else(|| Error::Invalid {
+                field: None,
+                message: "Save the settings first: this instance has no revision yet".into(),
             })?,
         };
         if revision.instance_id != instance_id {
-            return Err(AppError::not_found("The revision"));
+            return Err(Error::not_found("The revision"));
         }
         Ok(revision)
     }
 
     /// The job that pushes what the form asks for (checked now, so bad input fails at once).
-    pub async fn push_spec(&self, input: &PushInput, requested_by: String) -> Result<JobSpec, AppError> {
+    pub async fn push_spec(&self, input: &PushInput, requested_by: String) -> Result<JobSpec, Error> {
         let revision = self.revision_of(input.instance_id, parse_revision(&input.revision)?).await?;
         // Checked with the rest of the payload when the job is queued (`Push::validate`).
         let roles: Vec<Value> = input
@@ -410,7 +402,7 @@ impl Configs {
     }
 
     /// Compares two revisions of an instance, host by host (secrets masked).
-    pub async fn compare(&self, instance_id: i64, from: i64, to: i64) -> Result<Vec<HostDiff>, AppError> {
+    pub async fn compare(&self, instance_id: i64, from: i64, to: i64) -> Result<Vec<HostDiff>, Error> {
         let old = self.render_all(&self.revision_of(instance_id, Some(from)).await?).await?;
         let new = self.render_all(&self.revision_of(instance_id, Some(to)).await?).await?;
         let old_by_host: HashMap<i64, &Result<HostFiles, String>> =
@@ -437,7 +429,7 @@ impl Configs {
 
     /// Compares a revision (default: the latest) with what is live on each host, read through
     /// the agent (secrets masked). Hosts are read in parallel.
-    pub async fn preview(&self, instance_id: i64, revision_id: Option<i64>) -> Result<Vec<HostDiff>, AppError> {
+    pub async fn preview(&self, instance_id: i64, revision_id: Option<i64>) -> Result<Vec<HostDiff>, Error> {
         let revision = self.revision_of(instance_id, revision_id).await?;
         let rendered = self.render_all(&revision).await?;
         // A live file may still hold what an earlier push wrote: lines of the revision each
@@ -446,8 +438,7 @@ impl Configs {
             .inner
             .store
             .host_configs(instance_id)
-            .await
-            .map_err(from_store)?
+            .await?
             .into_iter()
             .filter_map(|row| Some((row.host_id, row.revision_id?)))
             .filter(|(_, id)| *id != revision.id)
@@ -604,12 +595,12 @@ impl Before<'_> {
 }
 
 /// A revision id from a form ("" for the latest).
-pub fn parse_revision(text: &str) -> Result<Option<i64>, AppError> {
+pub fn parse_revision(text: &str) -> Result<Option<i64>, Error> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(None);
     }
-    text.parse().map(Some).map_err(|_| AppError::invalid("revision", "Choose a revision"))
+    text.parse().map(Some).map_err(|_| Error::invalid("revision", "Choose a revision"))
 }
 
 fn revision_summary(row: &RevisionRow) -> RevisionSummary {

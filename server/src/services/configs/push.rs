@@ -9,10 +9,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::Value;
 use steward_agent::{ExecRequest, WriteFileRequest};
-use steward_frontend::contract::AppError;
 use tokio_util::sync::CancellationToken;
 
 use super::{Configs, HostPlan, sha256_hex};
+use crate::services::error::Error;
 use crate::services::jobs::kinds::JobKind;
 use crate::services::jobs::runner::{HostTarget, JobContext};
 use crate::services::jobs::{JobFailure, Outcome};
@@ -49,14 +49,14 @@ impl JobKind for Push {
     fn timeout(&self) -> Duration {
         Duration::from_secs(60 * 60)
     }
-    fn validate(&self, payload: &Value) -> Result<(), AppError> {
+    fn validate(&self, payload: &Value) -> Result<(), Error> {
         if !payload["revision_id"].is_null() && payload["revision_id"].as_i64().is_none() {
-            return Err(AppError::invalid("revision_id", "Choose a revision"));
+            return Err(Error::invalid("revision_id", "Choose a revision"));
         }
         if let Some(role) =
             payload["roles"].as_array().into_iter().flatten().find(|r| r.as_str().is_none_or(|r| !ROLES.contains(&r)))
         {
-            return Err(AppError::invalid("roles", format!("{role} is not a host role ({})", ROLES.join(", "))));
+            return Err(Error::invalid("roles", format!("{role} is not a host role ({})", ROLES.join(", "))));
         }
         Ok(())
     }
@@ -73,7 +73,7 @@ impl JobKind for Push {
             None => match store.latest_revision(host.instance_id).await {
                 Ok(Some(revision)) => revision,
                 Ok(None) => return Ok("nothing to push: the instance has no saved settings".into()),
-                Err(err) => return Err(JobFailure::fatal(format!("cannot read the revisions: {err}"))),
+                Err(err) => return Err(JobFailure::store("read the revisions", &err)),
             },
         };
         let plan = self.configs.plan(revision, host.id).await.map_err(JobFailure::fatal)?;
@@ -177,7 +177,7 @@ impl HostPush<'_> {
         let verified: std::collections::HashMap<String, String> = store
             .pushed_files(self.host.id)
             .await
-            .map_err(|err| JobFailure::fatal(format!("cannot read what was pushed before: {err}")))?
+            .map_err(|err| JobFailure::store("read what was pushed before", &err))?
             .into_iter()
             .collect();
         let mut changes = Vec::new();

@@ -10,10 +10,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::Value;
 use steward_agent::{ExecRequest, Stream};
-use steward_frontend::contract::AppError;
 
 use super::runner::{HostTarget, JobContext};
 use super::{JobFailure, Outcome};
+use crate::services::error::Error;
 
 #[async_trait]
 pub trait JobKind: Send + Sync {
@@ -29,7 +29,7 @@ pub trait JobKind: Send + Sync {
         1
     }
     /// Checks the payload when the job is queued, so bad input fails at once.
-    fn validate(&self, _payload: &Value) -> Result<(), AppError> {
+    fn validate(&self, _payload: &Value) -> Result<(), Error> {
         Ok(())
     }
     /// Runs the whole job; the default fans out over the target's hosts.
@@ -117,16 +117,16 @@ impl JobKind for RunCommand {
     fn timeout(&self) -> Duration {
         Duration::from_secs(60 * 60)
     }
-    fn validate(&self, payload: &Value) -> Result<(), AppError> {
+    fn validate(&self, payload: &Value) -> Result<(), Error> {
         let argv = argv_of(payload);
         if argv.is_empty() || argv[0].trim().is_empty() {
-            return Err(AppError::invalid(
+            return Err(Error::invalid(
                 "argv",
                 "Give the program to run on the first line, then one argument per line",
             ));
         }
         if argv.iter().any(|a| a.contains('\0')) {
-            return Err(AppError::invalid("argv", "Arguments cannot contain NUL bytes"));
+            return Err(Error::invalid("argv", "Arguments cannot contain NUL bytes"));
         }
         Ok(())
     }

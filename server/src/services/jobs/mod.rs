@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use steward_frontend::contract::{AppError, JobDetail, JobHostResult, JobInput, JobQuery, JobSummary, LogLine, Page};
+use steward_frontend::contract::{JobDetail, JobHostResult, JobInput, JobQuery, JobSummary, LogLine, Page};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -20,9 +20,9 @@ use self::kinds::Registry;
 use crate::clock::SharedClock;
 use crate::config::JobsConfig;
 use crate::services::audit::{Actor, Audit};
+use crate::services::error::{Error, OrNotFound};
 use crate::services::ssh::{Ssh, SshFailure};
 use crate::store::{JobFilter, JobRow, NewEvent, NewJob, Store};
-use crate::web::error::{from_store, not_found};
 
 pub const JOBS_PER_PAGE: u32 = 50;
 /// Log lines sent with a job's page; the rest streams.
@@ -39,6 +39,13 @@ impl JobFailure {
     pub fn fatal(message: impl Into<String>) -> Self {
         Self { message: message.into(), retryable: false }
     }
+
+    /// The database failed while `doing` something: the cause goes to the log, the job page
+    /// says what could not be done. Worth retrying.
+    pub fn store(doing: &str, err: &crate::store::StoreError) -> Self {
+        tracing::error!(error = %err, "a job could not {doing}");
+        Self { message: format!("Steward could not {doing}; the cause is in its log"), retryable: true }
+    }
 }
 
 impl From<SshFailure> for JobFailure {
@@ -48,7 +55,7 @@ impl From<SshFailure> for JobFailure {
 }
 
 /// The "hosts at once" of a form: empty for the default, else 1 to 500.
-pub fn parse_batch_size(text: &str) -> Result<Option<u64>, AppError> {
+pub fn parse_batch_size(text: &str) -> Result<Option<u64>, Error> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(None);
@@ -57,7 +64,7 @@ pub fn parse_batch_size(text: &str) -> Result<Option<u64>, AppError> {
         .ok()
         .filter(|n| (1..=500).contains(n))
         .map(Some)
-        .ok_or_else(|| AppError::invalid("batch_size", "Give a number of hosts from 1 to 500"))
+        .ok_or_else(|| Error::invalid("batch_size", "Give a number of hosts from 1 to 500"))
 }
 
 /// What one host's work came to.
@@ -186,19 +193,19 @@ impl Jobs {
     }
 
     /// The target's name and study, checking it exists.
-    async fn resolve(&self, target: Target) -> Result<(String, Option<i64>), AppError> {
+    async fn resolve(&self, target: Target) -> Result<(String, Option<i64>), Error> {
         let store = &self.inner.store;
         Ok(match target {
             Target::Host(id) => {
-                let host = store.host(id).await.map_err(not_found("The host"))?;
-                (host.name, Some(store.study_of_host(id).await.map_err(not_found("The host"))?))
+                let host = store.host(id).await.or_not_found("The host")?;
+                (host.name, Some(store.study_of_host(id).await.or_not_found("The host")?))
             }
             Target::Instance(id) => {
-                let instance = store.instance(id).await.map_err(not_found("The instance"))?;
+                let instance = store.instance(id).await.or_not_found("The instance")?;
                 (instance.name, Some(instance.study_id))
             }
             Target::Study(id) => {
-                let study = store.study(id, 0).await.map_err(not_found("The study"))?;
+                let study = store.study(id, 0).await.or_not_found("The study")?;
                 (study.name, Some(id))
             }
             Target::Fleet => ("all hosts".to_owned(), None),
@@ -206,12 +213,12 @@ impl Jobs {
     }
 
     /// Queues a job; it starts as soon as a worker is free.
-    pub async fn enqueue(&self, actor: &Actor, spec: JobSpec) -> Result<JobSummary, AppError> {
+    pub async fn enqueue(&self, actor: &Actor, spec: JobSpec) -> Result<JobSummary, Error> {
         let kind = self
             .inner
             .kinds
             .get(spec.kind.as_str())
-            .ok_or_else(|| AppError::invalid("kind", format!("There is no job kind {:?}", spec.kind)))?;
+            .ok_or_else(|| Error::invalid("kind", format!("There is no job kind {:?}", spec.kind)))?;
         kind.validate(&spec.payload)?;
         let (target_name, study_id) = self.resolve(spec.target).await?;
         let (target_kind, target_id) = spec.target.parts();
@@ -229,20 +236,20 @@ impl Jobs {
             schedule_id: spec.schedule_id,
             run_after: spec.run_after.unwrap_or(now),
         };
-        let id = self.inner.store.insert_job(&job, now).await.map_err(from_store)?;
+        let id = self.inner.store.insert_job(&job, now).await?;
         self.inner.wake.notify_one();
         if spec.schedule_id.is_none() {
             let detail = format!("{} on {target_kind} {target_name}", kind.title());
             self.inner.audit.record(actor, "job.started", &format!("job {id}"), &detail).await;
         }
-        let row = self.inner.store.job(id).await.map_err(from_store)?;
+        let row = self.inner.store.job(id).await?;
         Ok(summary_of(&row, kind.title()))
     }
 
     /// Turns the form into a job spec.
-    pub fn spec_from_input(input: &JobInput, requested_by: String) -> Result<JobSpec, AppError> {
+    pub fn spec_from_input(input: &JobInput, requested_by: String) -> Result<JobSpec, Error> {
         let target = Target::parse(&input.target_kind, input.target_id)
-            .ok_or_else(|| AppError::invalid("target_kind", "Choose what the job runs on"))?;
+            .ok_or_else(|| Error::invalid("target_kind", "Choose what the job runs on"))?;
         let mut payload = serde_json::Map::new();
         if input.kind == "command" {
             let argv: Vec<Value> = input.argv.lines().map(|l| Value::String(l.to_owned())).collect();
@@ -264,8 +271,8 @@ impl Jobs {
 
     /// Stops a job: a queued one at once, a running one as soon as its worker sees the request
     /// (its remote commands are killed).
-    pub async fn cancel(&self, actor: &Actor, id: i64) -> Result<String, AppError> {
-        let state = self.inner.store.cancel_job(id, self.inner.clock.now()).await.map_err(not_found("The job"))?;
+    pub async fn cancel(&self, actor: &Actor, id: i64) -> Result<String, Error> {
+        let state = self.inner.store.cancel_job(id, self.inner.clock.now()).await.or_not_found("The job")?;
         if let Ok(running) = self.inner.running.lock()
             && let Some(token) = running.get(&id)
         {
@@ -275,21 +282,20 @@ impl Jobs {
         Ok(state)
     }
 
-    pub async fn detail(&self, id: i64) -> Result<JobDetail, AppError> {
+    pub async fn detail(&self, id: i64) -> Result<JobDetail, Error> {
         let (job, hosts) = self.detail_without_log(id).await?;
         let log = self.log_after(id, 0, FIRST_LOG_LINES).await?;
         Ok(JobDetail { can_cancel: !job.finished(), job, hosts, log })
     }
 
     /// The job and its per-host results.
-    pub async fn detail_without_log(&self, id: i64) -> Result<(JobSummary, Vec<JobHostResult>), AppError> {
+    pub async fn detail_without_log(&self, id: i64) -> Result<(JobSummary, Vec<JobHostResult>), Error> {
         let job = self.summary(id).await?;
         let hosts = self
             .inner
             .store
             .job_hosts(id)
-            .await
-            .map_err(from_store)?
+            .await?
             .into_iter()
             .map(|h| JobHostResult {
                 host_id: h.host_id,
@@ -303,29 +309,28 @@ impl Jobs {
         Ok((job, hosts))
     }
 
-    pub async fn log_after(&self, id: i64, after: i64, limit: i64) -> Result<Vec<LogLine>, AppError> {
+    pub async fn log_after(&self, id: i64, after: i64, limit: i64) -> Result<Vec<LogLine>, Error> {
         Ok(self
             .inner
             .store
             .job_log(id, after, limit)
-            .await
-            .map_err(from_store)?
+            .await?
             .into_iter()
             .map(|l| LogLine { seq: l.seq, at: l.at, line: l.line })
             .collect())
     }
 
-    pub async fn summary(&self, id: i64) -> Result<JobSummary, AppError> {
-        let row = self.inner.store.job(id).await.map_err(not_found("The job"))?;
+    pub async fn summary(&self, id: i64) -> Result<JobSummary, Error> {
+        let row = self.inner.store.job(id).await.or_not_found("The job")?;
         Ok(summary_of(&row, self.title(&row.kind)))
     }
 
     /// Jobs a viewer may see (`visible`: their studies; `None` for admins, who also see fleet
     /// jobs), filtered and paged.
-    pub async fn list(&self, visible: Option<&[i64]>, query: &JobQuery) -> Result<Page<JobSummary>, AppError> {
+    pub async fn list(&self, visible: Option<&[i64]>, query: &JobQuery) -> Result<Page<JobSummary>, Error> {
         let study_id = match query.study.trim() {
             "" => None,
-            s => Some(s.parse::<i64>().map_err(|_| AppError::invalid("study", "Choose a study"))?),
+            s => Some(s.parse::<i64>().map_err(|_| Error::invalid("study", "Choose a study"))?),
         };
         let since = match query.hours.trim() {
             "" => None,
@@ -334,7 +339,7 @@ impl Jobs {
                     .parse::<i64>()
                     .ok()
                     .filter(|h| *h > 0)
-                    .ok_or_else(|| AppError::invalid("hours", "Give a number of hours, like 24"))?;
+                    .ok_or_else(|| Error::invalid("hours", "Give a number of hours, like 24"))?;
                 Some(self.inner.clock.now() - chrono::Duration::hours(hours))
             }
         };
@@ -350,7 +355,7 @@ impl Jobs {
             limit: i64::from(JOBS_PER_PAGE),
             offset: i64::from(query.page) * i64::from(JOBS_PER_PAGE),
         };
-        let (rows, total) = self.inner.store.list_jobs(&filter).await.map_err(from_store)?;
+        let (rows, total) = self.inner.store.list_jobs(&filter).await?;
         Ok(Page {
             items: rows.iter().map(|row| summary_of(row, self.title(&row.kind))).collect(),
             total: u64::try_from(total).unwrap_or(0),

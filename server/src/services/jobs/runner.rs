@@ -81,7 +81,7 @@ impl JobContext {
 
     /// The hosts of the job's target, by name.
     async fn hosts(&self) -> Result<Vec<HostTarget>, JobFailure> {
-        let store = |err: crate::store::StoreError| JobFailure::fatal(format!("cannot read the inventory: {err}"));
+        let store = |err: crate::store::StoreError| JobFailure::store("read the inventory", &err);
         let id = self.job.target_id.unwrap_or_default();
         let rows = match self.job.target_kind.as_str() {
             "host" => vec![self.store.host(id).await.map_err(store)?],
@@ -207,7 +207,7 @@ impl JobContext {
                     announced = true;
                 }
                 Ok(false) => {}
-                Err(err) => return Err(JobFailure::fatal(format!("cannot lock the host: {err}"))),
+                Err(err) => return Err(JobFailure::store("lock the host", &err)),
             }
             tokio::select! {
                 () = tokio::time::sleep(Duration::from_millis(200)) => {}

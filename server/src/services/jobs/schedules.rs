@@ -9,13 +9,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use croner::Cron;
 use serde_json::Value;
-use steward_frontend::contract::{AppError, ScheduleInput, ScheduleRun, ScheduleSummary};
+use steward_frontend::contract::{ScheduleInput, ScheduleRun, ScheduleSummary};
 use tokio_util::sync::CancellationToken;
 
 use super::{Jobs, Target};
 use crate::services::audit::Actor;
+use crate::services::error::{Error, OrNotFound};
 use crate::store::{Firing, NewEvent, NewJob, ScheduleFields, ScheduleRow, StoreError};
-use crate::web::error::{from_store, not_found};
 
 /// A due time found later than this is a missed run (Steward was down), not a late one.
 const MISSED_AFTER: chrono::Duration = chrono::Duration::seconds(120);
@@ -31,20 +31,20 @@ pub struct Timing {
 }
 
 impl Timing {
-    pub fn parse(cron: &str, zone: &str) -> Result<Self, AppError> {
+    pub fn parse(cron: &str, zone: &str) -> Result<Self, Error> {
         let zone = chrono_tz::Tz::from_str(zone.trim()).map_err(|_| {
-            AppError::invalid("timezone", format!("{zone:?} is not a time zone; use a name like Europe/Zurich or UTC"))
+            Error::invalid("timezone", format!("{zone:?} is not a time zone; use a name like Europe/Zurich or UTC"))
         })?;
         let fields: Vec<&str> = cron.split_whitespace().collect();
         // Schedules run at most once a minute: a seconds field names one second.
         if fields.len() == 6 && fields[0].parse::<u8>().map_or(true, |s| s > 59) {
-            return Err(AppError::invalid(
+            return Err(Error::invalid(
                 "cron",
                 "Steward runs a schedule at most once a minute: give the seconds as one number, or write 5 fields",
             ));
         }
         let cron = Cron::new(cron.trim()).with_seconds_optional().parse().map_err(|err| {
-            AppError::invalid("cron", format!("{err}; write minute hour day month weekday, like 30 2 * * *"))
+            Error::invalid("cron", format!("{err}; write minute hour day month weekday, like 30 2 * * *"))
         })?;
         Ok(Self { cron, zone })
     }
@@ -266,9 +266,9 @@ fn summary_of(
 }
 
 impl Jobs {
-    async fn schedule_fields(&self, input: &ScheduleInput) -> Result<(DateTime<Utc>, i64), AppError> {
+    async fn schedule_fields(&self, input: &ScheduleInput) -> Result<(DateTime<Utc>, i64), Error> {
         if input.name.trim().is_empty() || input.name.len() > 200 {
-            return Err(AppError::invalid("name", "Give the schedule a name (at most 200 characters)"));
+            return Err(Error::invalid("name", "Give the schedule a name (at most 200 characters)"));
         }
         let next_due_at = self.timing(&input.cron, &input.timezone).await?.1[0];
         let jitter = match input.jitter_secs.trim() {
@@ -277,10 +277,10 @@ impl Jobs {
                 .parse::<i64>()
                 .ok()
                 .filter(|j| (0..=86_400).contains(j))
-                .ok_or_else(|| AppError::invalid("jitter_secs", "Give a number of seconds from 0 to 86400"))?,
+                .ok_or_else(|| Error::invalid("jitter_secs", "Give a number of seconds from 0 to 86400"))?,
         };
         if !matches!(input.catch_up.as_str(), "once" | "skip") {
-            return Err(AppError::invalid("catch_up", "Choose run once or skip"));
+            return Err(Error::invalid("catch_up", "Choose run once or skip"));
         }
         Ok((next_due_at, jitter))
     }
@@ -291,7 +291,7 @@ impl Jobs {
         actor: &Actor,
         id: Option<i64>,
         input: &ScheduleInput,
-    ) -> Result<ScheduleSummary, AppError> {
+    ) -> Result<ScheduleSummary, Error> {
         let (next_due_at, jitter_secs) = self.schedule_fields(input).await?;
         let job_input = steward_frontend::contract::JobInput {
             kind: input.kind.clone(),
@@ -303,7 +303,7 @@ impl Jobs {
         };
         let spec = Self::spec_from_input(&job_input, String::new())?;
         let kind =
-            self.inner.kinds.get(spec.kind.as_str()).ok_or_else(|| AppError::invalid("kind", "Choose what to run"))?;
+            self.inner.kinds.get(spec.kind.as_str()).ok_or_else(|| Error::invalid("kind", "Choose what to run"))?;
         kind.validate(&spec.payload)?;
         let (target_name, study_id) = self.resolve(spec.target).await?;
         let (target_kind, target_id) = spec.target.parts();
@@ -326,10 +326,10 @@ impl Jobs {
         let by = actor.username.clone().unwrap_or_else(|| "steward".into());
         let id = match id {
             Some(id) => {
-                self.inner.store.update_schedule(id, &fields, now).await.map_err(not_found("The schedule"))?;
+                self.inner.store.update_schedule(id, &fields, now).await.or_not_found("The schedule")?;
                 id
             }
-            None => self.inner.store.insert_schedule(&fields, &by, now).await.map_err(from_store)?,
+            None => self.inner.store.insert_schedule(&fields, &by, now).await?,
         };
         let detail =
             format!("{} on {target_kind} {target_name} at {:?} ({})", kind.title(), fields.cron, fields.timezone);
@@ -338,12 +338,12 @@ impl Jobs {
     }
 
     /// Deletes the schedule when `confirm` is its name.
-    pub async fn delete_schedule(&self, actor: &Actor, id: i64, confirm: &str) -> Result<(), AppError> {
-        let row = self.inner.store.schedule(id).await.map_err(not_found("The schedule"))?;
+    pub async fn delete_schedule(&self, actor: &Actor, id: i64, confirm: &str) -> Result<(), Error> {
+        let row = self.inner.store.schedule(id).await.or_not_found("The schedule")?;
         if confirm.trim() != row.name {
-            return Err(AppError::invalid("confirm", "Type the schedule's name to delete it"));
+            return Err(Error::invalid("confirm", "Type the schedule's name to delete it"));
         }
-        self.inner.store.delete_schedule(id).await.map_err(from_store)?;
+        self.inner.store.delete_schedule(id).await?;
         self.inner.audit.record(actor, "schedule.deleted", &format!("schedule {}", row.name), "").await;
         Ok(())
     }
@@ -355,14 +355,13 @@ impl Jobs {
         }
     }
 
-    pub async fn schedule(&self, id: i64) -> Result<ScheduleSummary, AppError> {
-        let row = self.inner.store.schedule(id).await.map_err(not_found("The schedule"))?;
+    pub async fn schedule(&self, id: i64) -> Result<ScheduleSummary, Error> {
+        let row = self.inner.store.schedule(id).await.or_not_found("The schedule")?;
         let runs = self
             .inner
             .store
             .schedule_runs(id, 20)
-            .await
-            .map_err(from_store)?
+            .await?
             .into_iter()
             .map(|r| ScheduleRun { due_at: r.due_at, outcome: r.outcome, job_id: r.job_id, job_state: r.job_state })
             .collect();
@@ -370,8 +369,8 @@ impl Jobs {
         Ok(summary_of(self, &row, name, runs, self.inner.clock.now()))
     }
 
-    pub async fn schedules(&self, visible: Option<&[i64]>) -> Result<Vec<ScheduleSummary>, AppError> {
-        let rows = self.inner.store.list_schedules(visible).await.map_err(from_store)?;
+    pub async fn schedules(&self, visible: Option<&[i64]>) -> Result<Vec<ScheduleSummary>, Error> {
+        let rows = self.inner.store.list_schedules(visible).await?;
         let now = self.inner.clock.now();
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
@@ -382,13 +381,13 @@ impl Jobs {
     }
 
     /// The next five due times of an expression, for the editor's preview.
-    pub async fn preview(&self, cron: &str, zone: &str) -> Result<Vec<DateTime<Utc>>, AppError> {
+    pub async fn preview(&self, cron: &str, zone: &str) -> Result<Vec<DateTime<Utc>>, Error> {
         Ok(self.timing(cron, zone).await?.1)
     }
 
     /// Parses an expression and finds its next five due times, off the runtime and within a
     /// deadline (an expression that never comes due can take a long search).
-    async fn timing(&self, cron: &str, zone: &str) -> Result<(Timing, Vec<DateTime<Utc>>), AppError> {
+    async fn timing(&self, cron: &str, zone: &str) -> Result<(Timing, Vec<DateTime<Utc>>), Error> {
         let (cron, zone, now) = (cron.to_owned(), zone.to_owned(), self.inner.clock.now());
         let found = self
             .inner
@@ -400,9 +399,9 @@ impl Jobs {
                 })
             })
             .await
-            .map_err(|err| AppError::invalid("cron", format!("Steward gave up looking for its due times: {err}")))??;
+            .map_err(|err| Error::invalid("cron", format!("Steward gave up looking for its due times: {err}")))??;
         if found.1.is_empty() {
-            return Err(AppError::invalid("cron", "This expression never comes due"));
+            return Err(Error::invalid("cron", "This expression never comes due"));
         }
         Ok(found)
     }

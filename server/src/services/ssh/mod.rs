@@ -22,16 +22,15 @@ pub use agent::Agent;
 use serde::Serialize;
 use ssh_key::{HashAlg, PublicKey};
 pub use steward_agent::{ErrorKind as AgentErrorKind, Facts, FactsRequest};
-use steward_frontend::contract::AppError;
 use zeroize::Zeroizing;
 
 use self::pool::{Hop, Pool, Route};
 use crate::clock::SharedClock;
 use crate::config::SshConfig;
 use crate::services::audit::{Actor, Audit};
+use crate::services::error::{Error, OrNotFound};
 use crate::services::vault::Vault;
 use crate::store::{CheckOutcome, HostRow, NewEvent, Store, StoreError};
-use crate::web::error::{from_store, internal, not_found};
 
 /// Jump chains longer than this are refused (the inventory prevents loops; this is a backstop).
 const MAX_HOPS: usize = 8;
@@ -150,9 +149,9 @@ impl SshFailure {
     }
 }
 
-impl From<SshFailure> for AppError {
+impl From<SshFailure> for Error {
     fn from(failure: SshFailure) -> Self {
-        AppError::Remote { message: failure.to_string() }
+        Error::Remote { message: failure.to_string() }
     }
 }
 
@@ -226,13 +225,13 @@ impl Ssh {
         Self { store, vault, audit, clock, pool: Arc::new(Pool::new(settings, runtime_dir)) }
     }
 
-    async fn host(&self, host_id: i64) -> Result<HostRow, AppError> {
-        self.store.host(host_id).await.map_err(not_found("The host"))
+    async fn host(&self, host_id: i64) -> Result<HostRow, Error> {
+        self.store.host(host_id).await.or_not_found("The host")
     }
 
     /// Asks the host for its keys and records them as offered, not trusted: with ssh-keyscan,
     /// or through its (trusted) jump hosts for a host behind one.
-    pub async fn scan(&self, actor: &Actor, host_id: i64) -> Result<Vec<ScannedKey>, AppError> {
+    pub async fn scan(&self, actor: &Actor, host_id: i64) -> Result<Vec<ScannedKey>, Error> {
         let host = self.host(host_id).await?;
         let port = u16::try_from(host.ssh_port).unwrap_or(22);
         let keys = if host.jump_host_id.is_some() {
@@ -244,11 +243,11 @@ impl Ssh {
                 .kill_on_drop(true)
                 .output()
                 .await
-                .map_err(|err| internal(format!("cannot run ssh-keyscan: {err}")))?;
+                .map_err(|err| Error::internal(format!("cannot run ssh-keyscan: {err}")))?;
             parse_keyscan(&String::from_utf8_lossy(&output.stdout))
         };
         if keys.is_empty() {
-            return Err(AppError::Invalid {
+            return Err(Error::Invalid {
                 field: None,
                 message: format!("{}:{port} presented no host key (unreachable, or not an SSH server)", host.address),
             });
@@ -256,8 +255,7 @@ impl Ssh {
         for key in &keys {
             self.store
                 .offer_host_key(host_id, &key.algorithm, &key.public_key, &key.fingerprint, self.clock.now())
-                .await
-                .map_err(from_store)?;
+                .await?;
         }
         let fingerprints: Vec<&str> = keys.iter().map(|k| k.fingerprint.as_str()).collect();
         self.audit.record(actor, "host.key_scanned", &format!("host {}", host.name), &fingerprints.join(" ")).await;
@@ -265,11 +263,11 @@ impl Ssh {
     }
 
     /// Trusts the offered key with this fingerprint (an admin compared it with the host's own).
-    pub async fn pin(&self, actor: &Actor, host_id: i64, fingerprint: &str) -> Result<(), AppError> {
+    pub async fn pin(&self, actor: &Actor, host_id: i64, fingerprint: &str) -> Result<(), Error> {
         let host = self.host(host_id).await?;
         let by = actor.username.clone().unwrap_or_default();
-        if !self.store.pin_host_key(host_id, fingerprint.trim(), &by, self.clock.now()).await.map_err(from_store)? {
-            return Err(AppError::invalid(
+        if !self.store.pin_host_key(host_id, fingerprint.trim(), &by, self.clock.now()).await? {
+            return Err(Error::invalid(
                 "fingerprint",
                 "No scanned key of this host has that fingerprint; scan it again",
             ));
@@ -282,7 +280,11 @@ impl Ssh {
     /// The hops to the host: its jump hosts first, each with its pinned keys and SSH key. To
     /// scan, the host itself needs neither.
     async fn route(&self, host_id: i64, purpose: Purpose) -> Result<Route, SshFailure> {
-        let store_failure = |err: StoreError| SshFailure::Other(format!("cannot read the inventory: {err}"));
+        // Database text is for the log, never for the page that shows this failure.
+        let store_failure = |err: StoreError| {
+            tracing::error!(host = host_id, error = %err, "cannot read the inventory to reach a host");
+            SshFailure::Other("Steward could not read its inventory; the cause is in its log".into())
+        };
         let mut hops = Vec::new();
         let mut seen = HashSet::new();
         let mut next = Some(host_id);
@@ -353,10 +355,10 @@ impl Ssh {
 
     /// Collects the host's facts and records the outcome; an unreachable host is a result,
     /// not an error. Errors are for a missing host or a failing store.
-    pub async fn check(&self, host_id: i64) -> Result<HostCheck, AppError> {
+    pub async fn check(&self, host_id: i64) -> Result<HostCheck, Error> {
         let host = self.host(host_id).await?;
-        let previous = self.store.host_status(host_id).await.map_err(from_store)?;
-        let (certificates, units) = self.store.host_watch(host_id).await.map_err(from_store)?;
+        let previous = self.store.host_status(host_id).await?;
+        let (certificates, units) = self.store.host_watch(host_id).await?;
         let request = FactsRequest {
             cert_files: certificates.lines().map(str::to_owned).collect(),
             units: units.lines().map(str::to_owned).collect(),
@@ -386,7 +388,7 @@ impl Ssh {
             },
         };
         let facts_json = match &check.facts {
-            Some(facts) => Some(serde_json::to_string(facts).map_err(internal)?),
+            Some(facts) => Some(serde_json::to_string(facts).map_err(Error::internal)?),
             None => None,
         };
         let outcome = CheckOutcome {
@@ -395,7 +397,7 @@ impl Ssh {
             facts: facts_json.as_deref(),
             clock_offset_ms: check.clock_offset_ms,
         };
-        self.store.record_check(host_id, &outcome, self.clock.now()).await.map_err(from_store)?;
+        self.store.record_check(host_id, &outcome, self.clock.now()).await?;
         let was_reachable = previous.as_ref().is_none_or(|p| p.state == "reachable");
         if was_reachable && check.state != "reachable" && check.state != "host-key-changed" {
             self.event(
