@@ -1,6 +1,7 @@
 //! Every server function × every role: who gets past the permission check and who is refused.
-//! A server function missing from the table fails the test, so new routes must say who may
-//! call them.
+//! Who may call what is the server's access policy (`steward::web::policy`): this test holds
+//! the expected answer for each endpoint, checks that the policy says the same, and then that
+//! the running server does. A server function without a policy row fails the test.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -11,6 +12,8 @@ use std::collections::BTreeSet;
 use common::{Backend, Client, Fixture, ROLE_USERS, TestApp, USER_PASSWORD, fixture};
 use steward::clock::Clock;
 use steward::store::{Condition, NewJob, ScheduleFields};
+use steward::web::policy;
+use steward_frontend::contract::{Access, StudyRole};
 
 /// Who calls: nobody, a signed-in user without a study role, one per study role, an admin.
 const WHO: [&str; 8] = ["anonymous", "member", "researcher", "viewer", "oncall", "operator", "studyadmin", "admin"];
@@ -179,11 +182,31 @@ async fn every_route_checks_every_role(backend: Backend) {
     let registered: BTreeSet<String> = leptos::server_fn::axum::server_fn_paths()
         .map(|(path, _)| path.trim_start_matches("/api/").to_owned())
         .collect();
+    let in_policy: BTreeSet<String> = policy::RULES.iter().map(|r| r.endpoint.to_owned()).collect();
+    let without_rule: Vec<&String> = registered.difference(&in_policy).collect();
+    assert!(without_rule.is_empty(), "server functions without a row in the server's policy: {without_rule:?}");
     let listed: BTreeSet<String> = table.iter().map(|(name, _, _)| (*name).to_owned()).collect();
     let unlisted: Vec<&String> = registered.difference(&listed).collect();
-    assert!(unlisted.is_empty(), "server functions without an access row: {unlisted:?}");
+    assert!(unlisted.is_empty(), "server functions this test does not call: {unlisted:?}");
     let stale: Vec<&String> = listed.difference(&registered).collect();
-    assert!(stale.is_empty(), "access rows for server functions that do not exist: {stale:?}");
+    assert!(stale.is_empty(), "rows for server functions that do not exist: {stale:?}");
+    // The server's policy says what this table expects.
+    let mut disagree = Vec::new();
+    for (endpoint, allowed, args) in &table {
+        let global = args
+            .iter()
+            .any(|(k, v)| (k.contains("target_kind") && v == "fleet") || (k.contains("study_id") && v == "0"));
+        let rule = policy::rule(endpoint).unwrap();
+        let access = if global { rule.global } else { rule.in_study };
+        let mut expected: Vec<&str> = passes(access).to_vec();
+        expected.sort_unstable();
+        let mut listed = allowed.to_vec();
+        listed.sort_unstable();
+        if expected != listed {
+            disagree.push(format!("{endpoint}: the policy lets {expected:?} through, this test expects {listed:?}"));
+        }
+    }
+    assert!(disagree.is_empty(), "the server's policy and the expected access differ:\n{}", disagree.join("\n"));
 
     let mut wrong = Vec::new();
     for who in WHO {
@@ -247,6 +270,21 @@ async fn job_and_schedule(app: &TestApp, f: &Fixture) -> (i64, i64) {
     };
     let schedule = app.state.store.insert_schedule(&schedule, "test", now).await.unwrap();
     (job, schedule)
+}
+
+/// Who passes `access` in the fixture's study.
+fn passes(access: Access) -> Vec<&'static str> {
+    match access {
+        Access::Public => EVERYONE.to_vec(),
+        Access::SignedIn => SIGNED_IN.to_vec(),
+        Access::Admin => ADMIN.to_vec(),
+        Access::Study(permission) => ROLE_USERS
+            .iter()
+            .filter(|(_, role)| role.and_then(StudyRole::parse).is_some_and(|r| r.allows(permission)))
+            .map(|(user, _)| *user)
+            .chain(["admin"])
+            .collect(),
+    }
 }
 
 async fn call_status(client: &Client, endpoint: &str, form: &[(&str, &str)]) -> u16 {

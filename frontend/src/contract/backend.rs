@@ -1,15 +1,15 @@
 //! The trait the server crate implements so that server functions stay thin: each server
-//! function names the [`Access`] it needs and the [`Scope`] it is about, the server checks them
-//! in [`Backend::authorize`] (the one place where permissions are enforced), and the function
-//! then calls one method with the resulting [`Caller`].
+//! function names its endpoint and the [`Scope`] it is about, the server checks them against its
+//! access policy in [`Backend::authorize`] (the one place where permissions are enforced), and
+//! the function then calls one method with the resulting [`Caller`].
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use http::request::Parts;
 
-use super::{Access, AppError, AuditEntry, AuditQuery, CredentialKind, CredentialSummary, CurrentUser};
 use super::{AlertSettings, AlertSettingsInput, OverrideInput, RotaInput, RotaView};
 use super::{AlertSummary, OutboxEntry};
+use super::{AppError, AuditEntry, AuditQuery, CredentialKind, CredentialSummary, CurrentUser};
 use super::{ConfigOverview, HostDiff, PushInput, RevisionSummary, SettingsInput, StackSummary};
 use super::{
     DeletionPreview, GlobalRole, HostDetail, HostHealth, HostInput, HostKeyInfo, HostSummary, InstanceDetail,
@@ -47,8 +47,9 @@ pub struct Caller {
 
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
-    /// Checks `access` for this request's caller on `scope`; the only permission check.
-    async fn authorize(&self, req: &Parts, access: Access, scope: Scope) -> Result<Caller>;
+    /// Checks this request's caller for `endpoint` on `scope` against the server's access
+    /// policy; the only permission check.
+    async fn authorize(&self, req: &Parts, endpoint: &'static str, scope: Scope) -> Result<Caller>;
 
     // --- accounts -------------------------------------------------------------------------
     async fn setup_status(&self) -> Result<SetupStatus>;

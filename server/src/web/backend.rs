@@ -30,6 +30,7 @@ use crate::services::jobs::Jobs;
 use crate::services::mail::Mailer;
 use crate::store::{StoreError, UserRow, Viewer};
 use crate::web::error::internal;
+use crate::web::policy;
 
 type Result<T> = std::result::Result<T, AppError>;
 
@@ -196,7 +197,11 @@ fn may(caller: &Caller, permission: Permission) -> bool {
 
 #[async_trait]
 impl Backend for WebBackend {
-    async fn authorize(&self, req: &Parts, access: Access, scope: Scope) -> Result<Caller> {
+    async fn authorize(&self, req: &Parts, endpoint: &'static str, scope: Scope) -> Result<Caller> {
+        let Some(access) = policy::required(endpoint, scope) else {
+            tracing::error!(endpoint, "an endpoint without a row in the access policy was refused");
+            return Err(AppError::Forbidden);
+        };
         let user = self.session_user(req).await?;
         let mut caller = Caller { user: user.as_ref().map(current), study: None, client_addr: self.client_addr(req) };
         let signed_in = || caller.user.clone().ok_or(AppError::Unauthenticated);
@@ -218,9 +223,14 @@ impl Backend for WebBackend {
                     Scope::Alert(id) => self.state.alerts.get(id).await?.study_id,
                     other => Some(self.study_of(other).await?),
                 };
-                // Fleet-wide jobs and schedules belong to no study: admins only.
+                // Fleet-wide jobs, schedules and alerts belong to no study: the global rule.
                 let Some(study) = study else {
-                    return if user.is_admin() { Ok(caller) } else { Err(AppError::Forbidden) };
+                    return match policy::required(endpoint, Scope::Global) {
+                        Some(Access::Public) => Ok(caller),
+                        Some(Access::SignedIn) => Ok(caller),
+                        Some(Access::Admin) if user.is_admin() => Ok(caller),
+                        _ => Err(AppError::Forbidden),
+                    };
                 };
                 let role = self.state.store.study_role(study, user.id).await.map_err(Error::from)?;
                 let role = role.as_deref().and_then(StudyRole::parse);

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream};
 use http::request::Parts;
 use serde::Deserialize;
-use steward_frontend::contract::{Access, AppError, Backend, JobHostResult, JobSummary, Permission, Scope};
+use steward_frontend::contract::{AppError, Backend, JobHostResult, JobSummary, Scope};
 
 use crate::app::AppState;
 use crate::web::error::ApiError;
@@ -48,7 +48,7 @@ pub async fn job_events(
     Path(job_id): Path<i64>,
     Query(query): Query<After>,
 ) -> Response {
-    if let Err(err) = backend.authorize(&parts, Access::Study(Permission::ViewInventory), Scope::Job(job_id)).await {
+    if let Err(err) = backend.authorize(&parts, "job_events", Scope::Job(job_id)).await {
         return ApiError(err).into_response();
     }
     let resume = parts.headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
@@ -64,7 +64,7 @@ pub async fn job_log_file(
     parts: Parts,
     Path(job_id): Path<i64>,
 ) -> Response {
-    if let Err(err) = backend.authorize(&parts, Access::Study(Permission::ViewInventory), Scope::Job(job_id)).await {
+    if let Err(err) = backend.authorize(&parts, "job_log_file", Scope::Job(job_id)).await {
         return ApiError(err).into_response();
     }
     let mut text = String::new();

@@ -8,6 +8,7 @@ pub mod error;
 mod form_errors;
 pub mod guard;
 pub mod live;
+pub mod policy;
 pub mod request_id;
 
 use axum::Router;
