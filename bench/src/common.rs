@@ -13,7 +13,8 @@ use steward::app::AppState;
 use steward::clock::SystemClock;
 use steward::config::{Config, DatabaseUrl};
 use steward::services::audit::Actor;
-use steward_frontend::contract::{HostInput, InstanceInput};
+use steward::services::fields::{HostSpec, InstanceSpec};
+use steward_frontend::contract::{HostRole, Stack};
 
 use crate::fleet::FleetHost;
 
@@ -42,9 +43,15 @@ pub async fn bench_fleet(n: usize, stack: &str, prepare: impl FnOnce(&Path)) -> 
     let actor = Actor::cli();
     let key = state.vault.generate_ssh_key(&actor, "bench").await.unwrap();
     let study = state.inventory.create_study(&actor, "Bench", "", "").await.unwrap();
-    let input =
-        InstanceInput { name: "fleet".into(), stack: stack.into(), environment: "bench".into(), ..Default::default() };
-    let instance = state.inventory.create_instance(&actor, study.id, &input).await.unwrap();
+    let spec = InstanceSpec {
+        name: "fleet".into(),
+        stack: Stack::parse(stack).unwrap(),
+        environment: "bench".into(),
+        base_url: String::new(),
+        notes: String::new(),
+        tags: vec![],
+    };
+    let instance = state.inventory.create_instance(&actor, study.id, &spec).await.unwrap();
 
     let started = Instant::now();
     let hosts: Vec<FleetHost> = (0..n).map(|_| FleetHost::start(&key.public_key)).collect();
@@ -60,16 +67,16 @@ pub async fn bench_fleet(n: usize, stack: &str, prepare: impl FnOnce(&Path)) -> 
         let public = std::fs::read_to_string(host.dir.join("host_key.pub")).unwrap();
         let mut parts = public.split_whitespace();
         let _ = writeln!(known, "[127.0.0.1]:{} {} {}", host.port, parts.next().unwrap(), parts.next().unwrap());
-        let input = HostInput {
+        let spec = HostSpec {
             name: format!("h{i}"),
-            roles: "web".into(),
+            roles: vec![HostRole::Web],
             address: "127.0.0.1".into(),
-            ssh_port: host.port.to_string(),
-            ssh_user: host.user.clone(),
-            credential: key.id.to_string(),
-            jump_host: String::new(),
+            port: host.port,
+            user: host.user.clone(),
+            credential: Some(key.id),
+            jump: None,
         };
-        let added = state.inventory.add_host(&actor, instance.id, &input).await.unwrap();
+        let added = state.inventory.add_host(&actor, instance.id, &spec).await.unwrap();
         state.ssh.scan(&actor, added.id).await.unwrap();
         state.ssh.pin(&actor, added.id, &host.fingerprint()).await.unwrap();
         ids.push(added.id);

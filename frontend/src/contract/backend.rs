@@ -45,13 +45,29 @@ pub struct Caller {
     pub client_addr: Option<String>,
 }
 
+/// Everything the UI asks of the server, one trait per domain, plus the one permission check.
 #[async_trait]
-pub trait Backend: Send + Sync + 'static {
+pub trait Backend:
+    AccountsApi
+    + InventoryApi
+    + CredentialsApi
+    + JobsApi
+    + ConfigsApi
+    + AlertsApi
+    + RotaApi
+    + MailApi
+    + Send
+    + Sync
+    + 'static
+{
     /// Checks this request's caller for `endpoint` on `scope` against the server's access
     /// policy; the only permission check.
     async fn authorize(&self, req: &Parts, endpoint: &'static str, scope: Scope) -> Result<Caller>;
+}
 
-    // --- accounts -------------------------------------------------------------------------
+/// Setup, login and logout, passwords, users and the audit log.
+#[async_trait]
+pub trait AccountsApi: Send + Sync {
     async fn setup_status(&self) -> Result<SetupStatus>;
     /// Creates the first admin with a one-time setup token and signs them in.
     async fn complete_setup(
@@ -81,8 +97,11 @@ pub trait Backend: Send + Sync + 'static {
     async fn set_user_disabled(&self, caller: &Caller, user_id: i64, disabled: bool) -> Result<()>;
     async fn reset_password(&self, caller: &Caller, user_id: i64) -> Result<OneTimeLink>;
     async fn audit_log(&self, caller: &Caller, query: AuditQuery) -> Result<Page<AuditEntry>>;
+}
 
-    // --- studies ----------------------------------------------------------------------------
+/// Studies and their members, instances, hosts and host keys, Ansible import and export.
+#[async_trait]
+pub trait InventoryApi: Send + Sync {
     /// The studies the caller belongs to (all of them for admins).
     async fn list_studies(&self, caller: &Caller) -> Result<Vec<StudySummary>>;
     async fn create_study(
@@ -99,8 +118,6 @@ pub trait Backend: Send + Sync + 'static {
     async fn delete_study(&self, caller: &Caller, confirm: String) -> Result<()>;
     async fn set_member(&self, caller: &Caller, username: String, role: StudyRole) -> Result<()>;
     async fn remove_member(&self, caller: &Caller, user_id: i64) -> Result<()>;
-
-    // --- instances and hosts -------------------------------------------------------------
     /// Instances of the studies where the caller may view the inventory.
     async fn list_instances(&self, caller: &Caller, query: InstanceQuery) -> Result<Page<InstanceSummary>>;
     async fn create_instance(&self, caller: &Caller, input: InstanceInput) -> Result<InstanceSummary>;
@@ -125,8 +142,11 @@ pub trait Backend: Send + Sync + 'static {
     async fn import_inventory(&self, caller: &Caller, input: ImportInput) -> Result<ImportReport>;
     /// The caller's study as a YAML Ansible inventory.
     async fn export_inventory(&self, caller: &Caller) -> Result<String>;
+}
 
-    // --- vault ------------------------------------------------------------------------------
+/// The vault's credentials: SSH keys and stored secrets, and the studies each key is shared with.
+#[async_trait]
+pub trait CredentialsApi: Send + Sync {
     async fn list_credentials(&self, caller: &Caller) -> Result<Vec<CredentialSummary>>;
     async fn generate_ssh_key(&self, caller: &Caller, name: String) -> Result<CredentialSummary>;
     async fn import_ssh_key(
@@ -146,8 +166,11 @@ pub trait Backend: Send + Sync + 'static {
     async fn delete_credential(&self, caller: &Caller, credential_id: i64) -> Result<()>;
     /// Shares an SSH key with a study, or stops sharing it.
     async fn share_credential(&self, caller: &Caller, credential_id: i64, study_id: i64, shared: bool) -> Result<()>;
+}
 
-    // --- jobs and schedules -----------------------------------------------------------------
+/// Jobs and schedules.
+#[async_trait]
+pub trait JobsApi: Send + Sync {
     /// Jobs of the studies the caller may see (all, for admins).
     async fn list_jobs(&self, caller: &Caller, query: JobQuery) -> Result<Page<JobSummary>>;
     async fn get_job(&self, caller: &Caller, job_id: i64) -> Result<JobDetail>;
@@ -167,14 +190,20 @@ pub trait Backend: Send + Sync + 'static {
     async fn delete_schedule(&self, caller: &Caller, schedule_id: i64, confirm: String) -> Result<()>;
     /// The next five due times of a cron expression in a time zone.
     async fn preview_schedule(&self, caller: &Caller, cron: String, timezone: String) -> Result<Vec<DateTime<Utc>>>;
+}
 
-    // --- mail --------------------------------------------------------------------------------
+/// The outbox and test messages.
+#[async_trait]
+pub trait MailApi: Send + Sync {
     async fn list_outbox(&self, caller: &Caller, page: u32) -> Result<Page<OutboxEntry>>;
     async fn resend_mail(&self, caller: &Caller, mail_id: i64) -> Result<()>;
     /// Sends a test message now; the answer is the mail server's.
     async fn send_test_mail(&self, caller: &Caller, address: String) -> Result<String>;
+}
 
-    // --- alerts ------------------------------------------------------------------------------
+/// Alerts, acknowledge links and per-study alert settings.
+#[async_trait]
+pub trait AlertsApi: Send + Sync {
     /// Alerts of the studies the caller may see, in `state` (any when empty).
     async fn list_alerts(&self, caller: &Caller, state: String) -> Result<Vec<AlertSummary>>;
     async fn acknowledge_alert(&self, caller: &Caller, alert_id: i64) -> Result<AlertSummary>;
@@ -182,8 +211,13 @@ pub trait Backend: Send + Sync + 'static {
     async fn alert_link(&self, token: String) -> Result<AlertSummary>;
     /// Acknowledges with a mailed link: that alert only, once.
     async fn acknowledge_by_link(&self, token: String) -> Result<AlertSummary>;
+    async fn get_alert_settings(&self, caller: &Caller, study_id: i64) -> Result<AlertSettings>;
+    async fn save_alert_settings(&self, caller: &Caller, input: AlertSettingsInput) -> Result<AlertSettings>;
+}
 
-    // --- config management ------------------------------------------------------------------
+/// Configuration: stacks, settings, revisions, diffs and pushes.
+#[async_trait]
+pub trait ConfigsApi: Send + Sync {
     async fn list_stacks(&self, caller: &Caller) -> Result<Vec<StackSummary>>;
     async fn config_overview(&self, caller: &Caller, instance_id: i64) -> Result<ConfigOverview>;
     async fn save_settings(&self, caller: &Caller, input: SettingsInput) -> Result<RevisionSummary>;
@@ -191,12 +225,13 @@ pub trait Backend: Send + Sync + 'static {
     /// Reads the live files through the agent and compares them with a revision.
     async fn preview_push(&self, caller: &Caller, instance_id: i64, revision: String) -> Result<Vec<HostDiff>>;
     async fn push_config(&self, caller: &Caller, input: PushInput) -> Result<JobSummary>;
+}
 
-    // --- on-call rotas (study 0: the global rota) -------------------------------------------
+/// On-call rotas (study 0: the global rota) and their overrides.
+#[async_trait]
+pub trait RotaApi: Send + Sync {
     async fn get_rota(&self, caller: &Caller, study_id: i64) -> Result<RotaView>;
     async fn save_rota(&self, caller: &Caller, input: RotaInput) -> Result<RotaView>;
     async fn add_rota_override(&self, caller: &Caller, input: OverrideInput) -> Result<RotaView>;
     async fn delete_rota_override(&self, caller: &Caller, study_id: i64, override_id: i64) -> Result<RotaView>;
-    async fn get_alert_settings(&self, caller: &Caller, study_id: i64) -> Result<AlertSettings>;
-    async fn save_alert_settings(&self, caller: &Caller, input: AlertSettingsInput) -> Result<AlertSettings>;
 }

@@ -14,7 +14,9 @@ mod types;
 
 pub use access::{Access, Permission, StudyRole};
 #[cfg(feature = "ssr")]
-pub use backend::{Backend, Caller, Scope};
+pub use backend::{
+    AccountsApi, AlertsApi, Backend, Caller, ConfigsApi, CredentialsApi, InventoryApi, JobsApi, MailApi, RotaApi, Scope,
+};
 pub use configs::*;
 pub use error::AppError;
 pub use fleet::*;

@@ -233,6 +233,15 @@ impl Accounts {
         self.store.prune_throttle(self.clock.now().timestamp(), PER_ADDRESS.memory_secs).await.map_err(Error::from)
     }
 
+    /// The user with this id, if there is one.
+    pub async fn find(&self, id: i64) -> Result<Option<UserRow>> {
+        match self.store.user_by_id(id).await {
+            Ok(user) => Ok(Some(user)),
+            Err(StoreError::NotFound) => Ok(None),
+            Err(err) => Err(err.into()),
+        }
+    }
+
     pub async fn user(&self, id: i64) -> Result<UserRow> {
         self.store.user_by_id(id).await.or_not_found("The user")
     }

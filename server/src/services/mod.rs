@@ -6,6 +6,7 @@ pub mod ansible;
 pub mod audit;
 pub mod configs;
 pub mod error;
+pub mod fields;
 pub mod fleet;
 pub mod inventory;
 pub mod jobs;
