@@ -15,8 +15,11 @@ use crate::services::accounts::Accounts;
 use crate::services::alerts::{self, Alerts};
 use crate::services::audit::Audit;
 use crate::services::configs::Configs;
+use crate::services::configs::drift::Drift;
+use crate::services::configs::push::Push;
 use crate::services::inventory::Inventory;
 use crate::services::jobs::Jobs;
+use crate::services::jobs::kinds;
 use crate::services::jobs::runner::Runner;
 use crate::services::jobs::schedules::Scheduler;
 use crate::services::mail::Mailer;
@@ -116,8 +119,17 @@ impl AppState {
             ssh.clone(),
             config.jobs.clone(),
             config.server.shutdown_grace_secs,
-            configs.job_kinds(),
+            // Every job kind Steward runs: a new kind is its module and one line here.
+            vec![
+                Arc::new(kinds::Facts),
+                Arc::new(kinds::RunCommand),
+                Arc::new(kinds::Noop),
+                Arc::new(kinds::RebootRequired),
+                Arc::new(Push::new(configs.clone())),
+                Arc::new(Drift::new(configs.clone())),
+            ],
         );
+        alerts.watch_job_kinds(jobs.alerting_kinds());
         Ok(Self { config, store, clock, accounts, audit, inventory, vault, ssh, jobs, mailer, alerts, configs, oncall })
     }
 }

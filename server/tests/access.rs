@@ -103,6 +103,7 @@ fn table(f: &Fixture, job: i64, schedule: i64, alert: i64) -> Vec<(&'static str,
         ("delete_credential", ADMIN, a(&[("credential_id", "999999")])),
         ("share_credential", ADMIN, a(&[("credential_id", "999999"), ("study_id", &study), ("shared", "true")])),
         ("list_jobs", SIGNED_IN, a(&[("query[page]", "0")])),
+        ("job_kinds", SIGNED_IN, a(&[])),
         ("get_job", SEES_INVENTORY, a(&[("job_id", &job)])),
         ("job_log", SEES_INVENTORY, a(&[("job_id", &job), ("after", "0")])),
         (

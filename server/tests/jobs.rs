@@ -35,7 +35,36 @@ async fn start(admin: &Client, form: &[(&str, &str)]) -> JobSummary {
     admin.call("start_job", form).await.unwrap()
 }
 
-on_both_backends!(a_fact_check_fans_out_with_progress_and_a_live_log);
+on_both_backends!(a_fact_check_fans_out_with_progress_and_a_live_log, job_kinds_come_from_the_registry);
+
+async fn job_kinds_come_from_the_registry(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let fleet = trusted_fleet(&app, 1).await;
+    // What the forms offer is the registry's list, each kind with what its form asks for.
+    let kinds: Vec<steward_frontend::contract::JobKindSummary> = fleet.admin.call("job_kinds", &[]).await.unwrap();
+    let names: Vec<&str> = kinds.iter().map(|k| k.name.as_str()).collect();
+    for name in ["facts", "command", "push", "drift", "reboot-required"] {
+        assert!(names.contains(&name), "{name} is offered: {names:?}");
+    }
+    assert!(!names.contains(&"noop"), "test kinds are not offered");
+    assert!(kinds.iter().all(|k| k.takes_argv == (k.name == "command")), "{kinds:?}");
+    // The kind added in one module and one registry line runs like any other.
+    let job = start(
+        &fleet.admin,
+        &[
+            ("input[kind]", "reboot-required"),
+            ("input[target_kind]", "instance"),
+            ("input[target_id]", &fleet.instance_id),
+        ],
+    )
+    .await;
+    let detail = wait_for(&fleet.admin, job.id, |d| d.job.finished()).await;
+    assert_eq!(detail.job.state, "succeeded", "{:?}", detail.hosts);
+    let expected =
+        if std::path::Path::new("/run/reboot-required").exists() { "reboot required" } else { "no reboot needed" };
+    assert!(detail.hosts[0].message.starts_with(expected), "{:?}", detail.hosts);
+    app.stop().await;
+}
 
 async fn a_fact_check_fans_out_with_progress_and_a_live_log(backend: Backend) {
     let app = TestApp::start(backend).await;

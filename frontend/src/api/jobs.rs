@@ -25,6 +25,11 @@ pub async fn list_jobs(query: JobQuery) -> Result<Page<JobSummary>, AppError> {
     run("list_jobs", Scope::Global, |b, _, caller| async move { b.list_jobs(&caller, query).await }).await
 }
 
+#[server(prefix = "/api", endpoint = "job_kinds")]
+pub async fn job_kinds() -> Result<Vec<JobKindSummary>, AppError> {
+    run("job_kinds", Scope::Global, |b, _, caller| async move { b.job_kinds(&caller).await }).await
+}
+
 #[server(prefix = "/api", endpoint = "get_job")]
 pub async fn get_job(job_id: i64) -> Result<JobDetail, AppError> {
     run("get_job", Scope::Job(job_id), |b, _, caller| async move { b.get_job(&caller, job_id).await }).await

@@ -17,7 +17,7 @@ use super::{
 };
 use super::{ImportInput, ImportReport, InstanceInput, StudySummary, UserSummary};
 use super::{InstanceSummary, OneTimeLink, Page, SetupStatus, StudyDetail, StudyRole};
-use super::{JobDetail, JobInput, JobQuery, JobSummary, LogLine, ScheduleInput, ScheduleSummary};
+use super::{JobDetail, JobInput, JobKindSummary, JobQuery, JobSummary, LogLine, ScheduleInput, ScheduleSummary};
 
 pub type Result<T> = std::result::Result<T, AppError>;
 
@@ -173,6 +173,8 @@ pub trait CredentialsApi: Send + Sync {
 pub trait JobsApi: Send + Sync {
     /// Jobs of the studies the caller may see (all, for admins).
     async fn list_jobs(&self, caller: &Caller, query: JobQuery) -> Result<Page<JobSummary>>;
+    /// The kinds of job a person may start.
+    async fn job_kinds(&self, caller: &Caller) -> Result<Vec<JobKindSummary>>;
     async fn get_job(&self, caller: &Caller, job_id: i64) -> Result<JobDetail>;
     async fn job_log(&self, caller: &Caller, job_id: i64, after: i64) -> Result<Vec<LogLine>>;
     async fn start_job(&self, caller: &Caller, input: JobInput) -> Result<JobSummary>;

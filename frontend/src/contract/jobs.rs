@@ -104,13 +104,14 @@ pub struct JobInput {
     pub stop_on_failure: Option<String>,
 }
 
-/// The job kinds a person may start, with their titles.
-pub const STARTABLE_KINDS: &[(&str, &str)] = &[
-    ("facts", "Check facts"),
-    ("command", "Run a command"),
-    ("push", "Push configuration (latest revision)"),
-    ("drift", "Check config drift"),
-];
+/// A job kind a person may start, as the server's registry describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobKindSummary {
+    pub name: String,
+    pub title: String,
+    /// Its form asks for a program and its arguments.
+    pub takes_argv: bool,
+}
 
 /// One due time of a schedule and what came of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,9 +4,9 @@
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
-use crate::api::{CancelJob, StartJob, get_job, list_jobs};
+use crate::api::{CancelJob, StartJob, get_job, job_kinds, list_jobs};
 use crate::components::{ErrorBanner, FormError, LocalTime, PageHeader, last_error, percent_encode, successes};
-use crate::contract::{JobHostResult, JobQuery, JobSummary, LogLine, STARTABLE_KINDS};
+use crate::contract::{AppError, JobHostResult, JobKindSummary, JobQuery, JobSummary, LogLine};
 
 const JOB_STATES: [&str; 6] = ["queued", "running", "succeeded", "failed", "cancelled", "interrupted"];
 
@@ -61,9 +61,7 @@ pub fn JobsPage() -> impl IntoView {
             <div class="field"><label for="f-kind">"Kind"</label>
                 <select id="f-kind" name="kind">
                     <option value="">"any"</option>
-                    {STARTABLE_KINDS.iter().map(|(kind, title)| view! {
-                        <option value=*kind selected=move || query.get().kind == *kind>{*title}</option>
-                    }).collect_view()}
+                    <JobKindOptions selected=Signal::derive(move || query.get().kind) />
                 </select></div>
             <div class="field"><label for="f-state">"State"</label>
                 <select id="f-state" name="state">
@@ -298,6 +296,7 @@ pub fn StartJob(target_kind: &'static str, target_id: i64) -> impl IntoView {
     let start = ServerAction::<StartJob>::new();
     let error = last_error(start.value());
     let kind = RwSignal::new("facts".to_owned());
+    let kinds = job_kind_list();
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(job)) = start.value().get() {
@@ -312,7 +311,7 @@ pub fn StartJob(target_kind: &'static str, target_id: i64) -> impl IntoView {
             <div class="field">
                 <label for="job-kind">"Job"</label>
                 <select id="job-kind" name="input[kind]" on:change=move |ev| kind.set(event_target_value(&ev))>
-                    {STARTABLE_KINDS.iter().map(|(k, title)| view! { <option value=*k>{*title}</option> }).collect_view()}
+                    <JobKindOptions kinds selected=kind />
                 </select>
             </div>
             <div class="field">
@@ -322,7 +321,7 @@ pub fn StartJob(target_kind: &'static str, target_id: i64) -> impl IntoView {
             <div class="field field-check">
                 <label><input type="checkbox" name="input[stop_on_failure]" value="on" />" Stop after the first failure"</label>
             </div>
-            <Show when=move || kind.get() == "command">
+            <Show when=move || takes_argv(kinds, &kind.get())>
                 <div class="field field-wide">
                     <label for="job-argv">"Program and arguments, one per line (no shell)"</label>
                     <textarea id="job-argv" name="input[argv]" rows="3" placeholder="systemctl\nstatus\nnginx"></textarea>
@@ -333,4 +332,33 @@ pub fn StartJob(target_kind: &'static str, target_id: i64) -> impl IntoView {
         </ActionForm>
     }
     .into_any()
+}
+
+/// The job kinds a person may start, from the server's registry.
+pub(crate) fn job_kind_list() -> Resource<Result<Vec<JobKindSummary>, AppError>> {
+    Resource::new(|| (), |_| job_kinds())
+}
+
+/// Whether `kind`'s form asks for a program and its arguments.
+pub(crate) fn takes_argv(kinds: Resource<Result<Vec<JobKindSummary>, AppError>>, kind: &str) -> bool {
+    kinds.get().and_then(Result::ok).is_some_and(|list| list.iter().any(|k| k.name == kind && k.takes_argv))
+}
+
+/// `<option>`s for the job kinds, `selected` marked.
+#[component]
+pub(crate) fn JobKindOptions(
+    #[prop(optional)] kinds: Option<Resource<Result<Vec<JobKindSummary>, AppError>>>,
+    #[prop(into)] selected: Signal<String>,
+) -> impl IntoView {
+    let kinds = kinds.unwrap_or_else(job_kind_list);
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                kinds.await.unwrap_or_default().into_iter().map(|k| {
+                    let name = k.name.clone();
+                    view! { <option value=k.name.clone() selected=move || selected.get() == name>{k.title}</option> }
+                }).collect_view()
+            })}
+        </Transition>
+    }
 }

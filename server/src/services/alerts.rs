@@ -5,6 +5,7 @@
 //! "resolved" mail, once the condition clears.
 
 use std::collections::HashSet;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{Duration, Timelike, Utc};
 use steward_frontend::contract::{
@@ -26,9 +27,6 @@ use crate::store::{
 /// admins and on-call members (the global admins always).
 const EVERYONE_TOLD: &[&str] = &["study-admin", "on-call"];
 
-/// Job kinds whose failure raises an alert (a failed ad-hoc command is its runner's business).
-const ALERTING_KINDS: &[&str] = &["push", "facts", "drift", "backup", "upgrade"];
-
 #[derive(Clone, Debug)]
 pub struct Alerts {
     store: Store,
@@ -37,6 +35,9 @@ pub struct Alerts {
     oncall: OnCall,
     audit: Audit,
     base_url: String,
+    /// Job kinds whose failure raises an alert, as the job engine's registry says (set once
+    /// the engine is built; a failed ad-hoc command is its runner's business).
+    job_kinds: Arc<OnceLock<Vec<&'static str>>>,
 }
 
 /// What a mail about an alert announces.
@@ -137,7 +138,12 @@ impl Alerts {
         audit: Audit,
         base_url: String,
     ) -> Self {
-        Self { store, clock, mailer, oncall, audit, base_url }
+        Self { store, clock, mailer, oncall, audit, base_url, job_kinds: Arc::default() }
+    }
+
+    /// Which job kinds raise alerts when they fail.
+    pub fn watch_job_kinds(&self, kinds: Vec<&'static str>) {
+        let _ = self.job_kinds.set(kinds);
     }
 
     /// Opens, refreshes and resolves host alerts from the hosts' last checks.
@@ -190,7 +196,8 @@ impl Alerts {
     /// when the next run of the same work on the same target succeeds.
     pub async fn evaluate_jobs(&self) -> Result<(), StoreError> {
         let since = self.clock.now() - Duration::days(7);
-        for job in self.store.latest_job_outcomes(ALERTING_KINDS, since).await? {
+        let kinds = self.job_kinds.get().map_or(&[][..], Vec::as_slice);
+        for job in self.store.latest_job_outcomes(kinds, since).await? {
             let target = format!("job:{}:{}:{}", job.kind, job.target_kind, job.target_id.unwrap_or_default());
             if job.state == "succeeded" {
                 self.clear("job-failed", &target).await?;

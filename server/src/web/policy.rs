@@ -83,6 +83,7 @@ pub const RULES: &[Rule] = &[
     fixed("share_credential", Admin),
     // jobs and schedules: a fleet-wide one (no study) is for admins
     fixed("list_jobs", SignedIn),
+    fixed("job_kinds", SignedIn),
     either("get_job", Access::Study(ViewInventory), Admin),
     either("job_log", Access::Study(ViewInventory), Admin),
     either("job_events", Access::Study(ViewInventory), Admin),

@@ -2,41 +2,37 @@
 //! (checksums recorded at push time). Drift is shown on the instance page, recorded as an event
 //! and raised as an alert; it clears when the files match again (or after the next push).
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 
 use super::Configs;
 use super::push::drift_target;
-use crate::services::jobs::kinds::JobKind;
-use crate::services::jobs::runner::{HostTarget, JobContext};
+use crate::services::jobs::context::{HostTarget, JobContext};
+use crate::services::jobs::kind::{HostWork, JobKind, KindInfo};
 use crate::services::jobs::{JobFailure, Outcome};
 use crate::store::{Condition, NewEvent};
 
 pub struct Drift {
-    pub(crate) configs: Configs,
+    configs: Configs,
 }
+
+impl Drift {
+    pub fn new(configs: Configs) -> Self {
+        Self { configs }
+    }
+}
+
+static INFO: KindInfo =
+    KindInfo { max_attempts: 3, startable: true, raises_alerts: true, ..KindInfo::new("drift", "Check config drift") };
 
 #[async_trait]
 impl JobKind for Drift {
-    fn name(&self) -> &'static str {
-        "drift"
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
-    fn title(&self) -> &'static str {
-        "Check config drift"
-    }
-    fn idempotent(&self) -> bool {
-        true
-    }
-    fn changes_hosts(&self) -> bool {
-        false
-    }
-    fn timeout(&self) -> Duration {
-        Duration::from_secs(15 * 60)
-    }
-    fn max_attempts(&self) -> i64 {
-        3
-    }
+}
+
+#[async_trait]
+impl HostWork for Drift {
     async fn run_host(&self, ctx: &JobContext, host: &HostTarget) -> Outcome {
         let inner = &self.configs.inner;
         let store_error = |err: crate::store::StoreError| JobFailure::store("read what was pushed", &err);

@@ -95,11 +95,6 @@ impl Configs {
         Self { inner: Arc::new(Inner { offload, store, clock, audit, vault, stacks, ssh, alerts }) }
     }
 
-    /// The job kinds of config management, for the job engine.
-    pub fn job_kinds(&self) -> Vec<Arc<dyn crate::services::jobs::kinds::JobKind>> {
-        vec![Arc::new(push::Push { configs: self.clone() }), Arc::new(drift::Drift { configs: self.clone() })]
-    }
-
     pub fn stacks(&self) -> &Stacks {
         &self.inner.stacks
     }

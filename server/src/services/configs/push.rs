@@ -13,8 +13,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Configs, HostPlan, sha256_hex};
 use crate::services::error::Error;
-use crate::services::jobs::kinds::JobKind;
-use crate::services::jobs::runner::{HostTarget, JobContext};
+use crate::services::jobs::context::{HostTarget, JobContext};
+use crate::services::jobs::kind::{HostWork, JobKind, KindInfo};
 use crate::services::jobs::{JobFailure, Outcome};
 use crate::services::ssh::{Agent, SshFailure};
 use crate::services::stacks::manifest::ROLES;
@@ -28,26 +28,28 @@ const SETTLE: Duration = Duration::from_millis(500);
 const OUTPUT_CAP: usize = 2000;
 
 pub struct Push {
-    pub(crate) configs: Configs,
+    configs: Configs,
 }
+
+impl Push {
+    pub fn new(configs: Configs) -> Self {
+        Self { configs }
+    }
+}
+
+/// Pushing the same revision again finishes what an interrupted push started: idempotent.
+static INFO: KindInfo = KindInfo {
+    changes_hosts: true,
+    timeout: Duration::from_secs(60 * 60),
+    startable: true,
+    raises_alerts: true,
+    ..KindInfo::new("push", "Push configuration (latest revision)")
+};
 
 #[async_trait]
 impl JobKind for Push {
-    fn name(&self) -> &'static str {
-        "push"
-    }
-    fn title(&self) -> &'static str {
-        "Push configuration"
-    }
-    fn idempotent(&self) -> bool {
-        // Pushing the same revision again finishes what an interrupted push started.
-        true
-    }
-    fn changes_hosts(&self) -> bool {
-        true
-    }
-    fn timeout(&self) -> Duration {
-        Duration::from_secs(60 * 60)
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
     fn validate(&self, payload: &Value) -> Result<(), Error> {
         if !payload["revision_id"].is_null() && payload["revision_id"].as_i64().is_none() {
@@ -60,6 +62,10 @@ impl JobKind for Push {
         }
         Ok(())
     }
+}
+
+#[async_trait]
+impl HostWork for Push {
     async fn run_host(&self, ctx: &JobContext, host: &HostTarget) -> Outcome {
         let store = &self.configs.inner.store;
         let revision = match ctx.payload["revision_id"].as_i64() {

@@ -3,6 +3,9 @@
 //! one worker under a lease ([`runner`]), run by its kind ([`kinds`]), with a per-host result
 //! table and a capped log that the browser follows live.
 
+pub mod context;
+mod info;
+pub mod kind;
 pub mod kinds;
 pub mod runner;
 pub mod schedules;
@@ -16,7 +19,7 @@ use steward_frontend::contract::{JobDetail, JobHostResult, JobInput, JobQuery, J
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use self::kinds::Registry;
+use self::kind::{JobKind, Registry};
 use crate::clock::SharedClock;
 use crate::config::JobsConfig;
 use crate::services::audit::{Actor, Audit};
@@ -170,7 +173,7 @@ impl Jobs {
         ssh: Ssh,
         config: JobsConfig,
         shutdown_grace_secs: u64,
-        more_kinds: Vec<Arc<dyn kinds::JobKind>>,
+        kinds: Vec<Arc<dyn JobKind>>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -178,7 +181,7 @@ impl Jobs {
                 clock,
                 audit,
                 ssh,
-                kinds: kinds::registry(more_kinds),
+                kinds: Registry::new(kinds),
                 config,
                 wake: Notify::new(),
                 shutdown_grace_secs,
@@ -231,7 +234,7 @@ impl Jobs {
             target_name: &target_name,
             study_id,
             payload: &payload,
-            max_attempts: kind.max_attempts(),
+            max_attempts: kind.info().max_attempts,
             requested_by: &spec.requested_by,
             schedule_id: spec.schedule_id,
             run_after: spec.run_after.unwrap_or(now),
@@ -246,27 +249,29 @@ impl Jobs {
         Ok(summary_of(&row, kind.title()))
     }
 
-    /// Turns the form into a job spec.
-    pub fn spec_from_input(input: &JobInput, requested_by: String) -> Result<JobSpec, Error> {
+    /// Turns the form into a job spec; the kind says what its form carries.
+    pub fn spec_from_input(&self, input: &JobInput, requested_by: String) -> Result<JobSpec, Error> {
         let target = Target::parse(&input.target_kind, input.target_id)
             .ok_or_else(|| Error::invalid("target_kind", "Choose what the job runs on"))?;
-        let mut payload = serde_json::Map::new();
-        if input.kind == "command" {
-            let argv: Vec<Value> = input.argv.lines().map(|l| Value::String(l.to_owned())).collect();
-            payload.insert("argv".into(), Value::Array(argv));
-        }
-        if let Some(n) = parse_batch_size(&input.batch_size)? {
-            payload.insert("batch_size".into(), n.into());
-        }
-        payload.insert("stop_on_failure".into(), input.stop_on_failure.is_some().into());
+        let kind = self.inner.kinds.get(&input.kind).ok_or_else(|| Error::invalid("kind", "Choose what to run"))?;
         Ok(JobSpec {
             kind: input.kind.clone(),
             target,
-            payload: Value::Object(payload),
+            payload: kind.payload(input)?,
             requested_by,
             schedule_id: None,
             run_after: None,
         })
+    }
+
+    /// The kinds the forms offer.
+    pub fn startable_kinds(&self) -> Vec<steward_frontend::contract::JobKindSummary> {
+        self.inner.kinds.startable()
+    }
+
+    /// The kinds whose failure raises an alert.
+    pub fn alerting_kinds(&self) -> Vec<&'static str> {
+        self.inner.kinds.alerting()
     }
 
     /// Stops a job: a queued one at once, a running one as soon as its worker sees the request
@@ -373,7 +378,7 @@ impl Jobs {
         if let Err(err) = self.inner.store.record_event(&event, self.inner.clock.now()).await {
             tracing::warn!(error = %err, "could not record an event");
         }
-        let Some(kind) = kind.filter(|k| k.idempotent()) else { return };
+        let Some(kind) = kind.filter(|k| k.info().idempotent) else { return };
         let requested_by = format!("rerun of job {}", row.id);
         let job = NewJob {
             kind: kind.name(),
@@ -411,20 +416,21 @@ impl Jobs {
         let result = match inner.kinds.get(job.kind.as_str()).cloned() {
             None => Err(JobFailure::fatal(format!("this Steward does not know job kind {:?}", job.kind))),
             Some(kind) => {
-                let ctx = runner::new_context(self, job, cancel.clone());
+                let ctx = context::new_context(self, job, cancel.clone());
                 let flusher = async {
                     loop {
                         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
                         ctx.flush_log().await;
                     }
                 };
-                let work = tokio::time::timeout(kind.timeout(), kind.run(&ctx));
+                let timeout = kind.info().timeout;
+                let work = tokio::time::timeout(timeout, kind.run(&ctx));
                 let result = tokio::select! {
                     result = work => match result {
                         Ok(result) => result,
                         Err(_) => {
                             cancel.cancel();
-                            Err(JobFailure::fatal(format!("timed out after {} s", kind.timeout().as_secs())))
+                            Err(JobFailure::fatal(format!("timed out after {} s", timeout.as_secs())))
                         }
                     },
                     () = flusher => unreachable_flusher(),

@@ -79,7 +79,7 @@ struct Plan<'a> {
     /// Whether a job is queued (on time, or a missed run caught up once).
     runs: bool,
     target: Resolved,
-    kind: Option<std::sync::Arc<dyn super::kinds::JobKind>>,
+    kind: Option<std::sync::Arc<dyn super::kind::JobKind>>,
     run_after: DateTime<Utc>,
     requested_by: String,
 }
@@ -197,7 +197,7 @@ impl Scheduler {
                         target_name: name,
                         study_id: *study,
                         payload: &plan.schedule.payload,
-                        max_attempts: kind.max_attempts(),
+                        max_attempts: kind.info().max_attempts,
                         requested_by: &plan.requested_by,
                         schedule_id: Some(plan.schedule.id),
                         run_after: plan.run_after,
@@ -301,7 +301,7 @@ impl Jobs {
             batch_size: input.batch_size.clone(),
             stop_on_failure: input.stop_on_failure.clone(),
         };
-        let spec = Self::spec_from_input(&job_input, String::new())?;
+        let spec = self.spec_from_input(&job_input, String::new())?;
         let kind =
             self.inner.kinds.get(spec.kind.as_str()).ok_or_else(|| Error::invalid("kind", "Choose what to run"))?;
         kind.validate(&spec.payload)?;

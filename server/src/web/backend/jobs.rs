@@ -9,6 +9,10 @@ impl JobsApi for WebBackend {
         Ok(self.state.jobs.list(visible.as_deref(), &query).await?)
     }
 
+    async fn job_kinds(&self, _caller: &Caller) -> Result<Vec<JobKindSummary>> {
+        Ok(self.state.jobs.startable_kinds())
+    }
+
     async fn get_job(&self, caller: &Caller, job_id: i64) -> Result<JobDetail> {
         let mut detail = self.state.jobs.detail(job_id).await?;
         detail.can_cancel &= may(caller, Permission::RunOperations);
@@ -21,7 +25,7 @@ impl JobsApi for WebBackend {
 
     async fn start_job(&self, caller: &Caller, input: JobInput) -> Result<JobSummary> {
         let who = caller.user.as_ref().map_or_else(|| "someone".to_owned(), |u| u.username.clone());
-        let spec = Jobs::spec_from_input(&input, format!("user {who}"))?;
+        let spec = self.state.jobs.spec_from_input(&input, format!("user {who}"))?;
         Ok(self.state.jobs.enqueue(&actor(caller), spec).await?)
     }
 

@@ -27,7 +27,6 @@ use crate::auth::sessions::{AUTH_AT, USER_ID};
 use crate::services::accounts::{Link, role_of, summary};
 use crate::services::audit::Actor;
 use crate::services::error::Error;
-use crate::services::jobs::Jobs;
 use crate::services::mail::Mailer;
 use crate::store::{UserRow, Viewer};
 use crate::web::error::internal;
