@@ -4,7 +4,7 @@
 //! - [`store`]: the database (SQLite or Postgres) and its migrations.
 //! - [`auth`]: passwords, sessions, one-time tokens, CSRF protection.
 //! - [`services`]: the domain logic; [`web`]: HTTP routes and the UI backend.
-//! - [`app`]: wiring it all together and serving.
+//! - [`state`]: the long-lived parts, built once; [`app`]: serving them with the workers.
 
 pub mod app;
 pub mod auth;
@@ -12,6 +12,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod services;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod web;

@@ -15,7 +15,7 @@ use http::request::Parts;
 use serde::Deserialize;
 use steward_frontend::contract::{AppError, Backend, JobHostResult, JobSummary, Scope};
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::web::error::ApiError;
 
 const POLL: Duration = Duration::from_millis(300);

@@ -23,8 +23,8 @@ use steward_frontend::{App, shell};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use self::csrf::AllowedOrigin;
-use crate::app::AppState;
 use crate::auth::sessions::DbSessionStore;
+use crate::state::AppState;
 use crate::store::Store;
 
 /// Leptos settings for the embedded bundle: `/pkg/steward.js` and `/pkg/steward_bg.wasm`.

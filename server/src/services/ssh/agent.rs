@@ -1,188 +1,22 @@
-//! The `steward-agent` on a host: installed on demand under the SSH user's home, checked by
-//! SHA-256 before a connection first uses it, started for the length of a connection and
-//! spoken to in JSON lines (see the `steward_agent` protocol).
-//!
-//! The only remote shell commands Steward sends are the fixed ones below (check, install,
-//! remove); they contain no user text. Everything else goes to the agent as JSON, and the
-//! agent runs programs from argument vectors.
+//! Requests to the `steward-agent` on a host, spoken in JSON lines (see the `steward_agent`
+//! protocol) over an agent process leased from the host's connection.
 
-use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use openssh::{ChildStdin, ChildStdout, Stdio};
 use sha2::{Digest, Sha256};
 use steward_agent::{
-    ErrorKind, ExecRequest, Exited, Facts, FactsRequest, FileContent, PROTOCOL_VERSION, Request, Response, Stream,
-    WRITE_CHUNK_BYTES, WriteFileRequest, Written,
+    ErrorKind, ExecRequest, Exited, Facts, FactsRequest, FileContent, Request, Response, Stream, WRITE_CHUNK_BYTES,
+    WriteFileRequest, Written,
 };
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio_util::sync::CancellationToken;
 
 use super::SshFailure;
-use super::pool::{Conn, Lease};
-
-include!(concat!(env!("OUT_DIR"), "/agent.rs"));
+use super::conn::{AGENT_DIR, AgentProcess, Lease, run_script, unexpected};
 
 /// How long an idle agent may take to answer the hello that shows it is still alive.
 const IDLE_HELLO_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Where agents live on a host, relative to the SSH user's home.
-pub(crate) const AGENT_DIR: &str = ".cache/steward";
-
-/// The embedded agent, its checksum and its path on hosts.
-pub(crate) struct Build {
-    pub bytes: &'static [u8],
-    pub sha256: String,
-    /// `.cache/steward/agent-<version>-<sha256 prefix>`
-    pub path: String,
-}
-
-pub(crate) static BUILD: LazyLock<Option<Build>> = LazyLock::new(|| {
-    let bytes = AGENT_X86_64?;
-    let sha256: String = Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
-    let path = format!("{AGENT_DIR}/agent-{}-{}", env!("CARGO_PKG_VERSION"), &sha256[..12]);
-    Some(Build { bytes, sha256, path })
-});
-
-fn build() -> Result<&'static Build, SshFailure> {
-    BUILD.as_ref().ok_or_else(|| {
-        SshFailure::Other("this build of Steward has no steward-agent embedded; build it with scripts/build.sh".into())
-    })
-}
-
-/// Runs a fixed shell script on the host (never user text) and returns its stdout.
-async fn run_script(conn: &Conn, script: &str, stdin: Option<&[u8]>) -> Result<String, SshFailure> {
-    let mut command = conn.session.clone().arc_raw_command(script);
-    command.stdout(Stdio::piped()).stderr(Stdio::piped());
-    command.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
-    let mut child = command.spawn().await.map_err(|err| session_error(conn, &err))?;
-    if let (Some(mut pipe), Some(bytes)) = (child.stdin().take(), stdin) {
-        pipe.write_all(bytes).await.map_err(|err| SshFailure::Other(format!("uploading the agent failed: {err}")))?;
-        pipe.shutdown().await.map_err(|err| SshFailure::Other(format!("uploading the agent failed: {err}")))?;
-    }
-    let output = child.wait_with_output().await.map_err(|err| session_error(conn, &err))?;
-    match output.status.code() {
-        Some(0) => Ok(String::from_utf8_lossy(&output.stdout).into_owned()),
-        Some(255) => {
-            conn.mark_broken();
-            Err(SshFailure::classify(&String::from_utf8_lossy(&output.stderr)))
-        }
-        _ => Err(SshFailure::Other(format!(
-            "the host could not prepare the agent: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))),
-    }
-}
-
-/// Starting a command through the master failed: the connection is gone.
-fn session_error(conn: &Conn, err: &openssh::Error) -> SshFailure {
-    conn.mark_broken();
-    match SshFailure::classify(&err.to_string()) {
-        SshFailure::Other(message) => SshFailure::Lost(message),
-        failure => failure,
-    }
-}
-
-/// Makes sure the right agent is on the host: the architecture fits and the file's checksum
-/// matches; otherwise uploads it (to a temporary name, verified, then renamed) and removes
-/// other versions.
-async fn ensure_installed(conn: &Conn) -> Result<(), SshFailure> {
-    let mut checked = conn.agent_checked.lock().await;
-    if *checked {
-        return Ok(());
-    }
-    let build = build()?;
-    let probe = format!("uname -m; sha256sum -- {} 2>/dev/null || true", build.path);
-    let output = run_script(conn, &probe, None).await?;
-    let mut lines = output.lines();
-    let arch = lines.next().unwrap_or_default().trim();
-    if arch != "x86_64" {
-        return Err(SshFailure::Other(format!("Steward has no agent for this host's architecture ({arch})")));
-    }
-    let installed = lines.next().and_then(|l| l.split_whitespace().next()).unwrap_or_default();
-    if installed != build.sha256 {
-        let name = build.path.rsplit('/').next().unwrap_or_default();
-        let install = format!(
-            "set -e; umask 077; mkdir -p {AGENT_DIR}; t={AGENT_DIR}/.upload-$$; cat > \"$t\"; \
-             echo '{sha}  '\"$t\" | sha256sum -c --quiet; chmod 700 \"$t\"; mv -f \"$t\" {path}; \
-             find {AGENT_DIR} -maxdepth 1 -name 'agent-*' ! -name '{name}' -exec rm -f {{}} +",
-            sha = build.sha256,
-            path = build.path,
-        );
-        run_script(conn, &install, Some(build.bytes)).await?;
-        tracing::info!(agent = %build.path, "installed steward-agent");
-    }
-    *checked = true;
-    Ok(())
-}
-
-/// A running agent.
-pub(crate) struct AgentProcess {
-    // Dropping the child kills the local ssh, which closes the agent's stdin: it then stops.
-    _child: openssh::Child<Arc<openssh::Session>>,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl AgentProcess {
-    async fn start(conn: &Conn) -> Result<Self, SshFailure> {
-        ensure_installed(conn).await?;
-        let build = build()?;
-        // `exec`: no shell stays in between, so signals and exit reach the agent itself.
-        let mut command = conn.session.clone().arc_raw_command(format!("exec {}", build.path));
-        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null());
-        let mut child = command.spawn().await.map_err(|err| session_error(conn, &err))?;
-        let (Some(stdin), Some(stdout)) = (child.stdin().take(), child.stdout().take()) else {
-            return Err(SshFailure::Other("the agent's pipes did not open".into()));
-        };
-        let mut agent = Self { _child: child, stdin, stdout: BufReader::new(stdout) };
-        match agent.exchange(&Request::Hello).await? {
-            Response::Hello { protocol, .. } if protocol == PROTOCOL_VERSION => Ok(agent),
-            Response::Hello { protocol, .. } => {
-                // Same file name but another protocol: only a damaged install can do that.
-                *conn.agent_checked.lock().await = false;
-                Err(SshFailure::Other(format!(
-                    "the agent on the host speaks protocol {protocol}, Steward {PROTOCOL_VERSION}; it will be reinstalled"
-                )))
-            }
-            other => Err(unexpected(&other)),
-        }
-    }
-
-    pub(crate) async fn send(&mut self, request: &Request) -> Result<(), SshFailure> {
-        let mut line = serde_json::to_vec(request).map_err(|err| SshFailure::Other(err.to_string()))?;
-        line.push(b'\n');
-        self.stdin.write_all(&line).await.map_err(lost)?;
-        self.stdin.flush().await.map_err(lost)
-    }
-
-    pub(crate) async fn recv(&mut self) -> Result<Response, SshFailure> {
-        let mut line = String::new();
-        if self.stdout.read_line(&mut line).await.map_err(lost)? == 0 {
-            return Err(SshFailure::Lost("the agent stopped".into()));
-        }
-        serde_json::from_str(&line)
-            .map_err(|err| SshFailure::Other(format!("the agent sent a malformed answer: {err}")))
-    }
-
-    async fn exchange(&mut self, request: &Request) -> Result<Response, SshFailure> {
-        self.send(request).await?;
-        self.recv().await
-    }
-}
-
-fn lost(err: std::io::Error) -> SshFailure {
-    SshFailure::Lost(err.to_string())
-}
-
-fn unexpected(response: &Response) -> SshFailure {
-    match response {
-        Response::Error { kind, message } => SshFailure::from_agent(*kind, message),
-        other => SshFailure::Other(format!("the agent answered out of turn: {other:?}")),
-    }
-}
 
 /// An agent leased for some requests; it goes back to the connection when dropped, unless a
 /// request broke off half-way.

@@ -9,6 +9,7 @@
 //! shell with user text in it.
 
 mod agent;
+mod conn;
 mod pool;
 
 pub use pool::{clean_runtime, runtime_dir};

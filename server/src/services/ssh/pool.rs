@@ -10,16 +10,15 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use openssh::{KnownHosts, SessionBuilder};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
 
 use super::SshFailure;
-use super::agent::AgentProcess;
+use super::conn::{Conn, Lease, Scratch};
 use crate::config::SshConfig;
 
 /// A connection idle this long is checked with the master before it is reused.
@@ -191,98 +190,6 @@ fn sockets_below(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
-/// A private directory (mode 0700) that is removed when dropped.
-pub(crate) struct Scratch(PathBuf);
-
-impl Scratch {
-    pub(crate) fn new(parent: &Path) -> std::io::Result<Self> {
-        let mut parents = std::fs::DirBuilder::new();
-        std::os::unix::fs::DirBuilderExt::mode(&mut parents, 0o700);
-        parents.recursive(true).create(parent)?;
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        // Short: a unix socket path (the control socket lives below) has at most 108 bytes.
-        let dir = parent.join(format!("stw-{}", &id[..12]));
-        let mut builder = std::fs::DirBuilder::new();
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder.create(&dir)?;
-        Ok(Self(dir))
-    }
-
-    pub(crate) fn path(&self) -> &Path {
-        &self.0
-    }
-
-    pub(crate) fn write_private(&self, name: &str, content: &[u8]) -> std::io::Result<PathBuf> {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let path = self.0.join(name);
-        std::fs::File::options().write(true).create_new(true).mode(0o600).open(&path)?.write_all(content)?;
-        Ok(path)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// An open master connection to one host.
-pub(crate) struct Conn {
-    pub(crate) session: Arc<openssh::Session>,
-    signature: [u8; 32],
-    last_used: Mutex<Instant>,
-    broken: AtomicBool,
-    /// Whether the agent binary on the host was checked on this connection.
-    pub(crate) agent_checked: tokio::sync::Mutex<bool>,
-    /// Agents started on this connection and free for the next request.
-    pub(crate) idle_agents: Mutex<Vec<AgentProcess>>,
-    // Last: the directory must outlive the master that uses it.
-    _scratch: Scratch,
-}
-
-impl Conn {
-    fn touch(&self) {
-        if let Ok(mut at) = self.last_used.lock() {
-            *at = Instant::now();
-        }
-    }
-
-    fn idle_for(&self) -> Duration {
-        self.last_used.lock().map(|at| at.elapsed()).unwrap_or_default()
-    }
-
-    /// The connection failed under a request: the next lease opens a new one.
-    pub(crate) fn mark_broken(&self) {
-        self.broken.store(true, Ordering::Relaxed);
-    }
-
-    async fn close(self: Arc<Self>) {
-        if let Ok(mut agents) = self.idle_agents.lock() {
-            agents.clear();
-        }
-        if let Some(conn) = Arc::into_inner(self)
-            && let Some(session) = Arc::into_inner(conn.session)
-        {
-            let _ = session.close().await;
-        }
-    }
-}
-
-/// The right to use a host's connection; at most `max_sessions_per_host` exist per host.
-pub(crate) struct Lease {
-    pub(crate) conn: Arc<Conn>,
-    /// Opened for this lease (not reused from the pool).
-    pub(crate) fresh: bool,
-    _permit: OwnedSemaphorePermit,
-}
-
-impl Drop for Lease {
-    fn drop(&mut self) {
-        self.conn.touch();
-    }
-}
-
 struct Slot {
     conn: tokio::sync::Mutex<Option<Arc<Conn>>>,
     sessions: Arc<Semaphore>,
@@ -327,7 +234,7 @@ impl Pool {
         let signature = route.signature();
         if let Some(conn) = current.as_ref() {
             let usable = conn.signature == signature
-                && !conn.broken.load(Ordering::Relaxed)
+                && !conn.is_broken()
                 && (conn.idle_for() < RECHECK_AFTER || conn.session.check().await.is_ok());
             if usable {
                 conn.touch();
@@ -378,15 +285,7 @@ impl Pool {
             Ok(Err(err)) => return Err(SshFailure::from_connect_error(&err)),
             Ok(Ok(session)) => session,
         };
-        Ok(Conn {
-            session: Arc::new(session),
-            signature,
-            last_used: Mutex::new(Instant::now()),
-            broken: AtomicBool::new(false),
-            agent_checked: tokio::sync::Mutex::new(false),
-            idle_agents: Mutex::new(Vec::new()),
-            _scratch: scratch,
-        })
+        Ok(Conn::new(session, signature, scratch))
     }
 
     /// The keys the route's last hop presents, fetched through its jump hosts (which must be

@@ -6,7 +6,79 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use steward_frontend::contract::FieldError;
 
-use super::manifest::{SettingSpec, SettingType};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SettingType {
+    String,
+    Text,
+    Integer,
+    Boolean,
+    Choice,
+    Url,
+    Email,
+    Port,
+    Path,
+    Hostname,
+    List,
+    Secret,
+}
+
+impl SettingType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::String => "string",
+            Self::Text => "text",
+            Self::Integer => "integer",
+            Self::Boolean => "boolean",
+            Self::Choice => "choice",
+            Self::Url => "url",
+            Self::Email => "email",
+            Self::Port => "port",
+            Self::Path => "path",
+            Self::Hostname => "hostname",
+            Self::List => "list",
+            Self::Secret => "secret",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingSpec {
+    pub name: String,
+    #[serde(default)]
+    pub label: String,
+    #[serde(rename = "type")]
+    pub kind: SettingType,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub default: Option<toml::Value>,
+    #[serde(default)]
+    pub help: String,
+    #[serde(default)]
+    pub group: String,
+    #[serde(default)]
+    pub pattern: Option<String>,
+    #[serde(default)]
+    pub pattern_help: String,
+    #[serde(default)]
+    pub min: Option<i64>,
+    #[serde(default)]
+    pub max: Option<i64>,
+    #[serde(default)]
+    pub choices: Vec<String>,
+    #[serde(default)]
+    pub schemes: Vec<String>,
+}
+
+impl SettingSpec {
+    pub fn label(&self) -> String {
+        if self.label.is_empty() { self.name.replace('_', " ") } else { self.label.clone() }
+    }
+}
 
 /// What a secret looks like wherever it is shown.
 pub const MASK: &str = "********";

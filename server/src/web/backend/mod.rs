@@ -22,12 +22,12 @@ mod jobs;
 mod mail;
 mod rota;
 
-use crate::app::AppState;
 use crate::auth::sessions::{AUTH_AT, USER_ID};
 use crate::services::accounts::{Link, role_of, summary};
 use crate::services::audit::Actor;
 use crate::services::error::Error;
 use crate::services::mail::Mailer;
+use crate::state::AppState;
 use crate::store::{UserRow, Viewer};
 use crate::web::error::internal;
 use crate::web::policy;
