@@ -74,7 +74,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("credentials") view=pages::CredentialsPage />
                     <Route path=path!("users") view=pages::UsersPage />
                     <Route path=path!("audit") view=pages::AuditPage />
-                    <Route path=path!("mail") view=pages::OutboxPage />
+                    <Route path=path!("mail") view=pages::MailPage />
+                    <Route path=path!("settings") view=pages::SettingsPage />
                 </ParentRoute>
             </Routes>
         </Router>
@@ -123,7 +124,7 @@ fn Navigation(user: CurrentUser) -> impl IntoView {
                 <li><A href="/instances">"Instances"</A></li>
                 <li><A href="/jobs">"Jobs"</A></li>
                 <li><A href="/alerts">"Alerts"</A></li>
-                <li><A href="/rota">"On call"</A></li>
+                <li><A href="/rota">"On-call rota"</A></li>
                 <li><A href="/schedules">"Schedules"</A></li>
                 <Show when=move || is_admin>
                     <li class="nav-section">"Administration"</li>
@@ -131,6 +132,7 @@ fn Navigation(user: CurrentUser) -> impl IntoView {
                     <li><A href="/users">"Users"</A></li>
                     <li><A href="/audit">"Audit log"</A></li>
                     <li><A href="/mail">"Mail"</A></li>
+                    <li><A href="/settings">"Settings"</A></li>
                 </Show>
             </ul>
             <div class="nav-user">

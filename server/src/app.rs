@@ -11,6 +11,7 @@ use crate::config::{Config, ConfigError};
 use crate::services::alerts;
 use crate::services::jobs::runner::Runner;
 use crate::services::jobs::schedules::Scheduler;
+use crate::services::workers::Worker;
 pub use crate::state::AppState;
 
 /// Checks that the data directory exists and Steward can write there.
@@ -60,15 +61,7 @@ pub async fn serve(state: AppState, listener: TcpListener, shutdown: Cancellatio
         tracing::info!(directories = left, "closed the SSH connections a stopped Steward left behind");
     }
     let app = crate::web::router(&state);
-    let sweeper = tokio::spawn(sweep_sessions(state.clone(), shutdown.clone()));
-    let closer = tokio::spawn(close_idle_connections(state.clone(), shutdown.clone()));
-    let workers = state.config.jobs.enabled.then(|| {
-        let runner = tokio::spawn(Runner::new(state.jobs.clone()).run(shutdown.clone()));
-        let scheduler = tokio::spawn(Scheduler::new(state.jobs.clone()).run(shutdown.clone()));
-        let mail = tokio::spawn(state.mailer.clone().run(shutdown.clone()));
-        let rules = tokio::spawn(alerts::run(state.alerts.clone(), shutdown.clone(), Duration::from_secs(15)));
-        (runner, scheduler, mail, rules)
-    });
+    let workers = start_workers(&state, &shutdown);
     let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
     let signal = shutdown.clone();
     // Pages stream in chunks; without TCP_NODELAY the last small chunk can wait ~40 ms for a
@@ -87,48 +80,94 @@ pub async fn serve(state: AppState, listener: TcpListener, shutdown: Cancellatio
             Ok(())
         }
     };
-    sweeper.abort();
-    closer.abort();
-    if let Some((runner, scheduler, mail, rules)) = workers {
-        scheduler.abort();
-        rules.abort();
-        // A message being sent finishes (and is marked sent) rather than being cut off.
-        let _ = tokio::time::timeout(Duration::from_secs(30), mail).await;
-        // The runner drains its jobs within the grace period itself.
-        let _ = runner.await;
+    // Every worker saw the shutdown: each finishes what it is doing (a message being sent is
+    // marked sent, running jobs end within the grace period), with a deadline.
+    let deadline = tokio::time::Instant::now() + grace + Duration::from_secs(5);
+    for (worker, task) in workers {
+        let abort = task.abort_handle();
+        if tokio::time::timeout_at(deadline, task).await.is_err() {
+            abort.abort();
+            worker.failed("did not stop within the grace period and was cut off", Duration::ZERO);
+            tracing::warn!("a background worker did not stop within the grace period");
+        }
+        worker.stopped();
     }
     state.ssh.close_all().await;
     state.store.close().await;
     result
 }
 
+/// Starts the background workers, each reporting to the Workers panel; the job runner last
+/// in the list, as it takes longest to drain.
+fn start_workers(state: &AppState, shutdown: &CancellationToken) -> Vec<(Worker, tokio::task::JoinHandle<()>)> {
+    let registry = &state.workers;
+    let mut started = Vec::new();
+    let mut start = |name: &str, what: &str, run: &dyn Fn(Worker) -> tokio::task::JoinHandle<()>| {
+        let worker = registry.register(name, what);
+        started.push((worker.clone(), run(worker)));
+    };
+    start("sessions", "deletes expired sessions and spent login counters", &|w| {
+        tokio::spawn(sweep_sessions(state.clone(), shutdown.clone(), w))
+    });
+    start("ssh", "closes SSH connections idle past the idle timeout", &|w| {
+        tokio::spawn(close_idle_connections(state.clone(), shutdown.clone(), w))
+    });
+    if state.config.jobs.enabled {
+        start("schedules", "queues the jobs of schedules that come due", &|w| {
+            tokio::spawn(Scheduler::new(state.jobs.clone()).run(shutdown.clone(), w))
+        });
+        start("alerts", "evaluates alert rules, escalates and sends digests", &|w| {
+            tokio::spawn(alerts::run(state.alerts.clone(), shutdown.clone(), Duration::from_secs(15), w))
+        });
+        start("mail", "sends the outbox", &|w| tokio::spawn(state.mailer.clone().run(shutdown.clone(), w)));
+        start("jobs", "claims and runs jobs", &|w| {
+            tokio::spawn(Runner::new(state.jobs.clone()).run(shutdown.clone(), w))
+        });
+    }
+    started
+}
+
 /// Closes SSH connections that sat idle past `ssh.idle_timeout_secs`.
-async fn close_idle_connections(state: AppState, shutdown: CancellationToken) {
+async fn close_idle_connections(state: AppState, shutdown: CancellationToken, worker: Worker) {
     let mut every = tokio::time::interval(Duration::from_secs(30));
     loop {
         tokio::select! {
-            () = shutdown.cancelled() => return,
-            _ = every.tick() => state.ssh.close_idle().await,
+            () = shutdown.cancelled() => break,
+            _ = every.tick() => {
+                worker.busy();
+                state.ssh.close_idle().await;
+                worker.idle();
+            }
         }
     }
+    worker.stopped();
 }
 
 /// Deletes expired sessions and spent login counters now and then.
-async fn sweep_sessions(state: AppState, shutdown: CancellationToken) {
+async fn sweep_sessions(state: AppState, shutdown: CancellationToken, worker: Worker) {
     let mut every = tokio::time::interval(Duration::from_secs(600));
     loop {
         tokio::select! {
-            () = shutdown.cancelled() => return,
+            () = shutdown.cancelled() => break,
             _ = every.tick() => {
-                match state.store.delete_expired_sessions(chrono::Utc::now()).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::debug!(sessions = n, "deleted expired sessions"),
-                    Err(err) => tracing::warn!(error = %err, "could not delete expired sessions"),
-                }
-                if let Err(err) = state.accounts.prune_throttle().await {
-                    tracing::warn!(error = %err, "could not prune login counters");
+                worker.busy();
+                let pass = async {
+                    match state.store.delete_expired_sessions(chrono::Utc::now()).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::debug!(sessions = n, "deleted expired sessions"),
+                        Err(err) => return Err(format!("could not delete expired sessions: {err}")),
+                    }
+                    state.accounts.prune_throttle().await.map(drop).map_err(|err| format!("could not prune login counters: {err}"))
+                };
+                match pass.await {
+                    Ok(()) => worker.idle(),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "session sweep");
+                        worker.failed(err, Duration::from_secs(600));
+                    }
                 }
             }
         }
     }
+    worker.stopped();
 }

@@ -20,6 +20,7 @@ use crate::services::oncall::OnCall;
 use crate::services::ssh::Ssh;
 use crate::services::stacks::Stacks;
 use crate::services::vault::Vault;
+use crate::services::workers::Workers;
 use crate::store::Store;
 
 #[derive(Clone, Debug)]
@@ -37,6 +38,8 @@ pub struct AppState {
     pub alerts: Alerts,
     pub configs: Configs,
     pub oncall: OnCall,
+    /// The background workers' states, for the Workers panel.
+    pub workers: Workers,
 }
 
 impl AppState {
@@ -123,6 +126,22 @@ impl AppState {
             ],
         );
         alerts.watch_job_kinds(jobs.alerting_kinds());
-        Ok(Self { config, store, clock, accounts, audit, inventory, vault, ssh, jobs, mailer, alerts, configs, oncall })
+        let workers = Workers::new(clock.clone());
+        Ok(Self {
+            config,
+            store,
+            clock,
+            accounts,
+            audit,
+            inventory,
+            vault,
+            ssh,
+            jobs,
+            mailer,
+            alerts,
+            configs,
+            oncall,
+            workers,
+        })
     }
 }

@@ -67,7 +67,7 @@ async fn a_host_down_mails_on_call_who_acknowledge_by_link_then_it_resolves(back
     let check = || async {
         let health: HostHealth = admin.call("check_host", &[("host_id", &host_id.to_string())]).await.unwrap();
         app.state.alerts.evaluate_hosts().await.unwrap();
-        app.state.mailer.deliver_due().await;
+        app.state.mailer.deliver_due().await.unwrap();
         health
     };
     // Only the reachability alert: this machine's own disk or clock may raise others.

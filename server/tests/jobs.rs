@@ -194,7 +194,8 @@ async fn replicas_on_postgres_never_run_a_job_twice() {
     let clock = ManualClock::new(app.clock.now());
     let replica = AppState::build_with_clock(config, Arc::new(clock)).await.unwrap();
     let stop = CancellationToken::new();
-    let worker = tokio::spawn(Runner::new(replica.jobs.clone()).run(stop.clone()));
+    let worker =
+        tokio::spawn(Runner::new(replica.jobs.clone()).run(stop.clone(), replica.workers.register("jobs", "replica")));
 
     let now = app.clock.now();
     for _ in 0..JOBS {

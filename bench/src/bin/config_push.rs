@@ -138,7 +138,9 @@ async fn main() {
         host.start_nginx("200 \"started\\n\"");
     }
     let stop = CancellationToken::new();
-    let runner = tokio::spawn(Runner::new(fleet.state.jobs.clone()).run(stop.clone()));
+    let runner = tokio::spawn(
+        Runner::new(fleet.state.jobs.clone()).run(stop.clone(), fleet.state.workers.register("jobs", "bench")),
+    );
 
     // First contact installs the agent; then one push with the pool closed and one with it open.
     let first = steward_push(&fleet, "steward first contact").await;

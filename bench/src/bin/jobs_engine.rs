@@ -92,8 +92,11 @@ async fn schedules(backend: &str, url: &str, dir: &std::path::Path) {
     }
     println!("{backend}: {SCHEDULES} schedules due at {due}; waiting for it");
     let stop = CancellationToken::new();
-    let scheduler = tokio::spawn(Scheduler::new(state.jobs.clone()).run(stop.clone()));
-    let runner = tokio::spawn(Runner::new(state.jobs.clone()).run(stop.clone()));
+    let scheduler = tokio::spawn(
+        Scheduler::new(state.jobs.clone()).run(stop.clone(), state.workers.register("schedules", "bench")),
+    );
+    let runner =
+        tokio::spawn(Runner::new(state.jobs.clone()).run(stop.clone(), state.workers.register("jobs", "bench")));
     let deadline = Instant::now() + Duration::from_secs(240);
     let (queued, started) = loop {
         let (rows, _) =
@@ -153,7 +156,10 @@ async fn throughput(backend: &str, url: &str, dir: &std::path::Path, replicas: u
     }
     let stop = CancellationToken::new();
     let started = Instant::now();
-    let runners: Vec<_> = states.iter().map(|s| tokio::spawn(Runner::new(s.jobs.clone()).run(stop.clone()))).collect();
+    let runners: Vec<_> = states
+        .iter()
+        .map(|s| tokio::spawn(Runner::new(s.jobs.clone()).run(stop.clone(), s.workers.register("jobs", "bench"))))
+        .collect();
     let filter = steward::store::JobFilter { state: Some("succeeded"), limit: 1, ..Default::default() };
     loop {
         let (_, done) = states[0].store.list_jobs(&filter).await.unwrap();

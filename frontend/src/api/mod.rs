@@ -12,6 +12,7 @@ mod inventory;
 mod jobs;
 mod mail;
 mod rota;
+mod system;
 
 pub use accounts::*;
 pub use alerts::*;
@@ -21,6 +22,7 @@ pub use inventory::*;
 pub use jobs::*;
 pub use mail::*;
 pub use rota::*;
+pub use system::*;
 
 #[cfg(feature = "ssr")]
 pub(crate) mod glue {

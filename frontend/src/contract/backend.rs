@@ -56,6 +56,7 @@ pub trait Backend:
     + AlertsApi
     + RotaApi
     + MailApi
+    + SystemApi
     + Send
     + Sync
     + 'static
@@ -236,4 +237,11 @@ pub trait RotaApi: Send + Sync {
     async fn save_rota(&self, caller: &Caller, input: RotaInput) -> Result<RotaView>;
     async fn add_rota_override(&self, caller: &Caller, input: OverrideInput) -> Result<RotaView>;
     async fn delete_rota_override(&self, caller: &Caller, study_id: i64, override_id: i64) -> Result<RotaView>;
+}
+
+/// Steward itself: its background workers.
+#[async_trait]
+pub trait SystemApi: Send + Sync {
+    /// Each background worker's state, last run and last error.
+    async fn list_workers(&self, caller: &Caller) -> Result<Vec<super::WorkerStatus>>;
 }

@@ -11,11 +11,13 @@ mod inventory;
 mod jobs;
 mod oncall;
 mod types;
+mod workers;
 
 pub use access::{Access, Permission, StudyRole};
 #[cfg(feature = "ssr")]
 pub use backend::{
-    AccountsApi, AlertsApi, Backend, Caller, ConfigsApi, CredentialsApi, InventoryApi, JobsApi, MailApi, RotaApi, Scope,
+    AccountsApi, AlertsApi, Backend, Caller, ConfigsApi, CredentialsApi, InventoryApi, JobsApi, MailApi, RotaApi,
+    Scope, SystemApi,
 };
 pub use configs::*;
 pub use error::AppError;
@@ -25,3 +27,4 @@ pub use inventory::*;
 pub use jobs::*;
 pub use oncall::*;
 pub use types::*;
+pub use workers::{WorkerState, WorkerStatus};

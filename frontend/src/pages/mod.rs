@@ -13,9 +13,10 @@ mod fleet;
 mod hosts;
 mod instances;
 mod jobs;
-mod outbox;
+mod mail;
 mod rota;
 mod schedules;
+mod settings;
 mod studies;
 mod users;
 
@@ -30,9 +31,10 @@ pub use dashboard::Dashboard;
 pub use hosts::HostPage;
 pub use instances::{InstancePage, InstancesPage};
 pub use jobs::{JobPage, JobsPage};
-pub use outbox::OutboxPage;
+pub use mail::MailPage;
 pub use rota::RotaPage;
 pub use schedules::{SchedulePage, SchedulesPage};
+pub use settings::SettingsPage;
 pub use studies::{StudiesPage, StudyPage};
 pub use users::UsersPage;
 

@@ -41,7 +41,7 @@ fn Rota(
     add: ServerAction<AddRotaOverride>,
     remove: ServerAction<DeleteRotaOverride>,
 ) -> impl IntoView {
-    let title = format!("On call: {}", rota.scope_name);
+    let title = format!("On-call rota: {}", rota.scope_name);
     let study_id = rota.study_id.to_string();
     let save_error = last_error(save.value());
     let members: String = rota.members.iter().map(|m| format!("{}\n", m.username)).collect();

@@ -19,6 +19,7 @@ use crate::services::error::{Error, OrNotFound};
 use crate::services::fleet;
 use crate::services::mail::{ACK_LINK, Mailer};
 use crate::services::oncall::OnCall;
+use crate::services::workers::Worker;
 use crate::store::{
     AlertRow, AlertSettingsRow, AlertTargets, Condition, HostForAlerts, HostStatusRow, Store, StoreError,
 };
@@ -590,23 +591,31 @@ fn escape(text: &str) -> String {
 
 /// Evaluates the rules now and then (and the caller may call [`Alerts::evaluate_hosts`] after
 /// a check for a faster answer).
-pub async fn run(alerts: Alerts, shutdown: tokio_util::sync::CancellationToken, every: std::time::Duration) {
+pub async fn run(
+    alerts: Alerts,
+    shutdown: tokio_util::sync::CancellationToken,
+    every: std::time::Duration,
+    worker: Worker,
+) {
     loop {
-        if let Err(err) = alerts.evaluate_hosts().await {
-            tracing::warn!(error = %err, "could not evaluate alert rules");
-        }
-        if let Err(err) = alerts.evaluate_jobs().await {
-            tracing::warn!(error = %err, "could not evaluate job and schedule alerts");
-        }
-        if let Err(err) = alerts.escalate().await {
-            tracing::warn!(error = %err, "could not escalate alerts");
-        }
-        if let Err(err) = alerts.digest().await {
-            tracing::warn!(error = %err, "could not send digests");
+        worker.busy();
+        let pass = async {
+            alerts.evaluate_hosts().await.map_err(|err| format!("could not evaluate alert rules: {err}"))?;
+            alerts.evaluate_jobs().await.map_err(|err| format!("could not evaluate job and schedule alerts: {err}"))?;
+            alerts.escalate().await.map_err(|err| format!("could not escalate alerts: {err}"))?;
+            alerts.digest().await.map_err(|err| format!("could not send digests: {err}"))
+        };
+        match pass.await {
+            Ok(()) => worker.idle(),
+            Err(err) => {
+                tracing::warn!(error = %err, "alert rules");
+                worker.failed(err, every);
+            }
         }
         tokio::select! {
-            () = shutdown.cancelled() => return,
+            () = shutdown.cancelled() => break,
             () = tokio::time::sleep(every) => {}
         }
     }
+    worker.stopped();
 }

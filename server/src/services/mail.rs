@@ -21,6 +21,7 @@ use crate::clock::SharedClock;
 use crate::config::{ConfigError, MailConfig};
 use crate::services::error::Error;
 use crate::services::vault::Vault;
+use crate::services::workers::Worker;
 use crate::store::{NewMail, OutboxRow, Store};
 
 /// How long a worker may take to send one message before another may try.
@@ -232,28 +233,26 @@ impl Mailer {
         Ok(id)
     }
 
-    /// Sends every due message; returns how many were sent.
-    pub async fn deliver_due(&self) -> usize {
+    /// Sends every due message; returns how many were sent, or why sending stopped (the
+    /// message that failed is due again after its backoff).
+    pub async fn deliver_due(&self) -> Result<usize, DeliveryError> {
         if !self.enabled() {
-            return 0;
+            return Ok(0);
         }
         let mut sent = 0;
         loop {
             let now = self.inner.clock.now();
             let row = match self.inner.store.lease_mail(now, now + LEASE).await {
                 Ok(Some(row)) => row,
-                Ok(None) => return sent,
+                Ok(None) => return Ok(sent),
                 Err(err) => {
                     tracing::warn!(error = %err, "cannot read the outbox");
-                    return sent;
+                    return Err(DeliveryError { message: "cannot read the outbox".into(), retry_in: LEASE });
                 }
             };
-            if self.deliver(&row).await {
-                sent += 1;
-            } else {
-                // The server refuses or is down: the others would fail the same way now.
-                return sent;
-            }
+            // The server refuses or is down: the others would fail the same way now.
+            self.deliver(&row).await?;
+            sent += 1;
         }
     }
 
@@ -272,7 +271,7 @@ impl Mailer {
         Ok((row.body_text.replace(ACK_LINK, &link), row.body_html.replace(ACK_LINK, &html_link)))
     }
 
-    async fn deliver(&self, row: &OutboxRow) -> bool {
+    async fn deliver(&self, row: &OutboxRow) -> Result<(), DeliveryError> {
         let message = match self.bodies(row).await {
             Ok((text, html)) => self.message(&row.message_id, &row.to_address, &row.subject, &text, &html),
             Err(err) => Err(err),
@@ -290,29 +289,36 @@ impl Mailer {
                 if let Err(err) = self.inner.store.mail_sent(row.id, now).await {
                     tracing::error!(mail = row.id, error = %err, "sent a message but could not mark it sent");
                 }
-                true
+                Ok(())
             }
             Err(error) => {
                 *self.inner.transport.lock().await = None;
                 tracing::warn!(mail = row.id, attempt = row.attempts, %error, "mail not sent; will retry");
-                if let Err(err) = self.inner.store.mail_failed(row.id, &error, now + backoff(row.attempts)).await {
+                let pause = backoff(row.attempts);
+                if let Err(err) = self.inner.store.mail_failed(row.id, &error, now + pause).await {
                     tracing::error!(mail = row.id, error = %err, "could not record a failed send");
                 }
-                false
+                Err(DeliveryError { message: error, retry_in: pause })
             }
         }
     }
 
     /// The outbox worker: sends due mail now and then, and at once when mail is queued here.
-    pub async fn run(self, shutdown: CancellationToken) {
+    /// A message being sent when shutdown comes is finished (and marked sent).
+    pub async fn run(self, shutdown: CancellationToken, worker: Worker) {
         loop {
-            self.deliver_due().await;
+            worker.busy();
+            match self.deliver_due().await {
+                Ok(_) => worker.idle(),
+                Err(err) => worker.failed(&err.message, err.retry_in.to_std().unwrap_or_default()),
+            }
             tokio::select! {
-                () = shutdown.cancelled() => return,
+                () = shutdown.cancelled() => break,
                 () = self.inner.wake.notified() => {}
                 () = tokio::time::sleep(Duration::from_secs(5)) => {}
             }
         }
+        worker.stopped();
     }
 
     pub async fn resend(&self, id: i64) -> Result<(), Error> {
@@ -330,6 +336,13 @@ impl Mailer {
     pub fn next_attempt(row: &OutboxRow) -> Option<DateTime<Utc>> {
         (row.status != "sent").then_some(row.next_attempt_at)
     }
+}
+
+/// Why the outbox stopped sending for now, and when the failed message is due again.
+#[derive(Debug, Clone)]
+pub struct DeliveryError {
+    pub message: String,
+    pub retry_in: chrono::Duration,
 }
 
 /// The SMTP server's reply when there is one, else the transport's error.

@@ -16,3 +16,4 @@ pub mod oncall;
 pub mod ssh;
 pub mod stacks;
 pub mod vault;
+pub mod workers;

@@ -106,6 +106,8 @@ pub const RULES: &[Rule] = &[
     fixed("list_outbox", Admin),
     fixed("resend_mail", Admin),
     fixed("send_test_mail", Admin),
+    // Steward itself
+    fixed("list_workers", Admin),
     // alerts: one about no study is for admins
     fixed("list_alerts", SignedIn),
     either("acknowledge_alert", Access::Study(AcknowledgeAlerts), Admin),

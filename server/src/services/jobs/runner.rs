@@ -8,7 +8,10 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use steward_frontend::contract::WorkerState;
+
 use super::Jobs;
+use crate::services::workers::Worker;
 use crate::store::BackendKind;
 
 /// Claims and runs jobs until shut down.
@@ -43,7 +46,7 @@ impl Runner {
         }
     }
 
-    pub async fn run(self, shutdown: CancellationToken) {
+    pub async fn run(self, shutdown: CancellationToken, worker: Worker) {
         self.recover(true).await;
         let inner = self.jobs.inner.clone();
         let slots = Arc::new(Semaphore::new(inner.config.concurrency));
@@ -68,6 +71,9 @@ impl Runner {
         loop {
             // Reap finished tasks.
             while tasks.try_join_next().is_some() {}
+            if tasks.is_empty() && worker.state() != WorkerState::BackingOff {
+                worker.idle();
+            }
             let permit = tokio::select! {
                 () = shutdown.cancelled() => break,
                 permit = slots.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
@@ -76,6 +82,7 @@ impl Runner {
                 inner.store.claim_job(&this.owner, inner.clock.now(), this.lease_until(), inner.config.per_study).await;
             match claimed {
                 Ok(Some(job)) => {
+                    worker.busy();
                     let (jobs, owner) = (this.jobs.clone(), this.owner.clone());
                     tasks.spawn(async move {
                         jobs.execute(job, &owner, CancellationToken::new()).await;
@@ -87,6 +94,7 @@ impl Runner {
                 Err(err) => {
                     drop(permit);
                     tracing::warn!(error = %err, "could not claim a job");
+                    worker.failed(format!("could not claim a job: {err}"), poll);
                 }
             }
             tokio::select! {
@@ -101,6 +109,7 @@ impl Runner {
         let _ = tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
         heartbeat_stop.cancel();
         let _ = heartbeat.await;
+        worker.stopped();
     }
 
     /// Renews leases, passes cancel requests to running jobs, and interrupts other replicas'

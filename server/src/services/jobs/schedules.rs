@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Jobs, Target};
 use crate::services::audit::Actor;
 use crate::services::error::{Error, OrNotFound};
+use crate::services::workers::Worker;
 use crate::store::{Firing, NewEvent, NewJob, ScheduleFields, ScheduleRow, StoreError};
 
 /// A due time found later than this is a missed run (Steward was down), not a late one.
@@ -94,18 +95,24 @@ impl Scheduler {
         Self { jobs }
     }
 
-    pub async fn run(self, shutdown: CancellationToken) {
+    pub async fn run(self, shutdown: CancellationToken, worker: Worker) {
         loop {
-            if let Err(err) = self.fire_due().await {
-                tracing::warn!(error = %err, "could not fire due schedules");
+            worker.busy();
+            match self.fire_due().await {
+                Ok(_) => worker.idle(),
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not fire due schedules");
+                    worker.failed(format!("could not fire due schedules: {err}"), Duration::from_secs(1));
+                }
             }
             // Wake at the next whole second: due times are whole seconds or minutes.
             let millis = u64::from(1000 - Utc::now().timestamp_subsec_millis().min(999));
             tokio::select! {
-                () = shutdown.cancelled() => return,
+                () = shutdown.cancelled() => break,
                 () = tokio::time::sleep(Duration::from_millis(millis)) => {}
             }
         }
+        worker.stopped();
     }
 
     /// Fires every schedule due now; returns how many due times were handled.

@@ -21,6 +21,7 @@ mod inventory;
 mod jobs;
 mod mail;
 mod rota;
+mod system;
 
 use crate::auth::sessions::{AUTH_AT, USER_ID};
 use crate::services::accounts::{Link, role_of, summary};

@@ -7,7 +7,7 @@ use crate::api::{ResendMail, SendTestMail, list_outbox};
 use crate::components::{ErrorBanner, Field, FormError, LocalTime, PageHeader, last_error, successes};
 
 #[component]
-pub fn OutboxPage() -> impl IntoView {
+pub fn MailPage() -> impl IntoView {
     let test = ServerAction::<SendTestMail>::new();
     let resend = ServerAction::<ResendMail>::new();
     let test_error = last_error(test.value());

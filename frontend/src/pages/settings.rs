@@ -1,0 +1,58 @@
+//! Settings (admins): how Steward itself is doing. The Workers panel lists each background
+//! worker (job runner, scheduler, mail, alert rules, session sweeper, SSH idle closer) with
+//! its state, last run and last error.
+
+use leptos::prelude::*;
+
+use crate::api::list_workers;
+use crate::components::{ErrorBanner, LocalTime, PageHeader};
+use crate::contract::WorkerState;
+
+fn state_class(state: WorkerState) -> &'static str {
+    match state {
+        WorkerState::Idle | WorkerState::Busy => "badge badge-good",
+        WorkerState::BackingOff | WorkerState::Stopped => "badge badge-bad",
+        WorkerState::Starting => "badge",
+    }
+}
+
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    let workers = Resource::new(|| (), |_| list_workers());
+    view! {
+        <PageHeader title="Settings" />
+        <section class="panel">
+            <h2>"Workers"</h2>
+            <p class="muted">"Steward's background work in this process. A worker backing off tries again after the pause shown; its last error stays here until the next one."</p>
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match workers.await {
+                        Ok(list) => view! {
+                            <table class="table" data-test="workers-table">
+                                <thead><tr>
+                                    <th scope="col">"Worker"</th><th scope="col">"State"</th><th scope="col">"Last run"</th>
+                                    <th scope="col">"Runs"</th><th scope="col">"Last error"</th>
+                                </tr></thead>
+                                <tbody>
+                                    {list.into_iter().map(|w| view! {
+                                        <tr data-worker=w.name.clone()>
+                                            <td><strong>{w.name.clone()}</strong><br /><span class="muted">{w.description.clone()}</span></td>
+                                            <td><span class=state_class(w.state) data-test="worker-state">{w.state.as_str()}</span>
+                                                {w.backoff_secs.filter(|s| *s > 0).map(|s| view! { " · again in " {s} " s" })}</td>
+                                            <td>{w.last_run_at.map(|at| view! { <LocalTime at /> })}</td>
+                                            <td>{w.runs}</td>
+                                            <td data-test="worker-error">{w.last_error.clone().unwrap_or_default()}
+                                                {w.last_error_at.map(|at| view! { " (" <LocalTime at /> ")" })}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any(),
+                        Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+    .into_any()
+}
