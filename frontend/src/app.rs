@@ -87,12 +87,15 @@ pub fn App() -> impl IntoView {
 #[component]
 fn SignedInLayout() -> impl IntoView {
     let user = Resource::new(|| (), |_| get_current_user());
+    // What the job forms offer, from the server's registry: loaded once with the layout.
+    let job_kinds = Resource::new(|| (), |_| crate::api::job_kinds());
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match user.await {
                     Ok(Some(user)) => {
                         provide_context(user.clone());
+                        provide_context(crate::pages::JobKinds(job_kinds.await.unwrap_or_default()));
                         view! {
                             <div class="layout">
                                 <Navigation user />

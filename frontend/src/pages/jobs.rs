@@ -4,9 +4,9 @@
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
-use crate::api::{CancelJob, StartJob, get_job, job_kinds, list_jobs};
+use crate::api::{CancelJob, StartJob, get_job, list_jobs};
 use crate::components::{ErrorBanner, FormError, LocalTime, PageHeader, last_error, percent_encode, successes};
-use crate::contract::{AppError, JobHostResult, JobKindSummary, JobQuery, JobSummary, LogLine};
+use crate::contract::{JobHostResult, JobKindSummary, JobQuery, JobSummary, LogLine};
 
 const JOB_STATES: [&str; 6] = ["queued", "running", "succeeded", "failed", "cancelled", "interrupted"];
 
@@ -59,10 +59,7 @@ pub fn JobsPage() -> impl IntoView {
         <PageHeader title="Jobs" />
         <form method="get" action="/jobs" class="filters" role="search">
             <div class="field"><label for="f-kind">"Kind"</label>
-                <select id="f-kind" name="kind">
-                    <option value="">"any"</option>
-                    <JobKindOptions selected=Signal::derive(move || query.get().kind) />
-                </select></div>
+                <JobKindSelect id="f-kind" name="kind" any=true selected=RwSignal::new(query.get_untracked().kind) /></div>
             <div class="field"><label for="f-state">"State"</label>
                 <select id="f-state" name="state">
                     <option value="">"any"</option>
@@ -296,7 +293,6 @@ pub fn StartJob(target_kind: &'static str, target_id: i64) -> impl IntoView {
     let start = ServerAction::<StartJob>::new();
     let error = last_error(start.value());
     let kind = RwSignal::new("facts".to_owned());
-    let kinds = job_kind_list();
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(job)) = start.value().get() {
@@ -310,9 +306,7 @@ pub fn StartJob(target_kind: &'static str, target_id: i64) -> impl IntoView {
             <input type="hidden" name="input[target_id]" value=target_id.to_string() />
             <div class="field">
                 <label for="job-kind">"Job"</label>
-                <select id="job-kind" name="input[kind]" on:change=move |ev| kind.set(event_target_value(&ev))>
-                    <JobKindOptions kinds selected=kind />
-                </select>
+                <JobKindSelect id="job-kind" name="input[kind]" selected=kind />
             </div>
             <div class="field">
                 <label for="job-batch">"Hosts at once"</label>
@@ -321,7 +315,7 @@ pub fn StartJob(target_kind: &'static str, target_id: i64) -> impl IntoView {
             <div class="field field-check">
                 <label><input type="checkbox" name="input[stop_on_failure]" value="on" />" Stop after the first failure"</label>
             </div>
-            <Show when=move || takes_argv(kinds, &kind.get())>
+            <Show when=move || takes_argv(&kind.get())>
                 <div class="field field-wide">
                     <label for="job-argv">"Program and arguments, one per line (no shell)"</label>
                     <textarea id="job-argv" name="input[argv]" rows="3" placeholder="systemctl\nstatus\nnginx"></textarea>
@@ -334,31 +328,37 @@ pub fn StartJob(target_kind: &'static str, target_id: i64) -> impl IntoView {
     .into_any()
 }
 
-/// The job kinds a person may start, from the server's registry.
-pub(crate) fn job_kind_list() -> Resource<Result<Vec<JobKindSummary>, AppError>> {
-    Resource::new(|| (), |_| job_kinds())
+/// The job kinds a person may start, from the server's registry (provided by the signed-in
+/// layout).
+#[derive(Debug, Clone, Default)]
+pub struct JobKinds(pub Vec<JobKindSummary>);
+
+fn job_kinds() -> Vec<JobKindSummary> {
+    use_context::<JobKinds>().map(|k| k.0).unwrap_or_default()
 }
 
 /// Whether `kind`'s form asks for a program and its arguments.
-pub(crate) fn takes_argv(kinds: Resource<Result<Vec<JobKindSummary>, AppError>>, kind: &str) -> bool {
-    kinds.get().and_then(Result::ok).is_some_and(|list| list.iter().any(|k| k.name == kind && k.takes_argv))
+pub(crate) fn takes_argv(kind: &str) -> bool {
+    job_kinds().iter().any(|k| k.name == kind && k.takes_argv)
 }
 
-/// `<option>`s for the job kinds, `selected` marked.
+/// A `<select>` of the job kinds, `selected` following the choice.
 #[component]
-pub(crate) fn JobKindOptions(
-    #[prop(optional)] kinds: Option<Resource<Result<Vec<JobKindSummary>, AppError>>>,
-    #[prop(into)] selected: Signal<String>,
+pub(crate) fn JobKindSelect(
+    id: &'static str,
+    name: &'static str,
+    selected: RwSignal<String>,
+    /// Offer "any" (a filter).
+    #[prop(optional)]
+    any: bool,
 ) -> impl IntoView {
-    let kinds = kinds.unwrap_or_else(job_kind_list);
     view! {
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                kinds.await.unwrap_or_default().into_iter().map(|k| {
-                    let name = k.name.clone();
-                    view! { <option value=k.name.clone() selected=move || selected.get() == name>{k.title}</option> }
-                }).collect_view()
-            })}
-        </Transition>
+        <select id=id name=name on:change=move |ev| selected.set(event_target_value(&ev))>
+            {any.then(|| view! { <option value="">"any"</option> })}
+            {job_kinds().into_iter().map(|k| {
+                let value = k.name.clone();
+                view! { <option value=k.name selected=move || selected.get() == value>{k.title}</option> }
+            }).collect_view()}
+        </select>
     }
 }

@@ -30,7 +30,7 @@ pub use credentials::CredentialsPage;
 pub use dashboard::Dashboard;
 pub use hosts::HostPage;
 pub use instances::{InstancePage, InstancesPage};
-pub use jobs::{JobPage, JobsPage};
+pub use jobs::{JobKinds, JobPage, JobsPage};
 pub use mail::MailPage;
 pub use rota::RotaPage;
 pub use schedules::{SchedulePage, SchedulesPage};

@@ -8,7 +8,7 @@ use crate::api::{DeleteSchedule, SaveSchedule, get_schedule, list_schedules, pre
 use crate::components::{ErrorBanner, Field, FieldError, FormError, LocalTime, PageHeader, last_error, successes};
 use crate::contract::ScheduleSummary;
 use crate::pages::jobs::JobState;
-use crate::pages::jobs::{JobKindOptions, job_kind_list, takes_argv};
+use crate::pages::jobs::{JobKindSelect, takes_argv};
 
 #[component]
 pub fn SchedulesPage() -> impl IntoView {
@@ -178,7 +178,6 @@ fn ScheduleForm(
         argv: String::new(),
     });
     let kind = RwSignal::new(c.kind.clone());
-    let kinds = job_kind_list();
     let cron = RwSignal::new(c.cron.clone());
     let zone = RwSignal::new(c.timezone.clone());
     // Filled in the browser only (as the expression is typed), so the page hydrates as served.
@@ -203,9 +202,7 @@ fn ScheduleForm(
             </div>
             <div class="field">
                 <label for="s-kind">"Job"</label>
-                <select id="s-kind" name="input[kind]" on:change=move |ev| kind.set(event_target_value(&ev))>
-                    <JobKindOptions kinds selected=kind />
-                </select>
+                <JobKindSelect id="s-kind" name="input[kind]" selected=kind />
             </div>
             <div class="field">
                 <label for="s-cron">"When (cron)"</label>
@@ -233,7 +230,7 @@ fn ScheduleForm(
             <div class="field field-check">
                 <label><input type="checkbox" name="input[enabled]" value="on" checked=c.enabled />" Enabled"</label>
             </div>
-            <Show when=move || takes_argv(kinds, &kind.get())>
+            <Show when=move || takes_argv(&kind.get())>
                 <div class="field field-wide">
                     <label for="s-argv">"Program and arguments, one per line (no shell)"</label>
                     <textarea id="s-argv" name="input[argv]" rows="3">{crate::components::escape_raw_text(&argv.get_value())}</textarea>
