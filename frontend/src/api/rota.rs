@@ -8,14 +8,14 @@ use super::glue::*;
 #[allow(unused_imports)]
 use crate::contract::*;
 
-/// A rota is a study's, or the global one (`0`).
+/// A rota is a study's, or the global one.
 #[cfg(feature = "ssr")]
-fn rota_scope(study_id: i64) -> Scope {
-    if study_id == 0 { Scope::Global } else { Scope::Study(study_id) }
+fn rota_scope(study_id: Option<i64>) -> Scope {
+    study_id.map_or(Scope::Global, Scope::Study)
 }
 
 #[server(prefix = "/api", endpoint = "get_rota")]
-pub async fn get_rota(study_id: i64) -> Result<RotaView, AppError> {
+pub async fn get_rota(#[server(default)] study_id: Option<i64>) -> Result<RotaView, AppError> {
     run("get_rota", rota_scope(study_id), |b, _, caller| async move { b.get_rota(&caller, study_id).await }).await
 }
 
@@ -33,7 +33,10 @@ pub async fn add_rota_override(input: OverrideInput) -> Result<RotaView, AppErro
 }
 
 #[server(prefix = "/api", endpoint = "delete_rota_override")]
-pub async fn delete_rota_override(study_id: i64, override_id: i64) -> Result<RotaView, AppError> {
+pub async fn delete_rota_override(
+    #[server(default)] study_id: Option<i64>,
+    override_id: i64,
+) -> Result<RotaView, AppError> {
     run("delete_rota_override", rota_scope(study_id), |b, _, caller| async move {
         b.delete_rota_override(&caller, study_id, override_id).await
     })

@@ -230,13 +230,13 @@ pub trait ConfigsApi: Send + Sync {
     async fn push_config(&self, caller: &Caller, input: PushInput) -> Result<JobSummary>;
 }
 
-/// On-call rotas (study 0: the global rota) and their overrides.
+/// On-call rotas (a study's, or the global one) and their overrides.
 #[async_trait]
 pub trait RotaApi: Send + Sync {
-    async fn get_rota(&self, caller: &Caller, study_id: i64) -> Result<RotaView>;
+    async fn get_rota(&self, caller: &Caller, study_id: Option<i64>) -> Result<RotaView>;
     async fn save_rota(&self, caller: &Caller, input: RotaInput) -> Result<RotaView>;
     async fn add_rota_override(&self, caller: &Caller, input: OverrideInput) -> Result<RotaView>;
-    async fn delete_rota_override(&self, caller: &Caller, study_id: i64, override_id: i64) -> Result<RotaView>;
+    async fn delete_rota_override(&self, caller: &Caller, study_id: Option<i64>, override_id: i64) -> Result<RotaView>;
 }
 
 /// Steward itself: its background workers.

@@ -1,5 +1,5 @@
 //! On-call rotas as the UI sees them: who takes turns, overrides, escalation timing, and a
-//! calendar of the coming weeks. `study_id` 0 is the global rota (for studies without one).
+//! calendar of the coming weeks. A rota without a study is the global one (for studies without one).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -33,7 +33,9 @@ pub struct RotaWeek {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RotaView {
-    pub study_id: i64,
+    /// `None`: the global rota.
+    #[serde(default)]
+    pub study_id: Option<i64>,
     /// The study's name, or "All studies" for the global rota.
     pub scope_name: String,
     /// False until someone saves it (the form then shows defaults).
@@ -52,7 +54,9 @@ pub struct RotaView {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RotaInput {
-    pub study_id: i64,
+    /// `None`: the global rota.
+    #[serde(default)]
+    pub study_id: Option<i64>,
     #[serde(default)]
     pub timezone: String,
     /// YYYY-MM-DD: the first member's week starts then.
@@ -71,7 +75,9 @@ pub struct RotaInput {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OverrideInput {
-    pub study_id: i64,
+    /// `None`: the global rota.
+    #[serde(default)]
+    pub study_id: Option<i64>,
     #[serde(default)]
     pub username: String,
     /// primary or secondary.

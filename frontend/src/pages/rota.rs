@@ -11,7 +11,7 @@ use crate::contract::RotaView;
 #[component]
 pub fn RotaPage() -> impl IntoView {
     let params = use_params_map();
-    let id = move || params.read().get("id").and_then(|id| id.parse::<i64>().ok()).unwrap_or(0);
+    let id = move || params.read().get("id").and_then(|id| id.parse::<i64>().ok());
     let save = ServerAction::<SaveRota>::new();
     let add = ServerAction::<AddRotaOverride>::new();
     let remove = ServerAction::<DeleteRotaOverride>::new();
@@ -42,7 +42,7 @@ fn Rota(
     remove: ServerAction<DeleteRotaOverride>,
 ) -> impl IntoView {
     let title = format!("On-call rota: {}", rota.scope_name);
-    let study_id = rota.study_id.to_string();
+    let study_id = rota.study_id;
     let save_error = last_error(save.value());
     let members: String = rota.members.iter().map(|m| format!("{}\n", m.username)).collect();
     let for_overrides = rota.clone();
@@ -51,12 +51,12 @@ fn Rota(
         <header class="page-header">
             <h1>{title}</h1>
             <div class="page-actions">
-                {(rota.study_id != 0).then(|| view! { <a href=format!("/studies/{}", rota.study_id)>"Back to the study"</a> })}
+                {rota.study_id.map(|id| view! { <a href=format!("/studies/{id}")>"Back to the study"</a> })}
             </div>
         </header>
         <p class="lead">
             "Alerts go to the primary first, to the secondary when nobody acknowledges them in time, then to the study's admins. "
-            {if rota.study_id == 0 { "This rota covers studies that have none of their own." } else { "Without members here, the global rota applies." }}
+            {if rota.study_id.is_none() { "This rota covers studies that have none of their own." } else { "Without members here, the global rota applies." }}
         </p>
         {rota.configured.then(|| view! {
             <section class="panel" data-test="on-call-now">
@@ -85,7 +85,7 @@ fn Rota(
             <h2>"Turns and escalation"</h2>
             <FormError error=save_error />
             <ActionForm action=save attr:class="form form-grid" attr:data-test="rota-form">
-                <input type="hidden" name="input[study_id]" value=study_id.clone() />
+                {study_id.map(|id| view! { <input type="hidden" name="input[study_id]" value=id.to_string() /> })}
                 <div class="field field-wide">
                     <label for="rota-members">"People, in turn order (one username per line)"</label>
                     <textarea id="rota-members" name="input[members]" rows="4" prop:value=members.clone()>
@@ -154,7 +154,7 @@ fn Overrides(
                                         <td>{o.note}</td>
                                         <td>
                                             <ActionForm action=remove>
-                                                <input type="hidden" name="study_id" value=study_id.to_string() />
+                                                {study_id.map(|id| view! { <input type="hidden" name="study_id" value=id.to_string() /> })}
                                                 <input type="hidden" name="override_id" value=o.id.to_string() />
                                                 <button type="submit" class="button">"Remove"</button>
                                             </ActionForm>
@@ -168,7 +168,7 @@ fn Overrides(
                 <h3>"Add an override"</h3>
                 <FormError error=add_error />
                 <ActionForm action=add attr:class="form form-grid" attr:data-test="override-form">
-                    <input type="hidden" name="input[study_id]" value=study_id.to_string() />
+                    {study_id.map(|id| view! { <input type="hidden" name="input[study_id]" value=id.to_string() /> })}
                     <div class="field">
                         <label for="override-user">"Username"</label>
                         <input id="override-user" name="input[username]" />

@@ -3,7 +3,6 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand_core::{OsRng, RngCore};
-use sha2::{Digest, Sha256};
 
 /// 256 random bits, URL-safe.
 pub fn new_token() -> String {
@@ -14,8 +13,7 @@ pub fn new_token() -> String {
 
 /// What the database keeps instead of the token.
 pub fn hash_token(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::digest::sha256_hex(token)
 }
 
 #[cfg(test)]

@@ -74,10 +74,6 @@ fn field(field: &str, message: impl Into<String>) -> FieldError {
     FieldError { field: field.into(), message: message.into() }
 }
 
-fn study_of(id: i64) -> Option<i64> {
-    (id != 0).then_some(id)
-}
-
 impl OnCall {
     pub fn new(store: Store, clock: SharedClock, audit: Audit) -> Self {
         Self { store, clock, audit }
@@ -103,13 +99,13 @@ impl OnCall {
         Ok(None)
     }
 
-    pub async fn view(&self, study_id: i64) -> Result<RotaView, Error> {
-        let scope_name = match study_of(study_id) {
+    pub async fn view(&self, study_id: Option<i64>) -> Result<RotaView, Error> {
+        let scope_name = match study_id {
             Some(id) => self.store.study(id, 0).await.or_not_found("The study")?.name,
             None => "All studies".to_owned(),
         };
         let now = self.clock.now();
-        let Some(rota) = self.store.rota(study_of(study_id)).await? else {
+        let Some(rota) = self.store.rota(study_id).await? else {
             return Ok(RotaView {
                 study_id,
                 scope_name,
@@ -176,11 +172,11 @@ impl OnCall {
 
     /// A person who may be on call for the study: an active user, for a study a member who is
     /// not only a researcher or viewer.
-    async fn person(&self, study_id: i64, username: &str) -> Result<Result<i64, String>, Error> {
-        let found = self.store.user_for_rota(username, study_of(study_id)).await?;
+    async fn person(&self, study_id: Option<i64>, username: &str) -> Result<Result<i64, String>, Error> {
+        let found = self.store.user_for_rota(username, study_id).await?;
         Ok(match found {
             None => Err(format!("There is no active user {username:?}")),
-            Some((_, None)) if study_id != 0 => Err(format!("{username} is not a member of this study")),
+            Some((_, None)) if study_id.is_some() => Err(format!("{username} is not a member of this study")),
             Some((_, Some(role))) if matches!(role.as_str(), "researcher" | "viewer") => {
                 Err(format!("{username} is a {role} here; make them on-call, operator or study-admin first"))
             }
@@ -233,16 +229,16 @@ impl OnCall {
             escalate_after_minutes: escalate,
             renotify_minutes: renotify,
         };
-        self.store.save_rota(study_of(input.study_id), &fields, &members, self.clock.now()).await?;
+        self.store.save_rota(input.study_id, &fields, &members, self.clock.now()).await?;
         let view = self.view(input.study_id).await?;
         let who = view.members.iter().map(|m| m.username.as_str()).collect::<Vec<_>>().join(", ");
         self.audit.record(actor, "rota.saved", &format!("rota of {}", view.scope_name), &who).await;
         Ok(view)
     }
 
-    async fn rota_of(&self, study_id: i64) -> Result<RotaRow, Error> {
+    async fn rota_of(&self, study_id: Option<i64>) -> Result<RotaRow, Error> {
         self.store
-            .rota(study_of(study_id))
+            .rota(study_id)
             .await?
             .ok_or_else(|| Error::Invalid { field: None, message: "Save the rota first".into() })
     }
@@ -291,7 +287,7 @@ impl OnCall {
         Ok(view)
     }
 
-    pub async fn delete_override(&self, actor: &Actor, study_id: i64, id: i64) -> Result<RotaView, Error> {
+    pub async fn delete_override(&self, actor: &Actor, study_id: Option<i64>, id: i64) -> Result<RotaView, Error> {
         let rota = self.rota_of(study_id).await?;
         if !self.store.delete_override(rota.id, id).await? {
             return Err(Error::not_found("The override"));

@@ -43,8 +43,7 @@ impl std::fmt::Debug for MasterKey {
 
 impl MasterKey {
     fn from_bytes(bytes: [u8; 32]) -> Self {
-        let digest = Sha256::digest(bytes);
-        let id = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+        let id = crate::digest::hex(&Sha256::digest(bytes)[..4]);
         Self { key: Zeroizing::new(bytes), id }
     }
 

@@ -37,6 +37,19 @@ const JOB_COLUMNS: &str = "id, kind, target_kind, target_id, target_name, study_
     max_attempts, requested_by, schedule_id, created_at, run_after, started_at, finished_at, lease_owner,
     cancel_requested, total, done, failed, summary, log_bytes, log_lines";
 
+/// A job's end, as [`Store::finish_jobs`] writes it.
+#[derive(Debug, Clone)]
+pub struct JobEnd {
+    pub id: i64,
+    pub owner: String,
+    /// succeeded, failed or cancelled.
+    pub state: String,
+    pub summary: String,
+    /// Its last log lines, and what they add to the log's size.
+    pub lines: Vec<String>,
+    pub bytes: i64,
+}
+
 pub struct NewJob<'a> {
     pub kind: &'a str,
     pub target_kind: &'a str,
@@ -98,33 +111,47 @@ impl Store {
         Ok(on_pool!(self, pool => sqlx::query_as::<_, JobRow>(&sql).bind(id).fetch_one(pool).await)?)
     }
 
-    /// Claims the next runnable job for `owner` until `lease_until`: queued, due, and its study
-    /// below `study_limit` running jobs. Each job is claimed by one caller only.
-    pub async fn claim_job(
+    /// Claims up to `max` runnable jobs for `owner` until `lease_until`, in one statement:
+    /// queued and due, oldest first, no study going over `study_limit` running jobs (counting
+    /// those claimed together). Each job is claimed by one caller only: on Postgres other
+    /// replicas skip the rows this statement locks.
+    pub async fn claim_jobs(
         &self,
         owner: &str,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         study_limit: i64,
-    ) -> Result<Option<JobRow>> {
+        max: i64,
+    ) -> Result<Vec<JobRow>> {
         let lock = match self.kind() {
             BackendKind::Postgres => "FOR UPDATE SKIP LOCKED",
             // One process, and SQLite runs one writer at a time.
             BackendKind::Sqlite => "",
         };
         let sql = format!(
-            "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = $1, lease_expires_at = $2,
-               started_at = $3, finished_at = NULL
-             WHERE state = 'queued' AND id = (
-               SELECT j.id FROM jobs j WHERE j.state = 'queued' AND j.run_after <= $3
+            "WITH candidates AS (
+               SELECT j.id, j.study_id, j.run_after FROM jobs j
+               WHERE j.state = 'queued' AND j.run_after <= $3
                  AND (j.study_id IS NULL OR
                       (SELECT COUNT(*) FROM jobs r WHERE r.state = 'running' AND r.study_id = j.study_id) < $4)
-               ORDER BY j.run_after, j.id LIMIT 1 {lock})
+               ORDER BY j.run_after, j.id LIMIT $5 {lock}
+             ), ranked AS (
+               SELECT c.id, c.study_id,
+                      ROW_NUMBER() OVER (PARTITION BY c.study_id ORDER BY c.run_after, c.id) AS nth
+               FROM candidates c
+             ), chosen AS (
+               SELECT r.id FROM ranked r
+               WHERE r.study_id IS NULL
+                  OR r.nth + (SELECT COUNT(*) FROM jobs x WHERE x.state = 'running' AND x.study_id = r.study_id) <= $4
+             )
+             UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = $1, lease_expires_at = $2,
+               started_at = $3, finished_at = NULL
+             WHERE state = 'queued' AND id IN (SELECT id FROM chosen)
              RETURNING {JOB_COLUMNS}"
         );
         Ok(on_pool!(self, pool => sqlx::query_as::<_, JobRow>(&sql)
-            .bind(owner).bind(lease_until).bind(now).bind(study_limit)
-            .fetch_optional(pool).await)?)
+            .bind(owner).bind(lease_until).bind(now).bind(study_limit).bind(max)
+            .fetch_all(pool).await)?)
     }
 
     /// Extends the leases of `owner`'s running jobs (and their host locks); returns the ids of
@@ -144,21 +171,39 @@ impl Store {
         }))
     }
 
-    /// Ends a running job held by `owner`; false when its lease was lost meanwhile.
-    pub async fn finish_job(
-        &self,
-        id: i64,
-        owner: &str,
-        state: &str,
-        summary: &str,
-        now: DateTime<Utc>,
-    ) -> Result<bool> {
-        let n = on_pool!(self, pool => sqlx::query(
-            "UPDATE jobs SET state = $3, summary = $4, finished_at = $5, lease_owner = NULL, lease_expires_at = NULL
-             WHERE id = $1 AND lease_owner = $2 AND state = 'running'")
-            .bind(id).bind(owner).bind(state).bind(summary).bind(now)
-            .execute(pool).await.map(|d| d.rows_affected()))?;
-        Ok(n == 1)
+    /// Ends running jobs held by their owners, each with its last log lines, in one
+    /// transaction (jobs that end together are written together). For each: false when its
+    /// lease was lost meanwhile.
+    pub async fn finish_jobs(&self, ends: &[JobEnd], now: DateTime<Utc>) -> Result<Vec<bool>> {
+        if ends.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let mut done = Vec::with_capacity(ends.len());
+            for end in ends {
+                if !end.lines.is_empty() {
+                    let count = end.lines.len() as i64;
+                    let last: i64 = sqlx::query_scalar(
+                        "UPDATE jobs SET log_lines = log_lines + $2, log_bytes = log_bytes + $3 WHERE id = $1
+                         RETURNING log_lines")
+                        .bind(end.id).bind(count).bind(end.bytes).fetch_one(&mut *tx).await?;
+                    for (n, line) in end.lines.iter().enumerate() {
+                        sqlx::query("INSERT INTO job_logs (job_id, seq, at, line) VALUES ($1, $2, $3, $4)")
+                            .bind(end.id).bind(last - count + n as i64 + 1).bind(now).bind(line)
+                            .execute(&mut *tx).await?;
+                    }
+                }
+                let n = sqlx::query(
+                    "UPDATE jobs SET state = $3, summary = $4, finished_at = $5, lease_owner = NULL, lease_expires_at = NULL
+                     WHERE id = $1 AND lease_owner = $2 AND state = 'running'")
+                    .bind(end.id).bind(&end.owner).bind(&end.state).bind(&end.summary).bind(now)
+                    .execute(&mut *tx).await?.rows_affected();
+                done.push(n == 1);
+            }
+            tx.commit().await?;
+            done
+        }))
     }
 
     /// Puts a failed attempt back in the queue until `run_after`.

@@ -36,7 +36,7 @@ pub use host_status::{CheckOutcome, EventRow, HostForAlerts, HostStatusRow, NewE
 pub use inventory::{
     HostFields, HostRow, InstanceFields, InstanceFilter, InstanceRow, InstanceSort, MemberRow, StudyRow, Viewer,
 };
-pub use jobs::{JobFilter, JobHostRow, JobRow, LogLineRow, NewJob};
+pub use jobs::{JobEnd, JobFilter, JobHostRow, JobRow, LogLineRow, NewJob};
 pub use oncall::{AlertSettingsRow, OverrideRow, RotaFields, RotaPerson, RotaRow};
 pub use outbox::{NewMail, OutboxRow};
 pub use schedules::{Firing, ScheduleFields, ScheduleRow, ScheduleRunRow};

@@ -18,7 +18,7 @@ const SIG: &str = "__sig";
 
 fn signature(vault: &Vault, path: &str, err: &str) -> String {
     let message = format!("{}:{path}{err}", path.len());
-    vault.mac(PURPOSE, message.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    crate::digest::hex(&vault.mac(PURPOSE, message.as_bytes()))
 }
 
 fn pairs(query: &str) -> Vec<(String, String)> {

@@ -3,15 +3,16 @@
 //! each other or with what is live on the hosts, pushed by the `push` job ([`push`]) and watched
 //! for drift by the `drift` job ([`drift`]).
 
+mod diff;
 pub mod drift;
 mod masking;
 pub mod push;
+mod render;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use steward_frontend::contract::{
     ConfigOverview, FileDiff, HostConfigState, HostDiff, PushInput, RevisionSummary, SettingField, SettingsInput,
 };
@@ -41,9 +42,7 @@ pub struct HostPlan {
     pub masker: Masker,
 }
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::digest::sha256_hex;
 
 /// Longest a revision's templates may take to render (for every host of an instance).
 const RENDER_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
@@ -241,115 +240,6 @@ impl Configs {
         Ok(revision_summary(&row))
     }
 
-    /// A revision's settings twice: with secrets opened (written to hosts) and with each secret
-    /// replaced by its placeholder (everything shown is rendered from these).
-    async fn reveal(&self, revision: &RevisionRow) -> Result<Revealed, Error> {
-        let mut revealed = Revealed { real: BTreeMap::new(), shown: BTreeMap::new(), secrets: Secrets::new() };
-        for (name, value) in stored_settings(Some(revision)) {
-            match sealed_id(&value) {
-                Some(id) => {
-                    let secret = self.inner.vault.open_value(id).await?;
-                    revealed.real.insert(name.clone(), Value::from(secret.as_str()));
-                    let placeholder = revealed.secrets.add(secret);
-                    revealed.shown.insert(name, Value::from(placeholder));
-                }
-                None => {
-                    revealed.real.insert(name.clone(), value.clone());
-                    revealed.shown.insert(name, value);
-                }
-            }
-        }
-        Ok(revealed)
-    }
-
-    /// The instance, study and hosts as templates see them, with each host's id.
-    async fn views(&self, instance_id: i64) -> Result<(InstanceView, StudyView, Vec<(i64, HostView)>), Error> {
-        let store = &self.inner.store;
-        let instance = store.instance(instance_id).await.or_not_found("The instance")?;
-        let tags = store.tags_of(&[instance_id]).await?.into_iter().map(|(_, t)| t).collect();
-        let rows = store.hosts_of_instance(instance_id).await?;
-        let ids: Vec<i64> = rows.iter().map(|h| h.id).collect();
-        let mut roles = store.roles_by_host(&ids).await?;
-        let hosts = rows
-            .into_iter()
-            .map(|h| {
-                (
-                    h.id,
-                    HostView {
-                        roles: roles.remove(&h.id).unwrap_or_default(),
-                        name: h.name,
-                        address: h.address,
-                        port: i64::from(h.ssh_port),
-                        user: h.ssh_user,
-                    },
-                )
-            })
-            .collect();
-        Ok((
-            InstanceView {
-                slug: crate::services::stacks::slug(&instance.name),
-                name: instance.name,
-                environment: instance.environment,
-                base_url: instance.base_url,
-                tags,
-                stack: instance.stack,
-            },
-            StudyView { name: instance.study_name },
-            hosts,
-        ))
-    }
-
-    /// Renders a revision for every host of its instance, real and shown.
-    async fn render_all(&self, revision: &RevisionRow) -> Result<RenderedRevision, Error> {
-        let stack = self.stack(&revision.stack)?;
-        let revealed = self.reveal(revision).await?;
-        let (instance, study, hosts) = self.views(revision.instance_id).await?;
-        self.rendering(move || {
-            let contexts = revealed.contexts(instance, study, hosts.iter().map(|(_, h)| h.clone()).collect());
-            let hosts = hosts
-                .iter()
-                .map(|(id, host)| (*id, host.name.clone(), contexts.files(&stack, host, &revealed.secrets)))
-                .collect();
-            RenderedRevision { hosts, secrets: revealed.secrets }
-        })
-        .await
-        .map_err(|message| Error::Invalid { field: None, message })
-    }
-
-    /// Runs template rendering off the runtime, within [`RENDER_DEADLINE`].
-    async fn rendering<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
-        self.inner
-            .offload
-            .run(RENDER_DEADLINE, work)
-            .await
-            .map_err(|err| format!("rendering the stack was stopped: {err}"))
-    }
-
-    /// What a push of `revision` does on one host. The error is fit to show.
-    pub async fn plan(&self, revision: RevisionRow, host_id: i64) -> Result<HostPlan, String> {
-        let stack = self.stack(&revision.stack).map_err(|e| e.to_string())?;
-        let revealed = self.reveal(&revision).await.map_err(|e| e.to_string())?;
-        let (instance, study, hosts) = self.views(revision.instance_id).await.map_err(|e| e.to_string())?;
-        let host = hosts
-            .iter()
-            .find(|(id, _)| *id == host_id)
-            .map(|(_, h)| h.clone())
-            .ok_or("the host is not part of the revision's instance")?;
-        self.rendering(move || {
-            let contexts = revealed.contexts(instance, study, hosts.into_iter().map(|(_, h)| h).collect());
-            let secrets = revealed.secrets;
-            let files = contexts.files(&stack, &host, &secrets)?;
-            let services = contexts.both(|ctx| stack.services_for(ctx, &host), &secrets)?.0;
-            let (mut health, shown_health) = contexts.both(|ctx| stack.health_for(ctx, &host), &secrets)?;
-            for (check, shown) in health.iter_mut().zip(&shown_health) {
-                check.label = secrets.display(&shown.label);
-            }
-            let masker = secrets.masker(files.pairs());
-            Ok(HostPlan { files: files.real, services, health, masker, revision })
-        })
-        .await?
-    }
-
     pub async fn revision(&self, id: i64) -> Result<RevisionRow, Error> {
         self.inner.store.revision(id).await.or_not_found("The revision")
     }
@@ -395,198 +285,6 @@ impl Configs {
             run_after: None,
         })
     }
-
-    /// Compares two revisions of an instance, host by host (secrets masked).
-    pub async fn compare(&self, instance_id: i64, from: i64, to: i64) -> Result<Vec<HostDiff>, Error> {
-        let old = self.render_all(&self.revision_of(instance_id, Some(from)).await?).await?;
-        let new = self.render_all(&self.revision_of(instance_id, Some(to)).await?).await?;
-        let old_by_host: HashMap<i64, &Result<HostFiles, String>> =
-            old.hosts.iter().map(|(id, _, files)| (*id, files)).collect();
-        let none = Ok(HostFiles::default());
-        Ok(new
-            .hosts
-            .iter()
-            .map(|(id, name, files)| match (old_by_host.get(id).copied().unwrap_or(&none), files) {
-                (Ok(before), Ok(after)) => {
-                    let previous = |path: &str| {
-                        let (real, shown) = before.pair(path)?;
-                        Some(Before::Rendered { real: &real.content, shown, secrets: &old.secrets })
-                    };
-                    let paths = before.real.iter().map(|f| f.path.clone()).collect();
-                    host_diff(*id, name.clone(), after, &new.secrets, previous, paths)
-                }
-                (Err(err), _) | (_, Err(err)) => {
-                    HostDiff { host_id: *id, host_name: name.clone(), files: vec![], error: Some(err.clone()) }
-                }
-            })
-            .collect())
-    }
-
-    /// Compares a revision (default: the latest) with what is live on each host, read through
-    /// the agent (secrets masked). Hosts are read in parallel.
-    pub async fn preview(&self, instance_id: i64, revision_id: Option<i64>) -> Result<Vec<HostDiff>, Error> {
-        let revision = self.revision_of(instance_id, revision_id).await?;
-        let rendered = self.render_all(&revision).await?;
-        // A live file may still hold what an earlier push wrote: lines of the revision each
-        // host has are shown as that revision's render shows them.
-        let pushed: HashMap<i64, i64> = self
-            .inner
-            .store
-            .host_configs(instance_id)
-            .await?
-            .into_iter()
-            .filter_map(|row| Some((row.host_id, row.revision_id?)))
-            .filter(|(_, id)| *id != revision.id)
-            .collect();
-        let mut earlier: HashMap<i64, RenderedRevision> = HashMap::new();
-        for id in pushed.values() {
-            if !earlier.contains_key(id)
-                && let Ok(row) = self.inner.store.revision(*id).await
-            {
-                earlier.insert(*id, self.render_all(&row).await?);
-            }
-        }
-        let ssh = &self.inner.ssh;
-        let (rendered, earlier, pushed) = (&rendered, &earlier, &pushed);
-        let diffs = rendered.hosts.iter().map(|(id, name, files)| async move {
-            let (id, name) = (*id, name.clone());
-            let files = match files {
-                Ok(files) => files,
-                Err(err) => return HostDiff { host_id: id, host_name: name, files: vec![], error: Some(err.clone()) },
-            };
-            let live = async {
-                let mut agent = ssh.agent(id).await?;
-                let mut live = HashMap::new();
-                for file in &files.real {
-                    if let Some((bytes, _)) = agent.read_file(&file.path).await? {
-                        live.insert(file.path.clone(), String::from_utf8_lossy(&bytes).into_owned());
-                    }
-                }
-                Ok::<_, crate::services::ssh::SshFailure>(live)
-            }
-            .await;
-            let live = match live {
-                Ok(live) => live,
-                Err(err) => {
-                    return HostDiff { host_id: id, host_name: name, files: vec![], error: Some(err.to_string()) };
-                }
-            };
-            let mut known = LineMap::default();
-            let mut masker = rendered.secrets.masker(files.pairs());
-            files.learn(&mut known, &rendered.secrets);
-            if let Some(Ok(before)) = pushed.get(&id).and_then(|rev| earlier.get(rev)).and_then(|r| r.host(id)) {
-                let secrets = &earlier[&pushed[&id]].secrets;
-                before.learn(&mut known, secrets);
-                masker = masker.merge(secrets.masker(before.pairs()));
-            }
-            let previous =
-                |path: &str| live.get(path).map(|text| Before::Live { text, known: &known, masker: &masker });
-            host_diff(id, name, files, &rendered.secrets, previous, vec![])
-        });
-        Ok(futures_util::future::join_all(diffs).await)
-    }
-}
-
-/// A revision's settings as written to hosts and as shown.
-struct Revealed {
-    real: BTreeMap<String, Value>,
-    shown: BTreeMap<String, Value>,
-    secrets: Secrets,
-}
-
-impl Revealed {
-    fn contexts(&self, instance: InstanceView, study: StudyView, hosts: Vec<HostView>) -> Contexts {
-        let shown = RenderContext { settings: self.shown.clone(), instance, study, hosts };
-        Contexts { real: RenderContext { settings: self.real.clone(), ..shown.clone() }, shown }
-    }
-}
-
-/// The two contexts a revision is rendered in.
-struct Contexts {
-    real: RenderContext,
-    shown: RenderContext,
-}
-
-impl Contexts {
-    /// Renders with placeholders, then for real. An error always comes from the placeholder
-    /// render, so it can never quote a secret.
-    fn both<T>(
-        &self,
-        render: impl Fn(&RenderContext) -> Result<T, String>,
-        secrets: &Secrets,
-    ) -> Result<(T, T), String> {
-        let shown = render(&self.shown).map_err(|err| secrets.display(&err))?;
-        let real = render(&self.real).map_err(|_| {
-            "the stack renders with placeholders for its secret settings but fails with their real values: \
-             a secret probably holds characters the templates do not escape for the file's format"
-                .to_owned()
-        })?;
-        Ok((real, shown))
-    }
-
-    fn files(&self, stack: &Stack, host: &HostView, secrets: &Secrets) -> Result<HostFiles, String> {
-        let (real, shown) = self.both(|ctx| stack.render_host(ctx, host), secrets)?;
-        Ok(HostFiles { real, shown })
-    }
-}
-
-/// A host's files as written (`real`) and as rendered with placeholders (`shown`).
-#[derive(Default)]
-pub struct HostFiles {
-    pub real: Vec<RenderedFile>,
-    pub shown: Vec<RenderedFile>,
-}
-
-impl HostFiles {
-    /// A real file and its shown content.
-    fn pair(&self, path: &str) -> Option<(&RenderedFile, &str)> {
-        let real = self.real.iter().find(|f| f.path == path)?;
-        Some((real, self.shown.iter().find(|f| f.path == path).map_or("", |f| f.content.as_str())))
-    }
-
-    pub fn pairs(&self) -> impl Iterator<Item = (&RenderedFile, &RenderedFile)> {
-        self.real.iter().filter_map(|real| Some((real, self.shown.iter().find(|f| f.path == real.path)?)))
-    }
-
-    fn learn(&self, known: &mut LineMap, secrets: &Secrets) {
-        for (real, shown) in self.pairs() {
-            known.add(secrets, &real.content, &shown.content);
-        }
-    }
-}
-
-/// A revision rendered for every host: id, name and files (or why not).
-struct RenderedRevision {
-    hosts: Vec<(i64, String, Result<HostFiles, String>)>,
-    secrets: Secrets,
-}
-
-impl RenderedRevision {
-    fn host(&self, id: i64) -> Option<&Result<HostFiles, String>> {
-        self.hosts.iter().find(|(host, ..)| *host == id).map(|(_, _, files)| files)
-    }
-}
-
-/// What a file was before: another revision's render, or the live file.
-enum Before<'a> {
-    Rendered { real: &'a str, shown: &'a str, secrets: &'a Secrets },
-    Live { text: &'a str, known: &'a LineMap, masker: &'a Masker },
-}
-
-impl Before<'_> {
-    fn real(&self) -> &str {
-        match self {
-            Self::Rendered { real, .. } => real,
-            Self::Live { text, .. } => text,
-        }
-    }
-
-    fn side(&self) -> Option<Side<'_>> {
-        match self {
-            Self::Rendered { real, shown, secrets } => Side::rendered(secrets, real, shown),
-            Self::Live { text, known, masker } => Some(Side::live(text, known, masker)),
-        }
-    }
 }
 
 /// A revision id from a form ("" for the latest).
@@ -606,53 +304,4 @@ fn revision_summary(row: &RevisionRow) -> RevisionSummary {
         message: row.message.clone(),
         created_at: row.created_at,
     }
-}
-
-/// Shown instead of a diff whose secret lines cannot be told apart from the others.
-const HIDDEN_DIFF: &str =
-    "(the changes are not shown: this file's secret settings cannot be told apart from the rest of it)\n";
-
-/// Diffs one host's new files against what they were (`before`: live or an older revision);
-/// files only in `previous_paths` were removed from the stack's output.
-fn host_diff<'a>(
-    host_id: i64,
-    host_name: String,
-    after: &'a HostFiles,
-    secrets: &'a Secrets,
-    before: impl Fn(&str) -> Option<Before<'a>>,
-    previous_paths: Vec<String>,
-) -> HostDiff {
-    let mut diffs: Vec<FileDiff> = after
-        .real
-        .iter()
-        .map(|file| {
-            let old = before(&file.path);
-            let status = match &old {
-                None => "added",
-                Some(old) if old.real() == file.content => "unchanged",
-                Some(_) => "changed",
-            };
-            let diff = if status == "unchanged" {
-                String::new()
-            } else {
-                let new =
-                    after.pair(&file.path).and_then(|(real, shown)| Side::rendered(secrets, &real.content, shown));
-                let old = match &old {
-                    None => Some(Side::empty()),
-                    Some(old) => old.side(),
-                };
-                match (old, new) {
-                    (Some(old), Some(new)) => unified_diff(&file.path, &old, &new),
-                    _ => HIDDEN_DIFF.to_owned(),
-                }
-            };
-            FileDiff { path: file.path.clone(), status: status.into(), diff }
-        })
-        .collect();
-    for path in previous_paths {
-        if !after.real.iter().any(|f| f.path == path) {
-            diffs.push(FileDiff { path, status: "removed".into(), diff: String::new() });
-        }
-    }
-    HostDiff { host_id, host_name, files: diffs, error: None }
 }

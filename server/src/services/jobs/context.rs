@@ -80,6 +80,14 @@ impl JobContext {
         log.pending.push(line.to_owned());
     }
 
+    /// The lines not written yet, and their size, taken (they go with the job's outcome).
+    pub(super) fn take_log(&self) -> (Vec<String>, i64) {
+        match self.log.lock() {
+            Ok(mut log) => (std::mem::take(&mut log.pending), std::mem::take(&mut log.pending_bytes)),
+            Err(_) => (Vec::new(), 0),
+        }
+    }
+
     /// Writes the lines logged so far now. Work that changes a host calls it before a step
     /// that could be cut off, so a killed process leaves the log saying what was done.
     pub async fn flush_log(&self) {

@@ -4,6 +4,7 @@
 //! table and a capped log that the browser follows live.
 
 pub mod context;
+mod finish;
 mod info;
 pub mod kind;
 pub mod kinds;
@@ -25,7 +26,7 @@ use crate::config::JobsConfig;
 use crate::services::audit::{Actor, Audit};
 use crate::services::error::{Error, OrNotFound};
 use crate::services::ssh::{Ssh, SshFailure};
-use crate::store::{JobFilter, JobRow, NewEvent, NewJob, Store};
+use crate::store::{JobEnd, JobFilter, JobRow, NewEvent, NewJob, Store};
 
 pub const JOBS_PER_PAGE: u32 = 50;
 /// Log lines sent with a job's page; the rest streams.
@@ -129,6 +130,8 @@ pub(crate) struct Inner {
     pub(crate) running: Mutex<HashMap<i64, CancellationToken>>,
     /// Searches of cron expressions run here, off the runtime.
     pub(crate) offload: crate::services::offload::Offload,
+    /// Writes jobs' outcomes, those that end together in one transaction.
+    finisher: finish::Finisher,
 }
 
 #[derive(Clone)]
@@ -175,6 +178,7 @@ impl Jobs {
         shutdown_grace_secs: u64,
         kinds: Vec<Arc<dyn JobKind>>,
     ) -> Self {
+        let finisher = finish::Finisher::start(store.clone(), clock.clone());
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -187,6 +191,7 @@ impl Jobs {
                 shutdown_grace_secs,
                 running: Mutex::new(HashMap::new()),
                 offload: crate::services::offload::Offload::new(2),
+                finisher,
             }),
         }
     }
@@ -414,7 +419,9 @@ impl Jobs {
         let attempts = job.attempts;
         let max_attempts = job.max_attempts;
         let result = match inner.kinds.get(job.kind.as_str()).cloned() {
-            None => Err(JobFailure::fatal(format!("this Steward does not know job kind {:?}", job.kind))),
+            None => {
+                (Err(JobFailure::fatal(format!("this Steward does not know job kind {:?}", job.kind))), (vec![], 0))
+            }
             Some(kind) => {
                 let ctx = context::new_context(self, job, cancel.clone());
                 let flusher = async {
@@ -439,25 +446,36 @@ impl Jobs {
                     Ok(summary) => ctx.log(&format!("finished: {summary}")),
                     Err(failure) => ctx.log(&format!("failed: {}", failure.message)),
                 }
-                ctx.flush_log().await;
-                result
+                (result, ctx.take_log())
             }
         };
-        let now = inner.clock.now();
-        let store = &inner.store;
+        let (result, (lines, bytes)) = result;
+        let end = |state: &str, summary: String| JobEnd {
+            id,
+            owner: owner.to_owned(),
+            state: state.to_owned(),
+            summary,
+            lines: lines.clone(),
+            bytes,
+        };
         let recorded = match result {
-            Ok(summary) => store.finish_job(id, owner, "succeeded", &summary, now).await,
+            Ok(summary) => inner.finisher.finish(end("succeeded", summary)).await,
             Err(failure) if cancel.is_cancelled() && !failure.message.starts_with("timed out") => {
-                store.finish_job(id, owner, "cancelled", &failure.message, now).await
+                inner.finisher.finish(end("cancelled", failure.message)).await
             }
             Err(failure) if failure.retryable && attempts < max_attempts => {
                 // 10 s, 40 s, 160 s...
+                let now = inner.clock.now();
                 let backoff =
                     chrono::Duration::seconds(10 * 4_i64.pow(u32::try_from(attempts - 1).unwrap_or(0).min(6)));
                 let message = format!("attempt {attempts} of {max_attempts} failed: {}; retrying", failure.message);
-                store.retry_job(id, owner, &message, now + backoff).await
+                let logged = inner.store.append_job_log(id, &lines, bytes, now).await;
+                match logged.and(inner.store.retry_job(id, owner, &message, now + backoff).await) {
+                    Ok(done) => Ok(done),
+                    Err(err) => Err(err.to_string()),
+                }
             }
-            Err(failure) => store.finish_job(id, owner, "failed", &failure.message, now).await,
+            Err(failure) => inner.finisher.finish(end("failed", failure.message)).await,
         };
         match recorded {
             Ok(true) => {}

@@ -14,6 +14,9 @@ use super::Jobs;
 use crate::services::workers::Worker;
 use crate::store::BackendKind;
 
+/// Most jobs claimed in one statement.
+const MAX_CLAIM: usize = 256;
+
 /// Claims and runs jobs until shut down.
 pub struct Runner {
     jobs: Jobs,
@@ -74,29 +77,44 @@ impl Runner {
             if tasks.is_empty() && worker.state() != WorkerState::BackingOff {
                 worker.idle();
             }
-            let permit = tokio::select! {
+            let first = tokio::select! {
                 () = shutdown.cancelled() => break,
                 permit = slots.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
             };
-            let claimed =
-                inner.store.claim_job(&this.owner, inner.clock.now(), this.lease_until(), inner.config.per_study).await;
+            // Claim as many jobs as there are free slots, in one statement.
+            let mut permits = vec![first];
+            while permits.len() < MAX_CLAIM
+                && let Ok(permit) = slots.clone().try_acquire_owned()
+            {
+                permits.push(permit);
+            }
+            let wanted = permits.len();
+            let claimed = inner
+                .store
+                .claim_jobs(&this.owner, inner.clock.now(), this.lease_until(), inner.config.per_study, wanted as i64)
+                .await;
             match claimed {
-                Ok(Some(job)) => {
-                    worker.busy();
-                    let (jobs, owner) = (this.jobs.clone(), this.owner.clone());
-                    tasks.spawn(async move {
-                        jobs.execute(job, &owner, CancellationToken::new()).await;
-                        drop(permit);
-                    });
-                    continue;
+                Ok(jobs) => {
+                    let got = jobs.len();
+                    for (job, permit) in jobs.into_iter().zip(permits.drain(..)) {
+                        worker.busy();
+                        let (jobs, owner) = (this.jobs.clone(), this.owner.clone());
+                        tasks.spawn(async move {
+                            jobs.execute(job, &owner, CancellationToken::new()).await;
+                            drop(permit);
+                        });
+                    }
+                    // A full batch: more may be waiting.
+                    if got == wanted {
+                        continue;
+                    }
                 }
-                Ok(None) => drop(permit),
                 Err(err) => {
-                    drop(permit);
-                    tracing::warn!(error = %err, "could not claim a job");
-                    worker.failed(format!("could not claim a job: {err}"), poll);
+                    tracing::warn!(error = %err, "could not claim jobs");
+                    worker.failed(format!("could not claim jobs: {err}"), poll);
                 }
             }
+            drop(permits);
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 () = inner.wake.notified() => {}

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use sha2::{Digest, Sha256};
 use steward_agent::{
     ErrorKind, ExecRequest, Exited, Facts, FactsRequest, FileContent, Request, Response, Stream, WRITE_CHUNK_BYTES,
     WriteFileRequest, Written,
@@ -148,7 +147,7 @@ impl Agent {
     /// Writes `content` to `options.path` atomically; `options.size` and `sha256` are filled in.
     pub async fn write_file(&mut self, mut options: WriteFileRequest, content: &[u8]) -> Result<Written, SshFailure> {
         options.size = content.len() as u64;
-        options.sha256 = Sha256::digest(content).iter().map(|b| format!("{b:02x}")).collect();
+        options.sha256 = crate::digest::sha256_hex(content);
         self.call(async |agent: &mut AgentProcess| {
             agent.send(&Request::WriteFile(options)).await?;
             for chunk in content.chunks(WRITE_CHUNK_BYTES) {

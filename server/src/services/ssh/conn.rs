@@ -15,7 +15,6 @@ use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use openssh::{ChildStdin, ChildStdout, Stdio};
-use sha2::{Digest, Sha256};
 use steward_agent::{PROTOCOL_VERSION, Request, Response};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::OwnedSemaphorePermit;
@@ -37,7 +36,7 @@ pub(crate) struct Build {
 
 pub(crate) static BUILD: LazyLock<Option<Build>> = LazyLock::new(|| {
     let bytes = AGENT_X86_64?;
-    let sha256: String = Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let sha256 = crate::digest::sha256_hex(bytes);
     let path = format!("{AGENT_DIR}/agent-{}-{}", env!("CARGO_PKG_VERSION"), &sha256[..12]);
     Some(Build { bytes, sha256, path })
 });
