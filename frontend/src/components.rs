@@ -44,6 +44,29 @@ pub fn PageHeader(title: &'static str, #[prop(optional)] children: Option<Childr
 }
 
 /// An error that belongs to no single field, as a banner above the form or page.
+/// A resource's value, shown by `view` once it is loaded ("Loading…" meanwhile, and kept on
+/// screen while it reloads), or its error.
+#[component]
+pub fn Loaded<T, F>(resource: Resource<Result<T, AppError>>, view: F) -> impl IntoView
+where
+    T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
+    F: Fn(T) -> AnyView + Clone + Send + Sync + 'static,
+{
+    view! {
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || {
+                let view = view.clone();
+                Suspend::new(async move {
+                    match resource.await {
+                        Ok(value) => view(value),
+                        Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                    }
+                })
+            }}
+        </Transition>
+    }
+}
+
 #[component]
 pub fn ErrorBanner(error: AppError) -> impl IntoView {
     view! { <p class="banner banner-error" role="alert">{error.to_string()}</p> }

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{SaveAlertSettings, get_alert_settings};
-use crate::components::{ErrorBanner, FieldError, FormError, last_error, successes};
+use crate::components::{FieldError, FormError, Loaded, last_error, successes};
 use crate::contract::AlertSettings;
 
 #[component]
@@ -21,14 +21,7 @@ pub fn AlertSettingsPage() -> impl IntoView {
         |(id, _)| get_alert_settings(id),
     );
     view! {
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match settings.await {
-                    Ok(settings) => view! { <SettingsForm settings save /> }.into_any(),
-                    Err(error) => view! { <ErrorBanner error /> }.into_any(),
-                }
-            })}
-        </Transition>
+        <Loaded resource=settings view=move |settings| view! { <SettingsForm settings save /> }.into_any() />
     }
 }
 

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::{AcknowledgeAlert, AcknowledgeByLink, alert_link, list_alerts};
-use crate::components::{ErrorBanner, FormError, LocalTime, PageHeader, last_error, successes};
+use crate::components::{ErrorBanner, FormError, Loaded, LocalTime, PageHeader, last_error, successes};
 use crate::contract::AlertSummary;
 
 fn severity_class(severity: &str) -> &'static str {
@@ -138,10 +138,7 @@ pub fn AcknowledgeLinkPage() -> impl IntoView {
             {move || ack.value().get().and_then(Result::ok).map(|a| view! {
                 <p class="banner banner-success" role="status" data-test="acknowledged">{format!("Acknowledged: {}", a.summary)}</p>
             })}
-            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match alert.await {
-                        Ok(a) => view! {
+            <Loaded resource=alert view=move |a| view! {
                             <section class="panel" data-test="alert">
                                 <p><span class=severity_class(&a.severity)>{a.severity.clone()}</span>" "<strong>{a.summary.clone()}</strong></p>
                                 <p>{a.detail.clone()}</p>
@@ -153,11 +150,7 @@ pub fn AcknowledgeLinkPage() -> impl IntoView {
                                     </ActionForm>
                                 </Show>
                             </section>
-                        }.into_any(),
-                        Err(error) => view! { <ErrorBanner error /> }.into_any(),
-                    }
-                })}
-            </Transition>
+                        }.into_any() />
         </main>
     }
 }

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::audit_log;
-use crate::components::{ErrorBanner, LocalTime, PageHeader, percent_encode};
+use crate::components::{Loaded, LocalTime, PageHeader, percent_encode};
 use crate::contract::{AuditEntry, AuditQuery, Page};
 
 #[component]
@@ -34,14 +34,7 @@ pub fn AuditPage() -> impl IntoView {
             <button type="submit" class="button">"Filter"</button>
         </form>
         <section class="panel">
-            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match entries.await {
-                        Ok(page) => view! { <AuditTable page query=query.get_untracked() /> }.into_any(),
-                        Err(error) => view! { <ErrorBanner error /> }.into_any(),
-                    }
-                })}
-            </Transition>
+            <Loaded resource=entries view=move |page| view! { <AuditTable page query=query.get_untracked() /> }.into_any() />
         </section>
     }
 }

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
 use crate::api::{CompareRevisions, PreviewPush, PushConfig, SaveSettings, StartJob, get_config};
-use crate::components::{ErrorBanner, FormError, LocalTime, last_error, successes};
+use crate::components::{FormError, Loaded, LocalTime, last_error, successes};
 use crate::contract::{AppError, ConfigOverview, HostDiff, RevisionSummary, SettingField};
 
 #[component]
@@ -22,14 +22,7 @@ pub fn ConfigPage() -> impl IntoView {
         |(id, _)| get_config(id),
     );
     view! {
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match overview.await {
-                    Ok(config) => view! { <Config config save /> }.into_any(),
-                    Err(error) => view! { <ErrorBanner error /> }.into_any(),
-                }
-            })}
-        </Transition>
+        <Loaded resource=overview view=move |config| view! { <Config config save /> }.into_any() />
     }
 }
 

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use crate::api::{
     DeleteCredential, GenerateSshKey, ImportSshKey, ShareCredential, StoreSecret, list_credentials, list_studies,
 };
-use crate::components::{ErrorBanner, Field, FormError, LocalTime, PageHeader, TextArea, last_error};
+use crate::components::{Field, FormError, Loaded, LocalTime, PageHeader, TextArea, last_error};
 use crate::contract::{CredentialKind, CredentialSummary};
 
 #[component]
@@ -50,11 +50,9 @@ pub fn CredentialsPage() -> impl IntoView {
         <FormError error=delete_error />
         <FormError error=share_error />
         <section class="panel">
-            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match list.await {
-                        Ok(items) if items.is_empty() => view! { <p class="empty">"The vault is empty. Generate an SSH key for Steward below."</p> }.into_any(),
-                        Ok(items) => view! {
+            <Loaded resource=list view=move |value| match value {
+                        items if items.is_empty() => view! { <p class="empty">"The vault is empty. Generate an SSH key for Steward below."</p> }.into_any(),
+                        items => view! {
                             <table class="table" data-test="credentials-table">
                                 <thead><tr>
                                     <th scope="col">"Name"</th><th scope="col">"Kind"</th><th scope="col">"Public key / fingerprint"</th>
@@ -85,10 +83,7 @@ pub fn CredentialsPage() -> impl IntoView {
                                 </tbody>
                             </table>
                         }.into_any(),
-                        Err(error) => view! { <ErrorBanner error /> }.into_any(),
-                    }
-                })}
-            </Transition>
+                    } />
         </section>
         <section class="panel">
             <h2>"Generate an SSH key"</h2>

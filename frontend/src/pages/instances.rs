@@ -5,7 +5,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{AddHost, DeleteHost, DeleteInstance, UpdateInstance, get_instance, list_instances};
 use crate::components::{
-    ErrorBanner, Field, FormError, PageHeader, SshKeySelect, TextArea, last_error, percent_encode, successes,
+    ErrorBanner, Field, FormError, Loaded, PageHeader, SshKeySelect, TextArea, last_error, percent_encode, successes,
 };
 use crate::contract::{InstanceDetail, InstanceQuery, InstanceSummary, Page};
 use crate::pages::fleet::{CheckNow, FleetCell, health_cells};
@@ -69,14 +69,7 @@ pub fn InstancesPage() -> impl IntoView {
             <button type="submit" class="button">"Filter"</button>
         </form>
         <section class="panel">
-            <Transition fallback=|| view! { <p class="loading">"Loading instances…"</p> }>
-                {move || Suspend::new(async move {
-                    match instances.await {
-                        Ok(page) => view! { <InstancesTable page query=query.get_untracked() /> }.into_any(),
-                        Err(error) => view! { <ErrorBanner error /> }.into_any(),
-                    }
-                })}
-            </Transition>
+            <Loaded resource=instances view=move |page| view! { <InstancesTable page query=query.get_untracked() /> }.into_any() />
         </section>
     }
     .into_any()

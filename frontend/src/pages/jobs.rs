@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 use crate::api::{CancelJob, StartJob, get_job, list_jobs};
-use crate::components::{ErrorBanner, FormError, LocalTime, PageHeader, last_error, percent_encode, successes};
+use crate::components::{ErrorBanner, FormError, Loaded, LocalTime, PageHeader, last_error, percent_encode, successes};
 use crate::contract::{JobHostResult, JobKindSummary, JobQuery, JobSummary, LogLine};
 
 const JOB_STATES: [&str; 6] = ["queued", "running", "succeeded", "failed", "cancelled", "interrupted"];
@@ -73,13 +73,11 @@ pub fn JobsPage() -> impl IntoView {
                 <input id="f-hours" name="hours" inputmode="numeric" value=move || query.get().hours /></div>
             <div class="field"><button type="submit" class="button">"Filter"</button></div>
         </form>
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match jobs.await {
-                    Ok(page) if page.items.is_empty() => view! {
+        <Loaded resource=jobs view=move |value| match value {
+                    page if page.items.is_empty() => view! {
                         <p class="empty">"No jobs yet. Start one from an instance's page (Check facts, Run a command), or schedule one."</p>
                     }.into_any(),
-                    Ok(page) => {
+                    page => {
                         let q = query.get_untracked();
                         let page_count = page.page_count();
                         let (current, total) = (page.page, page.total);
@@ -112,10 +110,7 @@ pub fn JobsPage() -> impl IntoView {
                             </nav>
                         }.into_any()
                     }
-                    Err(error) => view! { <ErrorBanner error /> }.into_any(),
-                }
-            })}
-        </Transition>
+                } />
     }
 }
 

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::api::{ResendMail, SendTestMail, list_outbox};
-use crate::components::{ErrorBanner, Field, FormError, LocalTime, PageHeader, last_error, successes};
+use crate::components::{Field, FormError, Loaded, LocalTime, PageHeader, last_error, successes};
 
 #[component]
 pub fn MailPage() -> impl IntoView {
@@ -36,11 +36,9 @@ pub fn MailPage() -> impl IntoView {
             <h2>"Outbox"</h2>
             <p class="muted">"Every message is stored here first and sent with retries until the mail server takes it."</p>
             <FormError error=resend_error />
-            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match outbox.await {
-                        Ok(page) if page.items.is_empty() => view! { <p class="empty">"No mail yet."</p> }.into_any(),
-                        Ok(page) => view! {
+            <Loaded resource=outbox view=move |value| match value {
+                        page if page.items.is_empty() => view! { <p class="empty">"No mail yet."</p> }.into_any(),
+                        page => view! {
                             <table class="table" data-test="outbox-table">
                                 <thead><tr>
                                     <th scope="col">"To"</th><th scope="col">"Subject"</th><th scope="col">"Status"</th>
@@ -71,10 +69,7 @@ pub fn MailPage() -> impl IntoView {
                                 </tbody>
                             </table>
                         }.into_any(),
-                        Err(error) => view! { <ErrorBanner error /> }.into_any(),
-                    }
-                })}
-            </Transition>
+                    } />
         </section>
     }
 }

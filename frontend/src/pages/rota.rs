@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{AddRotaOverride, DeleteRotaOverride, SaveRota, get_rota};
-use crate::components::{ErrorBanner, FieldError, FormError, LocalTime, last_error, successes};
+use crate::components::{FieldError, FormError, Loaded, LocalTime, last_error, successes};
 use crate::contract::RotaView;
 
 #[component]
@@ -23,14 +23,7 @@ pub fn RotaPage() -> impl IntoView {
         |(id, ..)| get_rota(id),
     );
     view! {
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match rota.await {
-                    Ok(rota) => view! { <Rota rota save add remove /> }.into_any(),
-                    Err(error) => view! { <ErrorBanner error /> }.into_any(),
-                }
-            })}
-        </Transition>
+        <Loaded resource=rota view=move |rota| view! { <Rota rota save add remove /> }.into_any() />
     }
 }
 

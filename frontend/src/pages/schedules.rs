@@ -5,7 +5,9 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
 use crate::api::{DeleteSchedule, SaveSchedule, get_schedule, list_schedules, preview_schedule};
-use crate::components::{ErrorBanner, Field, FieldError, FormError, LocalTime, PageHeader, last_error, successes};
+use crate::components::{
+    ErrorBanner, Field, FieldError, FormError, Loaded, LocalTime, PageHeader, last_error, successes,
+};
 use crate::contract::ScheduleSummary;
 use crate::pages::jobs::JobState;
 use crate::pages::jobs::{JobKindSelect, takes_argv};
@@ -16,13 +18,11 @@ pub fn SchedulesPage() -> impl IntoView {
     view! {
         <PageHeader title="Schedules" />
         <p class="lead">"Jobs that run on their own. Create one from an instance's page."</p>
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match schedules.await {
-                    Ok(list) if list.is_empty() => view! {
+        <Loaded resource=schedules view=move |value| match value {
+                    list if list.is_empty() => view! {
                         <p class="empty">"No schedules yet. Open an instance and use Schedule a job."</p>
                     }.into_any(),
-                    Ok(list) => view! {
+                    list => view! {
                         <table class="table" data-test="schedules-table">
                             <thead><tr>
                                 <th scope="col">"Schedule"</th><th scope="col">"What"</th><th scope="col">"On"</th>
@@ -42,10 +42,7 @@ pub fn SchedulesPage() -> impl IntoView {
                             </tbody>
                         </table>
                     }.into_any(),
-                    Err(error) => view! { <ErrorBanner error /> }.into_any(),
-                }
-            })}
-        </Transition>
+                } />
     }
 }
 

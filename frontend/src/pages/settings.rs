@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 use crate::api::list_workers;
-use crate::components::{ErrorBanner, LocalTime, PageHeader};
+use crate::components::{Loaded, LocalTime, PageHeader};
 use crate::contract::WorkerState;
 
 fn state_class(state: WorkerState) -> &'static str {
@@ -24,10 +24,7 @@ pub fn SettingsPage() -> impl IntoView {
         <section class="panel">
             <h2>"Workers"</h2>
             <p class="muted">"Steward's background work in this process. A worker backing off tries again after the pause shown; its last error stays here until the next one."</p>
-            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match workers.await {
-                        Ok(list) => view! {
+            <Loaded resource=workers view=move |list| view! {
                             <table class="table" data-test="workers-table">
                                 <thead><tr>
                                     <th scope="col">"Worker"</th><th scope="col">"State"</th><th scope="col">"Last run"</th>
@@ -47,11 +44,7 @@ pub fn SettingsPage() -> impl IntoView {
                                     }).collect_view()}
                                 </tbody>
                             </table>
-                        }.into_any(),
-                        Err(error) => view! { <ErrorBanner error /> }.into_any(),
-                    }
-                })}
-            </Transition>
+                        }.into_any() />
         </section>
     }
     .into_any()

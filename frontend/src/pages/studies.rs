@@ -7,7 +7,7 @@ use crate::api::{
     CreateInstance, CreateStudy, DeleteStudy, ImportInventory, RemoveMember, SetMember, UpdateStudy, get_study,
     list_studies,
 };
-use crate::components::{ErrorBanner, Field, FormError, PageHeader, TextArea, last_error, successes};
+use crate::components::{ErrorBanner, Field, FormError, Loaded, PageHeader, TextArea, last_error, successes};
 use crate::contract::{CurrentUser, StudyDetail, StudyRole, StudySummary};
 
 #[component]
@@ -19,15 +19,13 @@ pub fn StudiesPage() -> impl IntoView {
     view! {
         <PageHeader title="Studies" />
         <section class="panel">
-            <Transition fallback=|| view! { <p class="loading">"Loading studies…"</p> }>
-                {move || Suspend::new(async move {
-                    match studies.await {
-                        Ok(list) if list.is_empty() => view! {
+            <Loaded resource=studies view=move |value| match value {
+                        list if list.is_empty() => view! {
                             <p class="empty">
                                 {if is_admin { "No studies yet. Add the first one below." } else { "You are not a member of any study yet. Ask an admin to add you." }}
                             </p>
                         }.into_any(),
-                        Ok(list) => view! {
+                        list => view! {
                             <table class="table" data-test="studies-table">
                                 <thead><tr>
                                     <th scope="col">"Study"</th><th scope="col">"Your role"</th>
@@ -46,10 +44,7 @@ pub fn StudiesPage() -> impl IntoView {
                                 </tbody>
                             </table>
                         }.into_any(),
-                        Err(error) => view! { <ErrorBanner error /> }.into_any(),
-                    }
-                })}
-            </Transition>
+                    } />
         </section>
         <Show when=move || is_admin>
             <section class="panel">

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::api::{CreateUser, ResetPassword, SetUserDisabled, SetUserRole, list_users};
-use crate::components::{ErrorBanner, Field, FormError, LocalTime, PageHeader, last_error};
+use crate::components::{ErrorBanner, Field, FormError, Loaded, LocalTime, PageHeader, last_error};
 use crate::contract::{GlobalRole, OneTimeLink, UserSummary};
 
 #[component]
@@ -33,14 +33,7 @@ pub fn UsersPage() -> impl IntoView {
         <OneTimeLinkNotice link />
         {move || row_error.get().map(|error| view! { <ErrorBanner error /> })}
         <section class="panel">
-            <Transition fallback=|| view! { <p class="loading">"Loading users…"</p> }>
-                {move || Suspend::new(async move {
-                    match users.await {
-                        Ok(list) => view! { <UsersTable list set_role set_disabled reset /> }.into_any(),
-                        Err(error) => view! { <ErrorBanner error /> }.into_any(),
-                    }
-                })}
-            </Transition>
+            <Loaded resource=users view=move |list| view! { <UsersTable list set_role set_disabled reset /> }.into_any() />
         </section>
         <section class="panel">
             <h2>"Add a user"</h2>

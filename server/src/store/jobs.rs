@@ -171,38 +171,48 @@ impl Store {
         }))
     }
 
-    /// Ends running jobs held by their owners, each with its last log lines, in one
-    /// transaction (jobs that end together are written together). For each: false when its
-    /// lease was lost meanwhile.
+    /// Ends running jobs held by their owners, each with its last log lines, in two
+    /// statements whatever their number (jobs that end together are written together). For
+    /// each: false when its lease was lost meanwhile (its lines are then dropped).
     pub async fn finish_jobs(&self, ends: &[JobEnd], now: DateTime<Utc>) -> Result<Vec<bool>> {
         if ends.is_empty() {
             return Ok(Vec::new());
         }
         Ok(on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            let mut done = Vec::with_capacity(ends.len());
-            for end in ends {
-                if !end.lines.is_empty() {
-                    let count = end.lines.len() as i64;
-                    let last: i64 = sqlx::query_scalar(
-                        "UPDATE jobs SET log_lines = log_lines + $2, log_bytes = log_bytes + $3 WHERE id = $1
-                         RETURNING log_lines")
-                        .bind(end.id).bind(count).bind(end.bytes).fetch_one(&mut *tx).await?;
-                    for (n, line) in end.lines.iter().enumerate() {
-                        sqlx::query("INSERT INTO job_logs (job_id, seq, at, line) VALUES ($1, $2, $3, $4)")
-                            .bind(end.id).bind(last - count + n as i64 + 1).bind(now).bind(line)
-                            .execute(&mut *tx).await?;
-                    }
+            // Ended jobs and their new log lengths; a few hundred per statement keeps well
+            // under either backend's limit on bound values.
+            let mut done = std::collections::HashMap::<i64, i64>::with_capacity(ends.len());
+            for chunk in ends.chunks(500) {
+                let sql = finish_sql(chunk.len());
+                let mut query = sqlx::query_as::<_, (i64, i64)>(&sql).bind(now);
+                for end in chunk {
+                    query = query.bind(end.id).bind(&end.owner).bind(&end.state).bind(&end.summary)
+                        .bind(end.lines.len() as i64).bind(end.bytes);
                 }
-                let n = sqlx::query(
-                    "UPDATE jobs SET state = $3, summary = $4, finished_at = $5, lease_owner = NULL, lease_expires_at = NULL
-                     WHERE id = $1 AND lease_owner = $2 AND state = 'running'")
-                    .bind(end.id).bind(&end.owner).bind(&end.state).bind(&end.summary).bind(now)
-                    .execute(&mut *tx).await?.rows_affected();
-                done.push(n == 1);
+                done.extend(query.fetch_all(&mut *tx).await?);
+            }
+            // The lines of the jobs ended here, numbered after what each log had.
+            let lines: Vec<(i64, i64, &String)> = ends
+                .iter()
+                .filter_map(|end| Some((end, *done.get(&end.id)?)))
+                .flat_map(|(end, last)| {
+                    let first = last - end.lines.len() as i64;
+                    end.lines.iter().enumerate().map(move |(n, line)| (end.id, first + n as i64 + 1, line))
+                })
+                .collect();
+            for chunk in lines.chunks(1000) {
+                let values: Vec<String> =
+                    (0..chunk.len()).map(|n| format!("(${}, ${}, $1, ${})", 2 + n * 3, 3 + n * 3, 4 + n * 3)).collect();
+                let sql = format!("INSERT INTO job_logs (job_id, seq, at, line) VALUES {}", values.join(", "));
+                let mut insert = sqlx::query(&sql).bind(now);
+                for (id, seq, line) in chunk {
+                    insert = insert.bind(*id).bind(*seq).bind(*line);
+                }
+                insert.execute(&mut *tx).await?;
             }
             tx.commit().await?;
-            done
+            ends.iter().map(|end| done.contains_key(&end.id)).collect::<Vec<bool>>()
         }))
     }
 
@@ -410,4 +420,23 @@ impl Store {
                AND r.due_at = (SELECT MAX(due_at) FROM schedule_runs WHERE schedule_id = r.schedule_id)")
             .bind(since).fetch_all(pool).await)?)
     }
+}
+
+/// One statement ending `n` jobs: `$1` is the time, then six values per job (VALUES columns
+/// are named column1, column2... on both backends).
+fn finish_sql(n: usize) -> String {
+    let rows: Vec<String> = (0..n)
+        .map(|n| {
+            let p = 2 + n * 6;
+            format!("(${p}, ${}, ${}, ${}, ${}, ${})", p + 1, p + 2, p + 3, p + 4, p + 5)
+        })
+        .collect();
+    format!(
+        "UPDATE jobs SET state = v.column3, summary = v.column4, finished_at = $1, lease_owner = NULL,
+           lease_expires_at = NULL, log_lines = jobs.log_lines + v.column5, log_bytes = jobs.log_bytes + v.column6
+         FROM (VALUES {}) AS v
+         WHERE jobs.id = v.column1 AND jobs.lease_owner = v.column2 AND jobs.state = 'running'
+         RETURNING jobs.id, jobs.log_lines",
+        rows.join(", ")
+    )
 }
