@@ -3,70 +3,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::zombie_processes)]
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_steward");
+#[path = "common/process.rs"]
+mod process;
 
-fn steward(data_dir: &Path) -> Command {
-    let mut command = Command::new(BIN);
-    command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("STEWARD_STORAGE__DATA_DIR", data_dir);
-    command
-}
+use process::{BIN, free_port, steward};
 
 fn run(command: &mut Command) -> (Output, String, String) {
     let output = command.output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     (output, stdout, stderr)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// Starts `steward serve` and waits for it to listen; returns it with its stdout lines so far.
-fn serve(data_dir: &Path, port: u16) -> (Child, Vec<String>) {
-    let mut child = steward(data_dir)
-        .arg("serve")
-        .env("STEWARD_SERVER__BIND", format!("127.0.0.1:{port}"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut lines = Vec::new();
-    while Instant::now() < deadline {
-        while let Ok(line) = rx.try_recv() {
-            lines.push(line);
-        }
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            std::thread::sleep(Duration::from_millis(200));
-            while let Ok(line) = rx.try_recv() {
-                lines.push(line);
-            }
-            return (child, lines);
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
-            panic!("steward exited with {status}: {err}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("steward did not listen on {port}");
 }
 
 fn one_error_line(stderr: &str) -> &str {
@@ -132,7 +82,7 @@ fn bad_settings_stop_start_up_with_one_clear_line() {
 fn serve_prints_a_setup_link_refuses_a_twin_and_stops_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let (mut child, lines) = serve(dir.path(), port);
+    let (mut child, lines) = process::serve(dir.path(), port, Some("/setup?token="), |_| {});
     let link =
         lines.iter().find(|l| l.contains("/setup?token=")).unwrap_or_else(|| panic!("no setup link in {lines:?}"));
     assert!(dir.path().join("steward.db-wal").exists());
@@ -256,7 +206,7 @@ async fn wait_until(pool: &sqlx::SqlitePool, query: &str, what: &str) {
 #[test]
 fn a_job_killed_with_steward_is_interrupted_and_runs_again_after_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut first, _) = serve(dir.path(), free_port());
+    let (mut first, _) = process::serve(dir.path(), free_port(), None, |_| {});
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let url = format!("sqlite://{}/steward.db", dir.path().display());
@@ -278,7 +228,7 @@ fn a_job_killed_with_steward_is_interrupted_and_runs_again_after_restart() {
         let state: String = sqlx::query_scalar(&format!("SELECT state FROM jobs WHERE id = {id}")).fetch_one(&pool).await.unwrap();
         assert_eq!(state, "running", "nothing could mark it: the process died");
 
-        let (mut second, _) = serve(dir.path(), free_port());
+        let (mut second, _) = process::serve(dir.path(), free_port(), None, |_| {});
         wait_until(&pool, &format!("SELECT COUNT(*) FROM jobs WHERE id = {id} AND state = 'interrupted'"), "it is interrupted").await;
         let rerun = format!("SELECT COUNT(*) FROM jobs WHERE requested_by = 'rerun of job {id}' AND state = 'succeeded'");
         wait_until(&pool, &rerun, "its re-run succeeds").await;

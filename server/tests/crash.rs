@@ -9,16 +9,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use common::fleet::FleetHost;
+use common::process::free_port;
 use common::{Backend, Client};
 use steward_frontend::contract::{CredentialSummary, JobDetail, JobSummary};
-
-const BIN: &str = env!("CARGO_BIN_EXE_steward");
 
 /// A stack whose reload waits until the test creates `go`, then "serves" the file by copying
 /// it to `served`; healthy when `served` holds the expected text.
@@ -56,52 +54,15 @@ struct Server {
     setup_token: Option<String>,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn start(data_dir: &Path, database: &str) -> Server {
+/// Starts `steward serve`; with `fresh`, waits for the setup link it prints on an empty database.
+fn start(data_dir: &Path, database: &str, fresh: bool) -> Server {
     let port = free_port();
-    let mut child = Command::new(BIN)
-        .arg("serve")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("STEWARD_STORAGE__DATA_DIR", data_dir)
-        .env("STEWARD_DATABASE__URL", database)
-        .env("STEWARD_SERVER__BIND", format!("127.0.0.1:{port}"))
+    let (child, lines) = common::process::serve(data_dir, port, fresh.then_some("token="), |command| {
         // On Postgres a job is taken for dead when its lease runs out (other replicas may run).
-        .env("STEWARD_JOBS__LEASE_SECS", "4")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
+        command.env("STEWARD_DATABASE__URL", database).env("STEWARD_JOBS__LEASE_SECS", "4");
     });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut setup_token = None;
-    while Instant::now() < deadline {
-        while let Ok(line) = rx.try_recv() {
-            if let Some(token) = line.split("token=").nth(1) {
-                setup_token = Some(token.trim().to_owned());
-            }
-        }
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            std::thread::sleep(Duration::from_millis(300));
-            while let Ok(line) = rx.try_recv() {
-                if let Some(token) = line.split("token=").nth(1) {
-                    setup_token = Some(token.trim().to_owned());
-                }
-            }
-            return Server { child, base: format!("http://127.0.0.1:{port}"), setup_token };
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("steward serve did not start");
+    let setup_token = lines.iter().find_map(|line| Some(line.split("token=").nth(1)?.trim().to_owned()));
+    Server { child, base: format!("http://127.0.0.1:{port}"), setup_token }
 }
 
 impl Server {
@@ -191,7 +152,7 @@ async fn a_push_killed_between_swap_and_reload_is_finished_or_taken_back(backend
         }
     };
 
-    let mut server = start(data.path(), &database);
+    let mut server = start(data.path(), &database, true);
     let admin = Client::new(&server.base);
     let token = server.setup_token.clone().unwrap();
     let password = common::ADMIN_PASSWORD;
@@ -255,7 +216,7 @@ async fn a_push_killed_between_swap_and_reload_is_finished_or_taken_back(backend
         assert!(ssh_processes_mentioning(&marker), "and its SSH master");
         let served_before = read("served");
 
-        server = start(data.path(), &database);
+        server = start(data.path(), &database, false);
         admin = Client::new(&server.base);
         admin.login("admin", password).await.unwrap();
         assert!(!runtime.exists(), "start-up removed the dead process's connection files");

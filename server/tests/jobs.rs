@@ -35,7 +35,11 @@ async fn start(admin: &Client, form: &[(&str, &str)]) -> JobSummary {
     admin.call("start_job", form).await.unwrap()
 }
 
-on_both_backends!(a_fact_check_fans_out_with_progress_and_a_live_log, job_kinds_come_from_the_registry);
+on_both_backends!(
+    a_fact_check_fans_out_with_progress_and_a_live_log,
+    job_kinds_come_from_the_registry,
+    schedules_fire_once_and_catch_up_as_told
+);
 
 async fn job_kinds_come_from_the_registry(backend: Backend) {
     let app = TestApp::start(backend).await;
@@ -240,9 +244,8 @@ async fn replica_pool(state: &AppState) -> sqlx::PgPool {
     sqlx::PgPool::connect(state.config.database.url.expose()).await.unwrap()
 }
 
-#[tokio::test]
-async fn schedules_fire_once_and_catch_up_as_told() {
-    let app = TestApp::start(Backend::Sqlite).await;
+async fn schedules_fire_once_and_catch_up_as_told(backend: Backend) {
+    let app = TestApp::start(backend).await;
     let fleet = trusted_fleet(&app, 1).await;
     let save = |name: &'static str, catch_up: &'static str| {
         let admin = fleet.admin.clone();
@@ -319,10 +322,7 @@ async fn schedules_fire_once_and_catch_up_as_told() {
     let detail = wait_for(&fleet.admin, job, |d| d.job.finished()).await;
     assert_eq!(detail.job.state, "succeeded");
     assert_eq!(detail.job.requested_by, "schedule hourly-once");
-    let missed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE kind = 'schedule.missed'")
-        .fetch_one(&sqlx::SqlitePool::connect(app.state.config.database.url.expose()).await.unwrap())
-        .await
-        .unwrap();
+    let missed = app.count("SELECT COUNT(*) FROM events WHERE kind = 'schedule.missed'").await;
     assert_eq!(missed, 2, "each schedule's missed runs are an event");
     // The schedule that skipped its run has an alert; the one that caught up has none.
     app.state.alerts.evaluate_jobs().await.unwrap();

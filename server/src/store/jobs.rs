@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{BackendKind, BeginWrite, Result, Store, on_pool};
+use super::{BackendKind, BeginWrite, Result, Store, on_pool, value_rows};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct JobRow {
@@ -149,6 +149,7 @@ impl Store {
              WHERE state = 'queued' AND id IN (SELECT id FROM chosen)
              RETURNING {JOB_COLUMNS}"
         );
+        let _turn = self.write_turn().await;
         Ok(on_pool!(self, pool => sqlx::query_as::<_, JobRow>(&sql)
             .bind(owner).bind(lease_until).bind(now).bind(study_limit).bind(max)
             .fetch_all(pool).await)?)
@@ -178,6 +179,7 @@ impl Store {
         if ends.is_empty() {
             return Ok(Vec::new());
         }
+        let _turn = self.write_turn().await;
         Ok(on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             // Ended jobs and their new log lengths; a few hundred per statement keeps well
@@ -202,12 +204,10 @@ impl Store {
                 })
                 .collect();
             for chunk in lines.chunks(1000) {
-                let values: Vec<String> =
-                    (0..chunk.len()).map(|n| format!("(${}, ${}, $1, ${})", 2 + n * 3, 3 + n * 3, 4 + n * 3)).collect();
-                let sql = format!("INSERT INTO job_logs (job_id, seq, at, line) VALUES {}", values.join(", "));
-                let mut insert = sqlx::query(&sql).bind(now);
+                let sql = format!("INSERT INTO job_logs (job_id, seq, at, line) VALUES {}", value_rows(chunk.len(), 4, 1));
+                let mut insert = sqlx::query(&sql);
                 for (id, seq, line) in chunk {
-                    insert = insert.bind(*id).bind(*seq).bind(*line);
+                    insert = insert.bind(*id).bind(*seq).bind(now).bind(*line);
                 }
                 insert.execute(&mut *tx).await?;
             }
@@ -422,21 +422,14 @@ impl Store {
     }
 }
 
-/// One statement ending `n` jobs: `$1` is the time, then six values per job (VALUES columns
-/// are named column1, column2... on both backends).
+/// One statement ending `n` jobs: `$1` is the time, then six values per job.
 fn finish_sql(n: usize) -> String {
-    let rows: Vec<String> = (0..n)
-        .map(|n| {
-            let p = 2 + n * 6;
-            format!("(${p}, ${}, ${}, ${}, ${}, ${})", p + 1, p + 2, p + 3, p + 4, p + 5)
-        })
-        .collect();
     format!(
         "UPDATE jobs SET state = v.column3, summary = v.column4, finished_at = $1, lease_owner = NULL,
            lease_expires_at = NULL, log_lines = jobs.log_lines + v.column5, log_bytes = jobs.log_bytes + v.column6
          FROM (VALUES {}) AS v
          WHERE jobs.id = v.column1 AND jobs.lease_owner = v.column2 AND jobs.state = 'running'
          RETURNING jobs.id, jobs.log_lines",
-        rows.join(", ")
+        value_rows(n, 6, 2)
     )
 }

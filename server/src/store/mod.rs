@@ -111,6 +111,24 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// The placeholders of `rows` rows of `cols` values each, numbered from `$first`:
+/// `($1, $2), ($3, $4)`. For multi-row INSERTs and `UPDATE … FROM (VALUES …)`, whose columns
+/// are named column1, column2... on both backends.
+pub(crate) fn value_rows(rows: usize, cols: usize, first: usize) -> String {
+    let mut out = String::with_capacity(rows * cols * 6);
+    for row in 0..rows {
+        out.push_str(if row == 0 { "(" } else { ", (" });
+        for col in 0..cols {
+            if col > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(&format!("${}", first + row * cols + col));
+        }
+        out.push(')');
+    }
+    out
+}
+
 /// Starts a transaction that writes. On SQLite it takes the write lock at once (`BEGIN
 /// IMMEDIATE`): a transaction that read first and then wrote could otherwise fail at once with
 /// "database is locked" when another writer got in between, where this one waits its turn
@@ -139,6 +157,8 @@ pub struct Store {
     pub(crate) pool: Pool,
     /// Held for the life of the process on SQLite so a second Steward is refused.
     _lock: Option<Arc<File>>,
+    /// This process's writers in turn on SQLite (see [`Store::write_turn`]).
+    writers: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -148,6 +168,18 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
+    /// On SQLite, waits for this process's turn to write, first come first served. SQLite runs
+    /// one writer at a time, and a writer that finds the file locked sleeps in steps of up to
+    /// 100 ms before it looks again; the busy paths (claiming and ending jobs, firing
+    /// schedules) queue here instead and start the moment the previous one commits. Postgres
+    /// needs no turn.
+    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.pool {
+            Pool::Sqlite(_) => Some(self.writers.lock().await),
+            Pool::Postgres(_) => None,
+        }
+    }
+
     /// Opens the database named by `config.url`. Problems a user can fix come back as
     /// [`ConfigError`] naming `database.url`.
     /// `exclusive` is for `serve` and `migrate`: on SQLite it refuses to run beside another
@@ -171,7 +203,7 @@ impl Store {
                         "Check that Postgres runs there and the user, password and database exist.",
                     )
                 })?;
-            Ok(Self { pool: Pool::Postgres(pool), _lock: None })
+            Ok(Self { pool: Pool::Postgres(pool), _lock: None, writers: Arc::default() })
         } else {
             Err(ConfigError::new(
                 "database.url",
@@ -212,7 +244,7 @@ impl Store {
                 "Check the path and its permissions.",
             )
         })?;
-        Ok(Self { pool: Pool::Sqlite(pool), _lock: lock })
+        Ok(Self { pool: Pool::Sqlite(pool), _lock: lock, writers: Arc::default() })
     }
 
     pub fn kind(&self) -> BackendKind {

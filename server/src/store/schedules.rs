@@ -3,7 +3,12 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{BeginWrite, Result, Store, on_pool};
+use std::collections::{HashMap, HashSet};
+
+use super::{BackendKind, BeginWrite, NewJob, Result, Store, on_pool, value_rows};
+
+/// Firings per statement: well under either backend's limit on bound values.
+const CHUNK: usize = 500;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ScheduleRow {
@@ -95,34 +100,30 @@ impl Store {
         Ok(on_pool!(self, pool => sqlx::query_as::<_, ScheduleRow>(&sql).fetch_all(pool).await)?)
     }
 
-    /// Enabled schedules due by `now`, earliest first.
-    pub async fn due_schedules(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<ScheduleRow>> {
+    /// Takes up to `limit` due schedules for `owner` until `until`: replicas share a burst of
+    /// due schedules instead of all working through the same ones (Postgres skips rows another
+    /// replica is taking; a claim left by a replica that died runs out at `until`).
+    pub async fn claim_due_schedules(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<ScheduleRow>> {
+        let lock = match self.kind() {
+            BackendKind::Postgres => "FOR UPDATE SKIP LOCKED",
+            BackendKind::Sqlite => "",
+        };
         let sql = format!(
-            "SELECT {COLUMNS} FROM schedules WHERE enabled = TRUE AND next_due_at <= $1 ORDER BY next_due_at LIMIT $2"
+            "UPDATE schedules SET claimed_by = $1, claimed_until = $2
+             WHERE id IN (SELECT id FROM schedules
+                          WHERE enabled = TRUE AND next_due_at <= $3 AND (claimed_until IS NULL OR claimed_until < $3)
+                          ORDER BY next_due_at LIMIT $4 {lock})
+             RETURNING {COLUMNS}"
         );
-        Ok(on_pool!(self, pool => sqlx::query_as::<_, ScheduleRow>(&sql).bind(now).bind(limit).fetch_all(pool).await)?)
-    }
-
-    /// Claims a due time of a schedule; false when it was already claimed (by any replica).
-    pub async fn claim_schedule_run(&self, schedule_id: i64, due_at: DateTime<Utc>, outcome: &str) -> Result<bool> {
-        let n = on_pool!(self, pool => sqlx::query(
-            "INSERT INTO schedule_runs (schedule_id, due_at, outcome) VALUES ($1, $2, $3)
-             ON CONFLICT (schedule_id, due_at) DO NOTHING")
-            .bind(schedule_id).bind(due_at).bind(outcome).execute(pool).await.map(|d| d.rows_affected()))?;
-        Ok(n == 1)
-    }
-
-    pub async fn set_schedule_run_job(&self, schedule_id: i64, due_at: DateTime<Utc>, job_id: i64) -> Result<()> {
-        on_pool!(self, pool => sqlx::query("UPDATE schedule_runs SET job_id = $3 WHERE schedule_id = $1 AND due_at = $2")
-            .bind(schedule_id).bind(due_at).bind(job_id).execute(pool).await.map(|d| d.rows_affected()))?;
-        Ok(())
-    }
-
-    /// Moves the schedule on from `due_at` to `next` (unless someone already did).
-    pub async fn advance_schedule(&self, id: i64, due_at: DateTime<Utc>, next: DateTime<Utc>) -> Result<()> {
-        on_pool!(self, pool => sqlx::query("UPDATE schedules SET next_due_at = $3 WHERE id = $1 AND next_due_at = $2")
-            .bind(id).bind(due_at).bind(next).execute(pool).await.map(|d| d.rows_affected()))?;
-        Ok(())
+        let _turn = self.write_turn().await;
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, ScheduleRow>(&sql)
+            .bind(owner).bind(until).bind(now).bind(limit).fetch_all(pool).await)?)
     }
 
     pub async fn schedule_runs(&self, schedule_id: i64, limit: i64) -> Result<Vec<ScheduleRunRow>> {
@@ -140,38 +141,70 @@ pub struct Firing<'a> {
     pub due_at: DateTime<Utc>,
     pub next_due_at: DateTime<Utc>,
     pub outcome: &'a str,
-    pub job: Option<super::NewJob<'a>>,
+    pub job: Option<NewJob<'a>>,
 }
 
 impl Store {
-    /// Handles many due times in one transaction (10,000 schedules may fall due at once); a due
-    /// time another replica claimed already is skipped. Returns the due times claimed here.
+    /// Fires a batch of due times in one transaction and a handful of statements, whatever
+    /// their number: each due time is claimed once (a replica that lost the race queues
+    /// nothing), claimed ones queue their jobs, and every schedule moves on. Returns the
+    /// schedules whose due time this call claimed.
     pub async fn fire_schedules(&self, firings: &[Firing<'_>], now: DateTime<Utc>) -> Result<Vec<i64>> {
+        let _turn = self.write_turn().await;
         Ok(on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            let mut claimed = Vec::new();
-            for f in firings {
-                let won = sqlx::query(
-                    "INSERT INTO schedule_runs (schedule_id, due_at, outcome) VALUES ($1, $2, $3)
-                     ON CONFLICT (schedule_id, due_at) DO NOTHING")
-                    .bind(f.schedule_id).bind(f.due_at).bind(f.outcome).execute(&mut *tx).await?.rows_affected() == 1;
-                if won {
-                    claimed.push(f.schedule_id);
-                    if let Some(job) = &f.job {
-                        let id: i64 = sqlx::query_scalar(
-                            "INSERT INTO jobs (kind, target_kind, target_id, target_name, study_id, payload, state,
-                               max_attempts, requested_by, schedule_id, created_at, run_after)
-                             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $10, $11) RETURNING id")
-                            .bind(job.kind).bind(job.target_kind).bind(job.target_id).bind(job.target_name)
-                            .bind(job.study_id).bind(job.payload).bind(job.max_attempts).bind(job.requested_by)
-                            .bind(job.schedule_id).bind(now).bind(job.run_after)
-                            .fetch_one(&mut *tx).await?;
-                        sqlx::query("UPDATE schedule_runs SET job_id = $3 WHERE schedule_id = $1 AND due_at = $2")
-                            .bind(f.schedule_id).bind(f.due_at).bind(id).execute(&mut *tx).await?;
-                    }
+            let mut claimed = Vec::with_capacity(firings.len());
+            for chunk in firings.chunks(CHUNK) {
+                let sql = format!(
+                    "INSERT INTO schedule_runs (schedule_id, due_at, outcome) VALUES {}
+                     ON CONFLICT (schedule_id, due_at) DO NOTHING RETURNING schedule_id",
+                    value_rows(chunk.len(), 3, 1));
+                let mut query = sqlx::query_scalar::<_, i64>(&sql);
+                for f in chunk {
+                    query = query.bind(f.schedule_id).bind(f.due_at).bind(f.outcome);
                 }
-                sqlx::query("UPDATE schedules SET next_due_at = $3 WHERE id = $1 AND next_due_at = $2")
-                    .bind(f.schedule_id).bind(f.due_at).bind(f.next_due_at).execute(&mut *tx).await?;
+                let won: HashSet<i64> = query.fetch_all(&mut *tx).await?.into_iter().collect();
+                let jobs: Vec<(&Firing<'_>, &NewJob<'_>)> = chunk.iter()
+                    .filter(|f| won.contains(&f.schedule_id))
+                    .filter_map(|f| Some((f, f.job.as_ref()?)))
+                    .collect();
+                if !jobs.is_empty() {
+                    let sql = format!(
+                        "INSERT INTO jobs (kind, target_kind, target_id, target_name, study_id, payload, max_attempts,
+                           requested_by, schedule_id, run_after, created_at, state)
+                         SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, v.column8,
+                           v.column9, v.column10, v.column11, 'queued' FROM (VALUES {}) AS v
+                         RETURNING schedule_id, id",
+                        value_rows(jobs.len(), 11, 1));
+                    let mut query = sqlx::query_as::<_, (i64, i64)>(&sql);
+                    for (_, job) in &jobs {
+                        query = query.bind(job.kind).bind(job.target_kind).bind(job.target_id).bind(job.target_name)
+                            .bind(job.study_id).bind(job.payload).bind(job.max_attempts).bind(job.requested_by)
+                            .bind(job.schedule_id).bind(job.run_after).bind(now);
+                    }
+                    let queued = query.fetch_all(&mut *tx).await?;
+                    let sql = format!(
+                        "UPDATE schedule_runs SET job_id = v.column3 FROM (VALUES {}) AS v
+                         WHERE schedule_runs.schedule_id = v.column1 AND schedule_runs.due_at = v.column2",
+                        value_rows(queued.len(), 3, 1));
+                    let due: HashMap<i64, DateTime<Utc>> = jobs.iter().map(|(f, _)| (f.schedule_id, f.due_at)).collect();
+                    let mut query = sqlx::query(&sql);
+                    for (schedule, job) in &queued {
+                        query = query.bind(*schedule).bind(due[schedule]).bind(*job);
+                    }
+                    query.execute(&mut *tx).await?;
+                }
+                let sql = format!(
+                    "UPDATE schedules SET claimed_by = NULL, claimed_until = NULL,
+                       next_due_at = CASE WHEN schedules.next_due_at = v.column2 THEN v.column3 ELSE schedules.next_due_at END
+                     FROM (VALUES {}) AS v WHERE schedules.id = v.column1",
+                    value_rows(chunk.len(), 3, 1));
+                let mut query = sqlx::query(&sql);
+                for f in chunk {
+                    query = query.bind(f.schedule_id).bind(f.due_at).bind(f.next_due_at);
+                }
+                query.execute(&mut *tx).await?;
+                claimed.extend(chunk.iter().map(|f| f.schedule_id).filter(|id| won.contains(id)));
             }
             tx.commit().await?;
             claimed

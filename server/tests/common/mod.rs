@@ -113,6 +113,22 @@ impl TestApp {
         client
     }
 
+    /// A number read straight from the database, as a user checking it with SQL would.
+    pub async fn count(&self, sql: &str) -> i64 {
+        let url = self.state.config.database.url.expose();
+        if self.pg_database.is_some() {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            let n = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+            pool.close().await;
+            n
+        } else {
+            let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+            let n = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+            pool.close().await;
+            n
+        }
+    }
+
     pub async fn stop(self) {
         self.shutdown.cancel();
         let _ = self.server.await;
@@ -124,6 +140,8 @@ impl TestApp {
 }
 
 pub mod fleet;
+#[allow(dead_code)]
+pub mod process;
 #[allow(dead_code)]
 pub mod smtp;
 

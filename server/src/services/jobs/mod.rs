@@ -494,3 +494,11 @@ impl Jobs {
 fn unreachable_flusher() -> Result<String, JobFailure> {
     Err(JobFailure::fatal("the log writer stopped"))
 }
+
+/// This process's name in leases and claims: the machine's name and a random suffix.
+fn replica_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "steward".into());
+    format!("{host}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+}

@@ -26,8 +26,7 @@ pub struct Runner {
 
 impl Runner {
     pub fn new(jobs: Jobs) -> Self {
-        let owner = format!("{}-{}", hostname(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
-        Self { jobs, owner }
+        Self { jobs, owner: super::replica_name() }
     }
 
     fn lease_until(&self) -> chrono::DateTime<chrono::Utc> {
@@ -147,10 +146,4 @@ impl Runner {
         }
         self.recover(false).await;
     }
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "steward".into())
 }

@@ -22,6 +22,8 @@ use crate::store::{Firing, NewEvent, NewJob, ScheduleFields, ScheduleRow, StoreE
 const MISSED_AFTER: chrono::Duration = chrono::Duration::seconds(120);
 /// Due schedules handled per pass.
 const BATCH: i64 = 1000;
+/// How long a replica holds the due schedules it took (another takes them over after).
+const CLAIM: chrono::Duration = chrono::Duration::seconds(60);
 /// Longest the search for an expression's due times may take.
 const CRON_SEARCH_DEADLINE: Duration = Duration::from_secs(2);
 
@@ -88,11 +90,13 @@ struct Plan<'a> {
 /// Fires due schedules until shut down.
 pub struct Scheduler {
     jobs: Jobs,
+    /// This process's name in schedule claims.
+    owner: String,
 }
 
 impl Scheduler {
     pub fn new(jobs: Jobs) -> Self {
-        Self { jobs }
+        Self { jobs, owner: super::replica_name() }
     }
 
     pub async fn run(self, shutdown: CancellationToken, worker: Worker) {
@@ -120,7 +124,7 @@ impl Scheduler {
         let mut handled = 0;
         loop {
             let now = self.jobs.inner.clock.now();
-            let due = self.jobs.inner.store.due_schedules(now, BATCH).await?;
+            let due = self.jobs.inner.store.claim_due_schedules(&self.owner, now, now + CLAIM, BATCH).await?;
             if due.is_empty() {
                 return Ok(handled);
             }
@@ -137,28 +141,20 @@ impl Scheduler {
     /// queues its job (or is recorded as missed), and the schedule moves on.
     async fn fire(&self, due: &[ScheduleRow], now: DateTime<Utc>) -> Result<(), StoreError> {
         let inner = &self.jobs.inner;
-        let mut timings: HashMap<(String, String), Option<Timing>> = HashMap::new();
+        let mut timings: HashMap<(&str, &str), Option<Timing>> = HashMap::new();
+        // Many schedules share a cron line and fall due together: each distinct (line, zone,
+        // due time) is worked out once per batch.
+        let mut times: HashMap<(&str, &str, DateTime<Utc>), NextAndMissed> = HashMap::new();
         let mut targets: HashMap<(String, Option<i64>), Resolved> = HashMap::new();
         // What the firings borrow: requested-by texts and target names.
         let mut plans = Vec::with_capacity(due.len());
         for schedule in due {
-            let timing = timings
-                .entry((schedule.cron.clone(), schedule.timezone.clone()))
-                .or_insert_with(|| Timing::parse(&schedule.cron, &schedule.timezone).ok());
             let due_at = schedule.next_due_at;
-            let next = timing
-                .as_ref()
-                .and_then(|t| t.next_after(now.max(due_at)))
-                .unwrap_or(now + chrono::Duration::days(3650));
-            let missed_runs = (now - due_at > MISSED_AFTER).then(|| {
-                timing.as_ref().map_or(1, |t| {
-                    let (mut n, mut at) = (1, due_at);
-                    while let Some(later) = t.next_after(at).filter(|l| *l <= now) {
-                        n += 1;
-                        at = later;
-                    }
-                    n
-                })
+            let (next, missed_runs) = *times.entry((&schedule.cron, &schedule.timezone, due_at)).or_insert_with(|| {
+                let timing = timings
+                    .entry((&schedule.cron, &schedule.timezone))
+                    .or_insert_with(|| Timing::parse(&schedule.cron, &schedule.timezone).ok());
+                next_and_missed(timing.as_ref(), due_at, now)
             });
             let runs = missed_runs.is_none() || schedule.catch_up == "once";
             let target = match targets.entry((schedule.target_kind.clone(), schedule.target_id)) {
@@ -237,6 +233,25 @@ impl Scheduler {
         }
         Ok(())
     }
+}
+
+type NextAndMissed = (DateTime<Utc>, Option<u32>);
+
+/// A due time's next one, and how many runs it missed when Steward was down long enough for
+/// it to count as missed.
+fn next_and_missed(timing: Option<&Timing>, due_at: DateTime<Utc>, now: DateTime<Utc>) -> NextAndMissed {
+    let next = timing.and_then(|t| t.next_after(now.max(due_at))).unwrap_or(now + chrono::Duration::days(3650));
+    let missed = (now - due_at > MISSED_AFTER).then(|| {
+        timing.map_or(1, |t| {
+            let (mut n, mut at) = (1, due_at);
+            while let Some(later) = t.next_after(at).filter(|l| *l <= now) {
+                n += 1;
+                at = later;
+            }
+            n
+        })
+    });
+    (next, missed)
 }
 
 fn summary_of(

@@ -3,22 +3,21 @@
 //! at start and win over a shipped one of the same name. Each stack's template environment is
 //! built once, when it is loaded.
 
+mod folders;
 pub mod manifest;
 pub mod settings;
+mod trial;
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::Path;
-use std::sync::Arc;
 
-use include_dir::{Dir, include_dir};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 use serde_json::Value;
 use steward_frontend::contract::StackSummary;
 
+pub use self::folders::{Stacks, read_folder};
 pub use self::manifest::{FileSpec, Format, HealthSpec, Manifest, ServiceSpec, SettingSpec, SettingType, applies};
-
-static SHIPPED: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/stacks");
+pub use self::trial::{form_of, trial_render};
 
 /// Work one render may do (minijinja instructions): ample for any configuration file, and a
 /// stop for a template that loops without end.
@@ -390,213 +389,10 @@ pub fn check_format(format: Format, content: &str) -> Result<(), String> {
     }
 }
 
-/// An example to render a stack with: settings as the form would send them, and hosts.
-#[derive(serde::Deserialize)]
-struct Example {
-    #[serde(default)]
-    settings: toml::Table,
-    #[serde(default)]
-    hosts: Vec<ExampleHost>,
-}
-
-#[derive(serde::Deserialize)]
-struct ExampleHost {
-    name: String,
-    roles: Vec<String>,
-    #[serde(default)]
-    address: String,
-}
-
-/// Settings written as TOML values (an example file) as the form would send them: lists one item
-/// per line.
-pub fn form_of(settings: &toml::Table) -> BTreeMap<String, String> {
-    settings
-        .iter()
-        .map(|(name, value)| {
-            let text = match value {
-                toml::Value::String(s) => s.clone(),
-                toml::Value::Array(items) => items.iter().filter_map(|i| i.as_str()).collect::<Vec<_>>().join("\n"),
-                other => other.to_string(),
-            };
-            (name.clone(), text)
-        })
-        .collect()
-}
-
-/// A value of the right type for a setting that has none.
-fn sample(spec: &SettingSpec) -> String {
-    match spec.kind {
-        SettingType::Integer => spec.min.unwrap_or(1).to_string(),
-        SettingType::Boolean => "false".into(),
-        SettingType::Choice => spec.choices.first().cloned().unwrap_or_default(),
-        SettingType::Url => format!("{}://example.org/", spec.schemes.first().map_or("https", String::as_str)),
-        SettingType::Email => "admin@example.org".into(),
-        SettingType::Port => "8080".into(),
-        SettingType::Path => "/srv/example".into(),
-        SettingType::Hostname => "example.org".into(),
-        SettingType::Secret => "example-secret".into(),
-        SettingType::String | SettingType::Text | SettingType::List => "example".into(),
-    }
-}
-
-/// Renders a stack for a trial: with `example` (TOML: `[settings]` and `[[hosts]]`), or with its
-/// defaults plus a sample value for each other setting on one host per role. Says what it
-/// rendered, or the first problem.
-pub fn trial_render(stack: &Stack, example: Option<&str>) -> Result<String, String> {
-    let example: Example = match example {
-        Some(text) => toml::from_str(text).map_err(|err| format!("example: {err}"))?,
-        None => Example { settings: toml::Table::new(), hosts: vec![] },
-    };
-    let mut form = form_of(&example.settings);
-    if example.settings.is_empty() {
-        for spec in stack.manifest.settings.iter().filter(|s| s.required && s.default.is_none()) {
-            form.insert(spec.name.clone(), sample(spec));
-        }
-    }
-    let sampled = example.settings.is_empty();
-    let checked = settings::check_form(&stack.manifest.settings, &form, &|_| false).map_err(|errors| {
-        let list = errors.iter().map(|e| format!("setting {}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
-        if sampled { format!("{list} (give an example with values for these settings)") } else { list }
-    })?;
-    let mut values = checked.values;
-    values.extend(checked.new_secrets.into_iter().map(|(k, v)| (k, Value::from(v))));
-    let mut hosts: Vec<HostView> = example
-        .hosts
-        .into_iter()
-        .map(|h| HostView { name: h.name, address: h.address, port: 22, user: "deploy".into(), roles: h.roles })
-        .collect();
-    if hosts.is_empty() {
-        hosts = manifest::ROLES[..4]
-            .iter()
-            .enumerate()
-            .map(|(i, role)| HostView {
-                name: format!("{role}1"),
-                address: format!("10.0.0.{}", i + 1),
-                port: 22,
-                user: "deploy".into(),
-                roles: vec![(*role).to_owned()],
-            })
-            .collect();
-    }
-    let ctx = RenderContext {
-        settings: values,
-        instance: InstanceView {
-            name: "Example (production)".into(),
-            slug: slug("Example (production)"),
-            environment: "production".into(),
-            base_url: "https://example.org".into(),
-            tags: vec![],
-            stack: stack.manifest.name.clone(),
-        },
-        study: StudyView { name: "Example study".into() },
-        hosts: hosts.clone(),
-    };
-    let mut lines = Vec::new();
-    for host in &hosts {
-        let at = |err: String| format!("{} ({}): {err}", host.name, host.roles.join(", "));
-        let files = stack.render_host(&ctx, host).map_err(at)?;
-        stack.services_for(&ctx, host).map_err(at)?;
-        stack.health_for(&ctx, host).map_err(at)?;
-        lines.push(format!("{} ({}): {} file(s)", host.name, host.roles.join(", "), files.len()));
-    }
-    Ok(lines.join("\n"))
-}
-
-/// Every stack Steward knows, by name.
-#[derive(Debug, Clone, Default)]
-pub struct Stacks {
-    stacks: Arc<BTreeMap<String, Arc<Stack>>>,
-    /// Folders that could not be loaded, with the reason (shown to admins).
-    pub broken: Arc<Vec<(String, String)>>,
-}
-
-/// Reads a folder from disk into relative path → text.
-pub fn read_folder(dir: &Path) -> Result<BTreeMap<String, String>, String> {
-    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, String>) -> std::io::Result<()> {
-        for entry in std::fs::read_dir(dir)? {
-            let path = entry?.path();
-            if path.is_dir() {
-                walk(base, &path, out)?;
-            } else if let Ok(relative) = path.strip_prefix(base) {
-                out.insert(relative.to_string_lossy().into_owned(), std::fs::read_to_string(&path)?);
-            }
-        }
-        Ok(())
-    }
-    let mut files = BTreeMap::new();
-    walk(dir, dir, &mut files).map_err(|err| format!("{}: {err}", dir.display()))?;
-    Ok(files)
-}
-
-fn shipped_files(dir: &Dir<'_>) -> BTreeMap<String, String> {
-    fn walk(base: &Path, dir: &Dir<'_>, out: &mut BTreeMap<String, String>) {
-        for file in dir.files() {
-            if let (Ok(relative), Some(text)) = (file.path().strip_prefix(base), file.contents_utf8()) {
-                out.insert(relative.to_string_lossy().into_owned(), text.to_owned());
-            }
-        }
-        for sub in dir.dirs() {
-            walk(base, sub, out);
-        }
-    }
-    let mut files = BTreeMap::new();
-    walk(dir.path(), dir, &mut files);
-    files
-}
-
-impl Stacks {
-    /// The shipped stacks, then `<data_dir>/stacks/*` over them.
-    pub fn load(data_dir: &Path) -> Self {
-        let mut stacks = BTreeMap::new();
-        let mut broken = Vec::new();
-        for dir in SHIPPED.dirs() {
-            let name = dir.path().to_string_lossy().into_owned();
-            match Stack::load(&name, shipped_files(dir), "shipped") {
-                Ok(stack) => {
-                    stacks.insert(name, Arc::new(stack));
-                }
-                Err(err) => broken.push((name, err)),
-            }
-        }
-        let local = data_dir.join("stacks");
-        if let Ok(entries) = std::fs::read_dir(&local) {
-            let mut dirs: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_dir()).collect();
-            dirs.sort();
-            for dir in dirs {
-                let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                match read_folder(&dir).and_then(|files| Stack::load(&name, files, &dir.display().to_string())) {
-                    Ok(stack) => {
-                        if stacks.contains_key(&name) {
-                            tracing::info!(stack = %name, folder = %dir.display(), "a local stack folder replaces the shipped one");
-                        }
-                        stacks.insert(name, Arc::new(stack));
-                    }
-                    Err(err) => {
-                        tracing::error!(stack = %name, folder = %dir.display(), error = %err, "a stack folder could not be loaded");
-                        broken.push((name, err));
-                    }
-                }
-            }
-        }
-        Self { stacks: Arc::new(stacks), broken: Arc::new(broken) }
-    }
-
-    pub fn get(&self, name: &str) -> Option<Arc<Stack>> {
-        self.stacks.get(name).cloned()
-    }
-
-    pub fn names(&self) -> Vec<String> {
-        self.stacks.keys().cloned().collect()
-    }
-
-    /// Every stack; where an operator's folder lives on the server is told to admins only.
-    pub fn summaries(&self, admin: bool) -> Vec<StackSummary> {
-        self.stacks.values().map(|s| s.summary_for(admin)).collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     fn folder(manifest: &str, templates: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -710,48 +506,5 @@ reload = ["systemctl", "reload", "t@{{ instance.name }}"]
         for name in ["emission", "camcops", "inloop", "dcor", "generic"] {
             assert!(stacks.get(name).is_some(), "{name} is shipped");
         }
-    }
-}
-
-/// The realistic example of every shipped stack (the browser tests' data) passes the form's
-/// checks and renders for each of its hosts.
-#[cfg(test)]
-mod examples {
-    use super::*;
-
-    #[test]
-    fn shipped_stacks_render_their_examples() {
-        let stacks = Stacks::load(Path::new("/nonexistent"));
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../e2e/data/stacks");
-        for name in ["emission", "camcops", "inloop", "dcor"] {
-            let stack = stacks.get(name).unwrap_or_else(|| panic!("{name} is shipped"));
-            let text = std::fs::read_to_string(dir.join(format!("{name}.toml"))).unwrap();
-            let report = trial_render(&stack, Some(&text)).unwrap_or_else(|err| panic!("{name}: {err}"));
-            assert!(report.contains("file(s)"), "{report}");
-        }
-        let generic = stacks.get("generic").unwrap();
-        assert!(trial_render(&generic, None).unwrap().contains("web"));
-        assert_eq!(slug("Clinic A (prod)"), "clinic-a-prod");
-    }
-
-    #[test]
-    fn an_operator_folder_adds_a_stack_or_replaces_a_shipped_one() {
-        let data = tempfile::tempdir().unwrap();
-        let folder = data.path().join("stacks/site");
-        std::fs::create_dir_all(folder.join("templates")).unwrap();
-        std::fs::write(
-            folder.join("stack.toml"),
-            "name = \"site\"\ntitle = \"Site\"\n[[files]]\npath = \"/etc/site\"\ntemplate = \"site.j2\"\n",
-        )
-        .unwrap();
-        std::fs::write(folder.join("templates/site.j2"), "{{ instance.name }}\n").unwrap();
-        let broken = data.path().join("stacks/broken");
-        std::fs::create_dir_all(&broken).unwrap();
-        std::fs::write(broken.join("stack.toml"), "name = \"broken\"\n").unwrap();
-        let stacks = Stacks::load(data.path());
-        assert!(stacks.get("site").unwrap().source.ends_with("stacks/site"));
-        assert!(stacks.get("generic").is_some(), "the shipped ones stay");
-        assert_eq!(stacks.broken.len(), 1);
-        assert!(stacks.broken[0].1.contains("title"), "{:?}", stacks.broken);
     }
 }
