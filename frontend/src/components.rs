@@ -3,6 +3,8 @@
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 
+use leptos::server_fn::{Http, ServerFn, client::Client, codec::PostUrl, request::ClientReq};
+
 use crate::contract::AppError;
 
 /// The error of an action's last run, if it failed.
@@ -43,7 +45,6 @@ pub fn PageHeader(title: &'static str, #[prop(optional)] children: Option<Childr
     }
 }
 
-/// An error that belongs to no single field, as a banner above the form or page.
 /// A resource's value, shown by `view` once it is loaded ("Loading…" meanwhile, and kept on
 /// screen while it reloads), or its error.
 #[component]
@@ -67,6 +68,7 @@ where
     }
 }
 
+/// An error that belongs to no single field, as a banner above the form or page.
 #[component]
 pub fn ErrorBanner(error: AppError) -> impl IntoView {
     view! { <p class="banner banner-error" role="alert">{error.to_string()}</p> }
@@ -114,6 +116,9 @@ pub fn Field(
     label: &'static str,
     name: &'static str,
     #[prop(optional)] kind: Option<&'static str>,
+    /// The keyboard a phone shows ("numeric"...).
+    #[prop(optional)]
+    inputmode: Option<&'static str>,
     #[prop(optional)] autocomplete: Option<&'static str>,
     #[prop(optional)] required: bool,
     #[prop(optional)] hint: Option<&'static str>,
@@ -135,6 +140,7 @@ pub fn Field(
                 id=id.clone()
                 name=name
                 type=kind.unwrap_or("text")
+                inputmode=inputmode
                 autocomplete=autocomplete.unwrap_or("off")
                 required=required
                 value=value
@@ -231,5 +237,30 @@ pub fn stack_choices(id: &'static str) -> impl IntoView {
         <datalist id=id>
             {crate::contract::Stack::SHIPPED.iter().map(|s| view! { <option value=*s></option> }).collect_view()}
         </datalist>
+    }
+}
+
+/// A row action: one button that posts `action` with the hidden values naming what it acts on
+/// (`("host_id", "7")`...). `class` is added to the button's "button" class.
+#[component]
+pub fn ButtonForm<S, P>(
+    action: ServerAction<S>,
+    fields: Vec<(&'static str, String)>,
+    #[prop(into)] label: String,
+    #[prop(optional)] class: &'static str,
+) -> impl IntoView
+where
+    S: serde::de::DeserializeOwned + ServerFn<Protocol = Http<PostUrl, P>> + Clone + Send + Sync + 'static,
+    <<S::Client as Client<S::Error>>::Request as ClientReq<S::Error>>::FormData: From<web_sys::FormData>,
+    S::Output: Send + Sync + 'static,
+    S::Error: Send + Sync + 'static,
+    S::Client: Client<S::Error>,
+    P: 'static,
+{
+    view! {
+        <ActionForm action>
+            {fields.into_iter().map(|(name, value)| view! { <input type="hidden" name=name value=value /> }).collect_view()}
+            <button type="submit" class=format!("button {class}")>{label}</button>
+        </ActionForm>
     }
 }

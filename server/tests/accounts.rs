@@ -569,10 +569,12 @@ async fn raw_post(base: &str, headers: &str, body: &[u8]) -> String {
     let head = format!(
         "POST /api/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nConnection: close\r\n{headers}"
     );
+    let wait = std::time::Duration::from_secs(10);
     stream.write_all(head.as_bytes()).await.unwrap();
-    let _ = stream.write_all(body).await;
+    // Steward may answer before it has read the whole body: don't wait on a reader that left.
+    let _ = tokio::time::timeout(wait, stream.write_all(body)).await;
     let mut response = Vec::new();
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut response)).await;
+    let _ = tokio::time::timeout(wait, stream.read_to_end(&mut response)).await;
     String::from_utf8_lossy(&response).into_owned()
 }
 

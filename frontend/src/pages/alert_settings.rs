@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{SaveAlertSettings, get_alert_settings};
-use crate::components::{FieldError, FormError, Loaded, last_error, successes};
+use crate::components::{Field, FormError, Loaded, last_error, successes};
 use crate::contract::AlertSettings;
 
 #[component]
@@ -48,45 +48,16 @@ fn SettingsForm(settings: AlertSettings, save: ServerAction<SaveAlertSettings>) 
             <FormError error />
             <ActionForm action=save attr:class="form form-grid" attr:data-test="alert-settings">
                 <input type="hidden" name="input[study_id]" value=settings.study_id.to_string() />
-                <div class="field">
-                    <label for="as-disk">"Disk use alert at (%)"</label>
-                    <input id="as-disk" name="input[disk_percent]" inputmode="numeric" value=settings.disk_percent.to_string() />
-                    <FieldError error=error field="disk_percent" />
-                </div>
-                <div class="field">
-                    <label for="as-cert">"Certificate expiry alert (days before)"</label>
-                    <input id="as-cert" name="input[cert_days]" inputmode="numeric" value=settings.cert_days.to_string() />
-                    <FieldError error=error field="cert_days" />
-                </div>
-                <div class="field">
-                    <label for="as-clock">"Clock offset alert (ms)"</label>
-                    <input id="as-clock" name="input[clock_ms]" inputmode="numeric" value=settings.clock_ms.to_string() />
-                    <FieldError error=error field="clock_ms" />
-                </div>
-                <div class="field">
-                    <label for="as-tz">"Time zone"</label>
-                    <input id="as-tz" name="input[timezone]" value=settings.timezone.clone() />
-                    <FieldError error=error field="timezone" />
-                </div>
-                <div class="field">
-                    <label for="as-quiet-from">"Quiet from (hour)"</label>
-                    <input id="as-quiet-from" name="input[quiet_from_hour]" inputmode="numeric" value=hour(settings.quiet_from_hour) />
-                    <p class="hint">"Warnings and info opened in quiet hours are mailed when they end; critical alerts always go out."</p>
-                    <FieldError error=error field="quiet_from_hour" />
-                </div>
-                <div class="field">
-                    <label for="as-quiet-until">"Quiet until (hour)"</label>
-                    <input id="as-quiet-until" name="input[quiet_until_hour]" inputmode="numeric" value=hour(settings.quiet_until_hour) />
-                    <FieldError error=error field="quiet_until_hour" />
-                </div>
+                <Field label="Disk use alert at (%)" name="input[disk_percent]" id="as-disk" inputmode="numeric" value=settings.disk_percent.to_string() error=error />
+                <Field label="Certificate expiry alert (days before)" name="input[cert_days]" id="as-cert" inputmode="numeric" value=settings.cert_days.to_string() error=error />
+                <Field label="Clock offset alert (ms)" name="input[clock_ms]" id="as-clock" inputmode="numeric" value=settings.clock_ms.to_string() error=error />
+                <Field label="Time zone" name="input[timezone]" id="as-tz" value=settings.timezone.clone() error=error />
+                <Field label="Quiet from (hour)" name="input[quiet_from_hour]" id="as-quiet-from" inputmode="numeric" value=hour(settings.quiet_from_hour) hint="Warnings and info opened in quiet hours are mailed when they end; critical alerts always go out." error=error />
+                <Field label="Quiet until (hour)" name="input[quiet_until_hour]" id="as-quiet-until" inputmode="numeric" value=hour(settings.quiet_until_hour) error=error />
                 <div class="field field-check">
                     <label><input type="checkbox" name="input[daily_digest]" value="on" checked=settings.daily_digest />" Mail a daily digest"</label>
                 </div>
-                <div class="field">
-                    <label for="as-digest">"Digest at (hour)"</label>
-                    <input id="as-digest" name="input[digest_hour]" inputmode="numeric" value=settings.digest_hour.to_string() />
-                    <FieldError error=error field="digest_hour" />
-                </div>
+                <Field label="Digest at (hour)" name="input[digest_hour]" id="as-digest" inputmode="numeric" value=settings.digest_hour.to_string() error=error />
                 <div class="form-actions"><button type="submit" class="button button-primary">"Save"</button></div>
             </ActionForm>
         </section>

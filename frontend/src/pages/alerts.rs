@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::{AcknowledgeAlert, AcknowledgeByLink, alert_link, list_alerts};
-use crate::components::{ErrorBanner, FormError, Loaded, LocalTime, PageHeader, last_error, successes};
+use crate::components::{ButtonForm, ErrorBanner, FormError, Loaded, LocalTime, PageHeader, last_error, successes};
 use crate::contract::AlertSummary;
 
 fn severity_class(severity: &str) -> &'static str {
@@ -111,10 +111,7 @@ fn AlertRow(alert: AlertSummary, ack: ServerAction<AcknowledgeAlert>) -> impl In
             <td><LocalTime at=alert.opened_at /></td>
             <td class="row-actions">
                 {open.then(|| view! {
-                    <ActionForm action=ack>
-                        <input type="hidden" name="alert_id" value=alert.id.to_string() />
-                        <button type="submit" class="button button-small">"Acknowledge"</button>
-                    </ActionForm>
+                    <ButtonForm action=ack fields=vec![("alert_id", alert.id.to_string())] label="Acknowledge" class="button-small" />
                 })}
             </td>
         </tr>
@@ -144,10 +141,7 @@ pub fn AcknowledgeLinkPage() -> impl IntoView {
                                 <p>{a.detail.clone()}</p>
                                 <p class="muted">"Opened "<LocalTime at=a.opened_at /></p>
                                 <Show when=move || ack.value().get().is_none()>
-                                    <ActionForm action=ack>
-                                        <input type="hidden" name="token" value=token.get_untracked() />
-                                        <button type="submit" class="button button-primary">"Acknowledge"</button>
-                                    </ActionForm>
+                                    <ButtonForm action=ack fields=vec![("token", token.get_untracked())] label="Acknowledge" class="button-primary" />
                                 </Show>
                             </section>
                         }.into_any() />

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use crate::api::{
     DeleteCredential, GenerateSshKey, ImportSshKey, ShareCredential, StoreSecret, list_credentials, list_studies,
 };
-use crate::components::{Field, FormError, Loaded, LocalTime, PageHeader, TextArea, last_error};
+use crate::components::{ButtonForm, Field, FormError, Loaded, LocalTime, PageHeader, TextArea, last_error};
 use crate::contract::{CredentialKind, CredentialSummary};
 
 #[component]
@@ -73,10 +73,7 @@ pub fn CredentialsPage() -> impl IntoView {
                                             })}</td>
                                             <td><LocalTime at=c.created_at /></td>
                                             <td class="row-actions">
-                                                <ActionForm action=delete>
-                                                    <input type="hidden" name="credential_id" value=c.id.to_string() />
-                                                    <button type="submit" class="button button-small">"Delete"</button>
-                                                </ActionForm>
+                                                <ButtonForm action=delete fields=vec![("credential_id", c.id.to_string())] label="Delete" class="button-small" />
                                             </td>
                                         </tr>
                                     }).collect_view()}

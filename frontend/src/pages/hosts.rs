@@ -5,7 +5,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::{CheckHost, PinHostKey, ScanHostKey, SetHostWatch, UpdateHost, get_host};
 use crate::components::{
-    ErrorBanner, Field, FieldError, FormError, PageHeader, SshKeySelect, TextArea, last_error, successes,
+    ButtonForm, ErrorBanner, Field, FieldError, FormError, PageHeader, SshKeySelect, TextArea, last_error, successes,
 };
 use crate::contract::HostDetail;
 use crate::pages::fleet::HealthPanel;
@@ -223,11 +223,7 @@ fn HostKeys(detail: HostDetail, scan: ServerAction<ScanHostKey>, pin: ServerActi
                                     <td>{if key.pinned { "yes" } else { "no" }}</td>
                                     <td class="row-actions">
                                         <Show when=move || can_pin && !pinned>
-                                            <ActionForm action=pin>
-                                                <input type="hidden" name="host_id" value=host_id.to_string() />
-                                                <input type="hidden" name="fingerprint" value=fingerprint.get_value() />
-                                                <button type="submit" class="button button-small">"Trust this key"</button>
-                                            </ActionForm>
+                                            <ButtonForm action=pin fields=vec![("host_id", host_id.to_string()), ("fingerprint", fingerprint.get_value())] label="Trust this key" class="button-small" />
                                         </Show>
                                     </td>
                                 </tr>
@@ -237,10 +233,7 @@ fn HostKeys(detail: HostDetail, scan: ServerAction<ScanHostKey>, pin: ServerActi
                 </table>
             })}
             <div class="form-inline">
-                <ActionForm action=scan>
-                    <input type="hidden" name="host_id" value=host_id.to_string() />
-                    <button type="submit" class="button">"Scan host key"</button>
-                </ActionForm>
+                <ButtonForm action=scan fields=vec![("host_id", host_id.to_string())] label="Scan host key" />
             </div>
         </section>
     }

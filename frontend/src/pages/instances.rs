@@ -5,7 +5,8 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{AddHost, DeleteHost, DeleteInstance, UpdateInstance, get_instance, list_instances};
 use crate::components::{
-    ErrorBanner, Field, FormError, Loaded, PageHeader, SshKeySelect, TextArea, last_error, percent_encode, successes,
+    ButtonForm, ErrorBanner, Field, FormError, Loaded, PageHeader, SshKeySelect, TextArea, last_error, percent_encode,
+    successes,
 };
 use crate::contract::{InstanceDetail, InstanceQuery, InstanceSummary, Page};
 use crate::pages::fleet::{CheckNow, FleetCell, health_cells};
@@ -227,10 +228,7 @@ fn InstanceView(
                                     {move || health.with(|all| all.iter().find(|x| x.host_id == id).map(health_cells))}
                                     <td class="row-actions">
                                         <Show when=move || manage>
-                                            <ActionForm action=delete_host>
-                                                <input type="hidden" name="host_id" value=h.id.to_string() />
-                                                <button type="submit" class="button button-small">"Remove"</button>
-                                            </ActionForm>
+                                            <ButtonForm action=delete_host fields=vec![("host_id", h.id.to_string())] label="Remove" class="button-small" />
                                         </Show>
                                     </td>
                                 </tr>

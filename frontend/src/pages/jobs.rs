@@ -5,7 +5,9 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 use crate::api::{CancelJob, StartJob, get_job, list_jobs};
-use crate::components::{ErrorBanner, FormError, Loaded, LocalTime, PageHeader, last_error, percent_encode, successes};
+use crate::components::{
+    ButtonForm, ErrorBanner, FormError, Loaded, LocalTime, PageHeader, last_error, percent_encode, successes,
+};
 use crate::contract::{JobHostResult, JobKindSummary, JobQuery, JobSummary, LogLine};
 
 const JOB_STATES: [&str; 6] = ["queued", "running", "succeeded", "failed", "cancelled", "interrupted"];
@@ -167,10 +169,7 @@ fn LiveJob(
             <h1>{title}</h1>
             <div class="page-actions">
                 <Show when=move || can_cancel && !summary.with(JobSummary::finished)>
-                    <ActionForm action=cancel>
-                        <input type="hidden" name="job_id" value=job_id.to_string() />
-                        <button type="submit" class="button button-danger">"Cancel job"</button>
-                    </ActionForm>
+                    <ButtonForm action=cancel fields=vec![("job_id", job_id.to_string())] label="Cancel job" class="button-danger" />
                 </Show>
             </div>
         </header>

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::api::{ResendMail, SendTestMail, list_outbox};
-use crate::components::{Field, FormError, Loaded, LocalTime, PageHeader, last_error, successes};
+use crate::components::{ButtonForm, Field, FormError, Loaded, LocalTime, PageHeader, last_error, successes};
 
 #[component]
 pub fn MailPage() -> impl IntoView {
@@ -58,10 +58,7 @@ pub fn MailPage() -> impl IntoView {
                                                 <td>{m.last_error.clone()}</td>
                                                 <td><LocalTime at=m.created_at /></td>
                                                 <td class="row-actions">
-                                                    <ActionForm action=resend>
-                                                        <input type="hidden" name="mail_id" value=m.id.to_string() />
-                                                        <button type="submit" class="button button-small">"Resend"</button>
-                                                    </ActionForm>
+                                                    <ButtonForm action=resend fields=vec![("mail_id", m.id.to_string())] label="Resend" class="button-small" />
                                                 </td>
                                             </tr>
                                         }

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{AddRotaOverride, DeleteRotaOverride, SaveRota, get_rota};
-use crate::components::{FieldError, FormError, Loaded, LocalTime, last_error, successes};
+use crate::components::{ButtonForm, Field, FieldError, FormError, Loaded, LocalTime, last_error, successes};
 use crate::contract::RotaView;
 
 #[component]
@@ -86,31 +86,11 @@ fn Rota(
                     </textarea>
                     <FieldError error=save_error field="members" />
                 </div>
-                <div class="field">
-                    <label for="rota-starts">"First week starts"</label>
-                    <input id="rota-starts" type="date" name="input[starts_on]" value=rota.starts_on.clone() />
-                    <FieldError error=save_error field="starts_on" />
-                </div>
-                <div class="field">
-                    <label for="rota-hour">"Handoff hour"</label>
-                    <input id="rota-hour" name="input[handoff_hour]" inputmode="numeric" value=rota.handoff_hour.to_string() />
-                    <FieldError error=save_error field="handoff_hour" />
-                </div>
-                <div class="field">
-                    <label for="rota-tz">"Time zone"</label>
-                    <input id="rota-tz" name="input[timezone]" value=rota.timezone.clone() />
-                    <FieldError error=save_error field="timezone" />
-                </div>
-                <div class="field">
-                    <label for="rota-escalate">"Escalate after (minutes)"</label>
-                    <input id="rota-escalate" name="input[escalate_after_minutes]" inputmode="numeric" value=rota.escalate_after_minutes.to_string() />
-                    <FieldError error=save_error field="escalate_after_minutes" />
-                </div>
-                <div class="field">
-                    <label for="rota-renotify">"Remind every (minutes)"</label>
-                    <input id="rota-renotify" name="input[renotify_minutes]" inputmode="numeric" value=rota.renotify_minutes.to_string() />
-                    <FieldError error=save_error field="renotify_minutes" />
-                </div>
+                <Field label="First week starts" name="input[starts_on]" id="rota-starts" kind="date" value=rota.starts_on.clone() error=save_error />
+                <Field label="Handoff hour" name="input[handoff_hour]" id="rota-hour" inputmode="numeric" value=rota.handoff_hour.to_string() error=save_error />
+                <Field label="Time zone" name="input[timezone]" id="rota-tz" value=rota.timezone.clone() error=save_error />
+                <Field label="Escalate after (minutes)" name="input[escalate_after_minutes]" id="rota-escalate" inputmode="numeric" value=rota.escalate_after_minutes.to_string() error=save_error />
+                <Field label="Remind every (minutes)" name="input[renotify_minutes]" id="rota-renotify" inputmode="numeric" value=rota.renotify_minutes.to_string() error=save_error />
                 <div class="form-actions"><button type="submit" class="button button-primary">"Save the rota"</button></div>
             </ActionForm>
         </section>
@@ -146,11 +126,11 @@ fn Overrides(
                                         <td><LocalTime at=o.ends_at /></td>
                                         <td>{o.note}</td>
                                         <td>
-                                            <ActionForm action=remove>
-                                                {study_id.map(|id| view! { <input type="hidden" name="study_id" value=id.to_string() /> })}
-                                                <input type="hidden" name="override_id" value=o.id.to_string() />
-                                                <button type="submit" class="button">"Remove"</button>
-                                            </ActionForm>
+                                            <ButtonForm action=remove label="Remove" fields=study_id
+                                                .map(|id| ("study_id", id.to_string()))
+                                                .into_iter()
+                                                .chain([("override_id", o.id.to_string())])
+                                                .collect() />
                                         </td>
                                     </tr>
                                 }).collect_view()}
@@ -162,11 +142,7 @@ fn Overrides(
                 <FormError error=add_error />
                 <ActionForm action=add attr:class="form form-grid" attr:data-test="override-form">
                     {study_id.map(|id| view! { <input type="hidden" name="input[study_id]" value=id.to_string() /> })}
-                    <div class="field">
-                        <label for="override-user">"Username"</label>
-                        <input id="override-user" name="input[username]" />
-                        <FieldError error=add_error field="username" />
-                    </div>
+                    <Field label="Username" name="input[username]" id="override-user" error=add_error />
                     <div class="field">
                         <label for="override-role">"As"</label>
                         <select id="override-role" name="input[role]">
@@ -179,11 +155,7 @@ fn Overrides(
                         <input id="override-from" type="datetime-local" name="input[starts_at]" />
                         <FieldError error=add_error field="starts_at" />
                     </div>
-                    <div class="field">
-                        <label for="override-until">"Until"</label>
-                        <input id="override-until" type="datetime-local" name="input[ends_at]" />
-                        <FieldError error=add_error field="ends_at" />
-                    </div>
+                    <Field label="Until" name="input[ends_at]" id="override-until" kind="datetime-local" error=add_error />
                     <div class="field field-wide">
                         <label for="override-note">"Note"</label>
                         <input id="override-note" name="input[note]" placeholder="Alice on holiday" />

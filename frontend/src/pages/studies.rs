@@ -7,7 +7,9 @@ use crate::api::{
     CreateInstance, CreateStudy, DeleteStudy, ImportInventory, RemoveMember, SetMember, UpdateStudy, get_study,
     list_studies,
 };
-use crate::components::{ErrorBanner, Field, FormError, Loaded, PageHeader, TextArea, last_error, successes};
+use crate::components::{
+    ButtonForm, ErrorBanner, Field, FormError, Loaded, PageHeader, TextArea, last_error, successes,
+};
 use crate::contract::{CurrentUser, StudyDetail, StudyRole, StudySummary};
 
 #[component]
@@ -204,11 +206,7 @@ fn StudyView(
                                     <td><span class="badge">{m.role.as_str()}</span></td>
                                     <td class="row-actions">
                                         <Show when=move || manage>
-                                            <ActionForm action=remove_member>
-                                                <input type="hidden" name="study_id" value=study_id.to_string() />
-                                                <input type="hidden" name="user_id" value=user_id.to_string() />
-                                                <button type="submit" class="button button-small">"Remove"</button>
-                                            </ActionForm>
+                                            <ButtonForm action=remove_member fields=vec![("study_id", study_id.to_string()), ("user_id", user_id.to_string())] label="Remove" class="button-small" />
                                         </Show>
                                     </td>
                                 </tr>

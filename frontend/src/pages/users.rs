@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::api::{CreateUser, ResetPassword, SetUserDisabled, SetUserRole, list_users};
-use crate::components::{ErrorBanner, Field, FormError, Loaded, LocalTime, PageHeader, last_error};
+use crate::components::{ButtonForm, ErrorBanner, Field, FormError, Loaded, LocalTime, PageHeader, last_error};
 use crate::contract::{GlobalRole, OneTimeLink, UserSummary};
 
 #[component]
@@ -118,20 +118,9 @@ fn UsersTable(
                             }}</td>
                             <td>{user.last_login_at.map(|at| view! { <LocalTime at /> })}</td>
                             <td class="row-actions">
-                                <ActionForm action=set_role>
-                                    <input type="hidden" name="user_id" value=id.to_string() />
-                                    <input type="hidden" name="role" value=other_role.as_str() />
-                                    <button type="submit" class="button button-small">{format!("Make {other_role}")}</button>
-                                </ActionForm>
-                                <ActionForm action=set_disabled>
-                                    <input type="hidden" name="user_id" value=id.to_string() />
-                                    <input type="hidden" name="disabled" value=(!user.disabled).to_string() />
-                                    <button type="submit" class="button button-small">{if user.disabled { "Enable" } else { "Disable" }}</button>
-                                </ActionForm>
-                                <ActionForm action=reset>
-                                    <input type="hidden" name="user_id" value=id.to_string() />
-                                    <button type="submit" class="button button-small">"Reset password"</button>
-                                </ActionForm>
+                                <ButtonForm action=set_role fields=vec![("user_id", id.to_string()), ("role", other_role.as_str().to_string())] label={format!("Make {other_role}")} class="button-small" />
+                                <ButtonForm action=set_disabled fields=vec![("user_id", id.to_string()), ("disabled", (!user.disabled).to_string())] label={if user.disabled { "Enable" } else { "Disable" }} class="button-small" />
+                                <ButtonForm action=reset fields=vec![("user_id", id.to_string())] label="Reset password" class="button-small" />
                             </td>
                         </tr>
                     }

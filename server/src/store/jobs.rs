@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{BackendKind, BeginWrite, Result, Store, on_pool, value_rows};
+use super::{BackendKind, BeginWrite, Result, Store, on_pool};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct JobRow {
@@ -114,7 +114,9 @@ impl Store {
     /// Claims up to `max` runnable jobs for `owner` until `lease_until`, in one statement:
     /// queued and due, oldest first, no study going over `study_limit` running jobs (counting
     /// those claimed together). Each job is claimed by one caller only: on Postgres other
-    /// replicas skip the rows this statement locks.
+    /// replicas skip the rows this statement locks. (The UPDATE names its rows by id alone:
+    /// they are queued rows this statement holds, and SQLite would otherwise walk every
+    /// queued job to find them.)
     pub async fn claim_jobs(
         &self,
         owner: &str,
@@ -146,7 +148,7 @@ impl Store {
              )
              UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = $1, lease_expires_at = $2,
                started_at = $3, finished_at = NULL
-             WHERE state = 'queued' AND id IN (SELECT id FROM chosen)
+             WHERE id IN (SELECT id FROM chosen)
              RETURNING {JOB_COLUMNS}"
         );
         let _turn = self.write_turn().await;
@@ -186,7 +188,7 @@ impl Store {
             // under either backend's limit on bound values.
             let mut done = std::collections::HashMap::<i64, i64>::with_capacity(ends.len());
             for chunk in ends.chunks(500) {
-                let sql = finish_sql(chunk.len());
+                let sql = self.finish_sql(chunk.len());
                 let mut query = sqlx::query_as::<_, (i64, i64)>(&sql).bind(now);
                 for end in chunk {
                     query = query.bind(end.id).bind(&end.owner).bind(&end.state).bind(&end.summary)
@@ -204,7 +206,7 @@ impl Store {
                 })
                 .collect();
             for chunk in lines.chunks(1000) {
-                let sql = format!("INSERT INTO job_logs (job_id, seq, at, line) VALUES {}", value_rows(chunk.len(), 4, 1));
+                let sql = format!("INSERT INTO job_logs (job_id, seq, at, line) VALUES {}", self.value_rows(chunk.len(), 4, 1));
                 let mut insert = sqlx::query(&sql);
                 for (id, seq, line) in chunk {
                     insert = insert.bind(*id).bind(*seq).bind(now).bind(*line);
@@ -214,6 +216,18 @@ impl Store {
             tx.commit().await?;
             ends.iter().map(|end| done.contains_key(&end.id)).collect::<Vec<bool>>()
         }))
+    }
+
+    /// One statement ending `n` jobs: `$1` is the time, then six values per job.
+    fn finish_sql(&self, n: usize) -> String {
+        format!(
+            "UPDATE jobs SET state = v.column3, summary = v.column4, finished_at = $1, lease_owner = NULL,
+               lease_expires_at = NULL, log_lines = jobs.log_lines + v.column5, log_bytes = jobs.log_bytes + v.column6
+             FROM (VALUES {}) AS v
+             WHERE jobs.id = v.column1 AND jobs.lease_owner = v.column2 AND jobs.state = 'running'
+             RETURNING jobs.id, jobs.log_lines",
+            self.value_rows(n, 6, 2)
+        )
     }
 
     /// Puts a failed attempt back in the queue until `run_after`.
@@ -420,16 +434,4 @@ impl Store {
                AND r.due_at = (SELECT MAX(due_at) FROM schedule_runs WHERE schedule_id = r.schedule_id)")
             .bind(since).fetch_all(pool).await)?)
     }
-}
-
-/// One statement ending `n` jobs: `$1` is the time, then six values per job.
-fn finish_sql(n: usize) -> String {
-    format!(
-        "UPDATE jobs SET state = v.column3, summary = v.column4, finished_at = $1, lease_owner = NULL,
-           lease_expires_at = NULL, log_lines = jobs.log_lines + v.column5, log_bytes = jobs.log_bytes + v.column6
-         FROM (VALUES {}) AS v
-         WHERE jobs.id = v.column1 AND jobs.lease_owner = v.column2 AND jobs.state = 'running'
-         RETURNING jobs.id, jobs.log_lines",
-        value_rows(n, 6, 2)
-    )
 }

@@ -111,24 +111,6 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
-/// The placeholders of `rows` rows of `cols` values each, numbered from `$first`:
-/// `($1, $2), ($3, $4)`. For multi-row INSERTs and `UPDATE … FROM (VALUES …)`, whose columns
-/// are named column1, column2... on both backends.
-pub(crate) fn value_rows(rows: usize, cols: usize, first: usize) -> String {
-    let mut out = String::with_capacity(rows * cols * 6);
-    for row in 0..rows {
-        out.push_str(if row == 0 { "(" } else { ", (" });
-        for col in 0..cols {
-            if col > 0 {
-                out.push_str(", ");
-            }
-            out.push_str(&format!("${}", first + row * cols + col));
-        }
-        out.push(')');
-    }
-    out
-}
-
 /// Starts a transaction that writes. On SQLite it takes the write lock at once (`BEGIN
 /// IMMEDIATE`): a transaction that read first and then wrote could otherwise fail at once with
 /// "database is locked" when another writer got in between, where this one waits its turn
@@ -178,6 +160,31 @@ impl Store {
             Pool::Sqlite(_) => Some(self.writers.lock().await),
             Pool::Postgres(_) => None,
         }
+    }
+
+    /// The placeholders of `rows` rows of `cols` values each, numbered from `first`:
+    /// `($1, $2), ($3, $4)`. For multi-row INSERTs and `UPDATE … FROM (VALUES …)`, whose
+    /// columns are named column1, column2... on both backends. SQLite gets `?1` (a number)
+    /// rather than `$1` (a name, looked up among all the names before it: thousands of them
+    /// make preparing the statement slow); a statement may still use `$1` before them.
+    pub(crate) fn value_rows(&self, rows: usize, cols: usize, first: usize) -> String {
+        let sigil = match self.kind() {
+            BackendKind::Sqlite => '?',
+            BackendKind::Postgres => '$',
+        };
+        let mut out = String::with_capacity(rows * cols * 7);
+        for row in 0..rows {
+            out.push_str(if row == 0 { "(" } else { ", (" });
+            for col in 0..cols {
+                if col > 0 {
+                    out.push_str(", ");
+                }
+                out.push(sigil);
+                out.push_str(&(first + row * cols + col).to_string());
+            }
+            out.push(')');
+        }
+        out
     }
 
     /// Opens the database named by `config.url`. Problems a user can fix come back as

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use std::collections::{HashMap, HashSet};
 
-use super::{BackendKind, BeginWrite, NewJob, Result, Store, on_pool, value_rows};
+use super::{BackendKind, BeginWrite, NewJob, Result, Store, on_pool};
 
 /// Firings per statement: well under either backend's limit on bound values.
 const CHUNK: usize = 500;
@@ -158,7 +158,7 @@ impl Store {
                 let sql = format!(
                     "INSERT INTO schedule_runs (schedule_id, due_at, outcome) VALUES {}
                      ON CONFLICT (schedule_id, due_at) DO NOTHING RETURNING schedule_id",
-                    value_rows(chunk.len(), 3, 1));
+                    self.value_rows(chunk.len(), 3, 1));
                 let mut query = sqlx::query_scalar::<_, i64>(&sql);
                 for f in chunk {
                     query = query.bind(f.schedule_id).bind(f.due_at).bind(f.outcome);
@@ -175,7 +175,7 @@ impl Store {
                          SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, v.column8,
                            v.column9, v.column10, v.column11, 'queued' FROM (VALUES {}) AS v
                          RETURNING schedule_id, id",
-                        value_rows(jobs.len(), 11, 1));
+                        self.value_rows(jobs.len(), 11, 1));
                     let mut query = sqlx::query_as::<_, (i64, i64)>(&sql);
                     for (_, job) in &jobs {
                         query = query.bind(job.kind).bind(job.target_kind).bind(job.target_id).bind(job.target_name)
@@ -186,7 +186,7 @@ impl Store {
                     let sql = format!(
                         "UPDATE schedule_runs SET job_id = v.column3 FROM (VALUES {}) AS v
                          WHERE schedule_runs.schedule_id = v.column1 AND schedule_runs.due_at = v.column2",
-                        value_rows(queued.len(), 3, 1));
+                        self.value_rows(queued.len(), 3, 1));
                     let due: HashMap<i64, DateTime<Utc>> = jobs.iter().map(|(f, _)| (f.schedule_id, f.due_at)).collect();
                     let mut query = sqlx::query(&sql);
                     for (schedule, job) in &queued {
@@ -198,7 +198,7 @@ impl Store {
                     "UPDATE schedules SET claimed_by = NULL, claimed_until = NULL,
                        next_due_at = CASE WHEN schedules.next_due_at = v.column2 THEN v.column3 ELSE schedules.next_due_at END
                      FROM (VALUES {}) AS v WHERE schedules.id = v.column1",
-                    value_rows(chunk.len(), 3, 1));
+                    self.value_rows(chunk.len(), 3, 1));
                 let mut query = sqlx::query(&sql);
                 for f in chunk {
                     query = query.bind(f.schedule_id).bind(f.due_at).bind(f.next_due_at);

@@ -226,13 +226,23 @@ macro_rules! on_both_backends {
     ($($story:ident),* $(,)?) => {
         mod sqlite {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $story() { super::$story($crate::common::Backend::Sqlite).await } )*
+               async fn $story() { $crate::common::within_deadline(super::$story($crate::common::Backend::Sqlite)).await } )*
         }
         mod postgres {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $story() { super::$story($crate::common::Backend::Postgres).await } )*
+               async fn $story() { $crate::common::within_deadline(super::$story($crate::common::Backend::Postgres)).await } )*
         }
     };
+}
+
+/// The longest any one story may take: a story that waits forever fails with this message
+/// instead of holding up the whole suite.
+pub const STORY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(600);
+
+pub async fn within_deadline(story: impl std::future::Future<Output = ()>) {
+    if tokio::time::timeout(STORY_DEADLINE, story).await.is_err() {
+        panic!("the story did not finish within {STORY_DEADLINE:?}: something it waits for never came");
+    }
 }
 
 /// A study with one instance of two hosts (the second reached through the first), plus one
