@@ -264,3 +264,22 @@ where
         </ActionForm>
     }
 }
+
+/// A dense table: its column headings ("" heads a row-actions column, named for screen readers
+/// only) and its rows. `test` names it for the browser tests.
+#[component]
+pub fn DataTable(test: &'static str, columns: &'static [&'static str], children: Children) -> impl IntoView {
+    let heading = |column: &'static str| {
+        if column.is_empty() {
+            view! { <th scope="col"><span class="sr-only">"Actions"</span></th> }.into_any()
+        } else {
+            view! { <th scope="col">{column}</th> }.into_any()
+        }
+    };
+    view! {
+        <table class="table" data-test=test>
+            <thead><tr>{columns.iter().map(|&c| heading(c)).collect_view()}</tr></thead>
+            <tbody>{children()}</tbody>
+        </table>
+    }
+}

@@ -144,48 +144,19 @@ async fn first_admin_then_users_then_audit(backend: Backend) {
 async fn setup_link_is_single_use_and_checked(backend: Backend) {
     let app = TestApp::start(backend).await;
     let client = app.client();
-    let wrong = client
-        .call::<()>(
-            "complete_setup",
-            &[("token", "guessed"), ("username", "admin"), ("password", ADMIN_PASSWORD), ("confirm", ADMIN_PASSWORD)],
-        )
-        .await
-        .unwrap_err();
+    let wrong = client.complete_setup("guessed", "admin", ADMIN_PASSWORD, ADMIN_PASSWORD).await.unwrap_err();
     assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
     assert!(wrong.error.to_string().contains("not valid"));
 
-    let short = client
-        .call::<()>(
-            "complete_setup",
-            &[("token", &app.setup_token()), ("username", "admin"), ("password", "short"), ("confirm", "short")],
-        )
-        .await
-        .unwrap_err();
+    let short = client.complete_setup(&app.setup_token(), "admin", "short", "short").await.unwrap_err();
     assert_eq!(short.error.for_field("password").as_deref(), Some("Use at least 12 characters"));
-    let mismatch = client
-        .call::<()>(
-            "complete_setup",
-            &[("token", &app.setup_token()), ("username", "admin"), ("password", ADMIN_PASSWORD), ("confirm", "other")],
-        )
-        .await
-        .unwrap_err();
+    let mismatch = client.complete_setup(&app.setup_token(), "admin", ADMIN_PASSWORD, "other").await.unwrap_err();
     assert!(mismatch.error.for_field("confirm").is_some());
 
     // The bad attempts did not use the link up.
     app.admin().await;
-    let again = app
-        .client()
-        .call::<()>(
-            "complete_setup",
-            &[
-                ("token", &app.setup_token()),
-                ("username", "eve"),
-                ("password", ADMIN_PASSWORD),
-                ("confirm", ADMIN_PASSWORD),
-            ],
-        )
-        .await
-        .unwrap_err();
+    let again =
+        app.client().complete_setup(&app.setup_token(), "eve", ADMIN_PASSWORD, ADMIN_PASSWORD).await.unwrap_err();
     assert_eq!(again.status, StatusCode::BAD_REQUEST);
     assert_eq!(app.state.store.count_users().await.unwrap(), 1);
     assert!(app.state.accounts.issue_setup_link().await.unwrap().is_none(), "no new setup link once set up");
@@ -196,18 +167,7 @@ async fn setup_link_expires(backend: Backend) {
     let app = TestApp::start(backend).await;
     app.clock.advance(Duration::minutes(61));
     let client = app.client();
-    let expired = client
-        .call::<()>(
-            "complete_setup",
-            &[
-                ("token", &app.setup_token()),
-                ("username", "admin"),
-                ("password", ADMIN_PASSWORD),
-                ("confirm", ADMIN_PASSWORD),
-            ],
-        )
-        .await
-        .unwrap_err();
+    let expired = client.complete_setup(&app.setup_token(), "admin", ADMIN_PASSWORD, ADMIN_PASSWORD).await.unwrap_err();
     assert!(expired.error.to_string().contains("expired"));
     app.stop().await;
 }

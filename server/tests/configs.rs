@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::configs::{compare, save};
 use common::fleet::NginxSite;
 use common::{Backend, Client, TestApp, finished_job, trusted_fleet};
 use steward_frontend::contract::{AlertSummary, AppError, ConfigOverview, HostDiff, JobSummary, RevisionSummary};
@@ -32,14 +33,6 @@ fn example_settings(stack: &str) -> Vec<(String, String)> {
     let path = format!("{}/../e2e/data/stacks/{stack}.toml", env!("CARGO_MANIFEST_DIR"));
     let example: toml::Table = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     steward::services::stacks::form_of(example["settings"].as_table().unwrap()).into_iter().collect()
-}
-
-async fn save(admin: &Client, instance: &str, message: &str, values: &[(String, String)]) -> RevisionSummary {
-    let mut form: Vec<(String, String)> =
-        vec![("input[instance_id]".into(), instance.into()), ("input[message]".into(), message.into())];
-    form.extend(values.iter().map(|(k, v)| (format!("input[values][{k}]"), v.clone())));
-    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    admin.call("save_settings", &form).await.unwrap()
 }
 
 async fn push(admin: &Client, instance: &str) -> steward_frontend::contract::JobDetail {
@@ -134,13 +127,7 @@ async fn a_push_is_validated_reloaded_health_checked_and_rolled_back(backend: Ba
     // Revisions are kept, newest first, and any two compare.
     let numbers: Vec<i64> = config.revisions.iter().map(|r| r.number).collect();
     assert_eq!(numbers, [4, 3, 2, 1]);
-    let compared: Vec<HostDiff> = admin
-        .call(
-            "compare_revisions",
-            &[("instance_id", instance), ("from", &first.id.to_string()), ("to", &last.id.to_string())],
-        )
-        .await
-        .unwrap();
+    let compared = compare(admin, instance, first.id, last.id).await;
     let diff = &compared[0].files[0].diff;
     assert!(
         diff.contains("-            return 200 \"hello v1\\n\";")
@@ -204,13 +191,7 @@ async fn settings_are_typed_and_secrets_stay_sealed(backend: Backend) {
     let first = save(&admin, &instance, "First", &example(canary)).await;
     // A secret left empty keeps its value; a new one makes a new revision.
     let second = save(&admin, &instance, "Rotate the key", &example("canary-Rotated-Key-43")).await;
-    let compared: Vec<HostDiff> = admin
-        .call(
-            "compare_revisions",
-            &[("instance_id", &instance), ("from", &first.id.to_string()), ("to", &second.id.to_string())],
-        )
-        .await
-        .unwrap();
+    let compared = compare(&admin, &instance, first.id, second.id).await;
     let shown = serde_json::to_string(&compared).unwrap();
     assert!(shown.contains("********"), "the changed secret shows masked: {shown}");
     let page = serde_json::to_string(&overview(&admin, &instance).await).unwrap();

@@ -156,13 +156,7 @@ async fn a_push_killed_between_swap_and_reload_is_finished_or_taken_back(backend
     let admin = Client::new(&server.base);
     let token = server.setup_token.clone().unwrap();
     let password = common::ADMIN_PASSWORD;
-    admin
-        .call::<()>(
-            "complete_setup",
-            &[("token", &token), ("username", "admin"), ("password", password), ("confirm", password)],
-        )
-        .await
-        .unwrap();
+    admin.complete_setup(&token, "admin", password, password).await.unwrap();
     let key: CredentialSummary = admin.call("generate_ssh_key", &[("name", "steward")]).await.unwrap();
     let host = FleetHost::start(&key.public_key);
     let study: serde_json::Value =

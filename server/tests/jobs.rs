@@ -203,18 +203,7 @@ async fn replicas_on_postgres_never_run_a_job_twice() {
 
     let now = app.clock.now();
     for _ in 0..JOBS {
-        let job = NewJob {
-            kind: "noop",
-            target_kind: "fleet",
-            target_id: None,
-            target_name: "all hosts",
-            study_id: None,
-            payload: "{}",
-            max_attempts: 1,
-            requested_by: "test",
-            schedule_id: None,
-            run_after: now,
-        };
+        let job = NewJob::fleet_wide("noop", "test", now);
         app.state.store.insert_job(&job, now).await.unwrap();
     }
     let admin = app.admin().await;

@@ -7,8 +7,9 @@
 
 mod common;
 
+use common::configs::{compare, save};
 use common::{Backend, Client, TestApp, finished_job, instance_on, study_of, trusted_fleet};
-use steward_frontend::contract::{HostDiff, JobSummary, RevisionSummary};
+use steward_frontend::contract::{HostDiff, JobSummary};
 
 /// Survives every encoding a template may apply, so finding it anywhere means a leak.
 const CORE: &str = "c4n4ry";
@@ -25,19 +26,6 @@ async fn role_clients(app: &TestApp, admin: &Client, study: &str) -> Vec<(&'stat
     }
     clients.push(("admin", admin.clone()));
     clients
-}
-
-fn form_of(instance: &str, message: &str, values: &[(String, String)]) -> Vec<(String, String)> {
-    let mut form =
-        vec![("input[instance_id]".to_owned(), instance.to_owned()), ("input[message]".into(), message.into())];
-    form.extend(values.iter().map(|(k, v)| (format!("input[values][{k}]"), v.clone())));
-    form
-}
-
-async fn save(admin: &Client, instance: &str, message: &str, values: &[(String, String)]) -> RevisionSummary {
-    let form = form_of(instance, message, values);
-    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    admin.call("save_settings", &form).await.unwrap()
 }
 
 /// Everything a client may read about an instance's configuration and a job, raw.
@@ -96,13 +84,7 @@ async fn secrets_never_show_through_any_shipped_stack(backend: Backend) {
         let instance = instance_on(&app, admin, &study, stack, host).await;
         let first = save(admin, &instance, "First", &example_with_canaries(stack, 0)).await;
         let second = save(admin, &instance, "Rotate every secret", &example_with_canaries(stack, 100)).await;
-        let compared: Vec<HostDiff> = admin
-            .call(
-                "compare_revisions",
-                &[("instance_id", &instance), ("from", &first.id.to_string()), ("to", &second.id.to_string())],
-            )
-            .await
-            .unwrap();
+        let compared = compare(admin, &instance, first.id, second.id).await;
         assert!(compared[0].error.is_none(), "{stack} renders with hostile secrets: {compared:?}");
         let shown = serde_json::to_string(&compared).unwrap();
         assert!(shown.contains("********"), "{stack}: a changed secret shows as a masked line: {shown}");

@@ -90,17 +90,7 @@ async fn keys_and_secrets(backend: Backend) {
         seen += &admin.get(path).await.text().await.unwrap();
     }
     for endpoint in ["list_credentials", "audit_log"] {
-        let body = admin
-            .http
-            .post(format!("{}/api/{endpoint}", app.url))
-            .form(&[("query[page]", "0")])
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        seen += &body;
+        seen += &admin.call_raw(endpoint, &[("query[page]", "0")]).await.1;
     }
     for canary in [CANARY, PASSPHRASE, "PRIVATE KEY", private_body.as_str()] {
         assert!(!seen.contains(canary), "{canary:?} reached the browser");
@@ -191,13 +181,7 @@ async fn binary_keeps_secrets_out_of_logs_and_refuses_a_wrong_key() {
     let token = text.split("token=").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
     let admin = Client::new(&base);
     let password = "correct horse battery staple";
-    admin
-        .call::<()>(
-            "complete_setup",
-            &[("token", &token), ("username", "admin"), ("password", password), ("confirm", password)],
-        )
-        .await
-        .unwrap();
+    admin.complete_setup(&token, "admin", password, password).await.unwrap();
     admin
         .call::<CredentialSummary>("store_secret", &[("name", "db"), ("kind", "database-password"), ("secret", CANARY)])
         .await

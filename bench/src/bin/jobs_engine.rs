@@ -151,18 +151,7 @@ async fn throughput(backend: &str, url: &str, dir: &std::path::Path, replicas: u
     }
     let now = Utc::now() + chrono::Duration::days(1);
     for _ in 0..JOBS {
-        let job = NewJob {
-            kind: "noop",
-            target_kind: "fleet",
-            target_id: None,
-            target_name: "all hosts",
-            study_id: None,
-            payload: "{}",
-            max_attempts: 1,
-            requested_by: "bench",
-            schedule_id: None,
-            run_after: now,
-        };
+        let job = NewJob::fleet_wide("noop", "bench", now);
         states[0].store.insert_job(&job, Utc::now()).await.unwrap();
     }
     // Make them all due at once, then let the replicas at them.

@@ -5,7 +5,9 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::{AcknowledgeAlert, AcknowledgeByLink, alert_link, list_alerts};
-use crate::components::{ButtonForm, ErrorBanner, FormError, Loaded, LocalTime, PageHeader, last_error, successes};
+use crate::components::{
+    ButtonForm, DataTable, ErrorBanner, FormError, Loaded, LocalTime, PageHeader, last_error, successes,
+};
 use crate::contract::AlertSummary;
 
 fn severity_class(severity: &str) -> &'static str {
@@ -73,15 +75,9 @@ pub fn AlertsPage() -> impl IntoView {
                 match alerts.await.map(|list| list.into_iter().filter(|a| shown(a)).collect::<Vec<_>>()) {
                     Ok(list) if list.is_empty() => view! { <p class="empty">"Nothing here. Steward raises alerts from host checks (unreachable hosts, changed keys, full disks, expiring certificates, clocks, reboots, stopped services), config drift, failed pushes and checks, and missed schedules."</p> }.into_any(),
                     Ok(list) => view! {
-                        <table class="table" data-test="alerts-table">
-                            <thead><tr>
-                                <th scope="col">"Severity"</th><th scope="col">"Alert"</th><th scope="col">"State"</th>
-                                <th scope="col">"Opened"</th><th scope="col"><span class="sr-only">"Actions"</span></th>
-                            </tr></thead>
-                            <tbody>
-                                {list.into_iter().map(|a| view! { <AlertRow alert=a ack /> }).collect_view()}
-                            </tbody>
-                        </table>
+                        <DataTable test="alerts-table" columns=&["Severity", "Alert", "State", "Opened", ""]>
+                            {list.into_iter().map(|a| view! { <AlertRow alert=a ack /> }).collect_view()}
+                        </DataTable>
                     }.into_any(),
                     Err(error) => view! { <ErrorBanner error /> }.into_any(),
                 }

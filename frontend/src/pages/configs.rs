@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
 use crate::api::{CompareRevisions, PreviewPush, PushConfig, SaveSettings, StartJob, get_config};
-use crate::components::{FormError, Loaded, LocalTime, last_error, successes};
+use crate::components::{DataTable, FormError, Loaded, LocalTime, last_error, successes};
 use crate::contract::{AppError, ConfigOverview, HostDiff, RevisionSummary, SettingField};
 
 #[component]
@@ -94,29 +94,23 @@ fn HostStates(config: ConfigOverview) -> impl IntoView {
                 </ActionForm>
             </div>
             <FormError error />
-            <table class="table" data-test="host-configs">
-                <thead><tr>
-                    <th scope="col">"Host"</th><th scope="col">"Roles"</th><th scope="col">"Pushed revision"</th>
-                    <th scope="col">"Pushed"</th><th scope="col">"Drift"</th><th scope="col">"Checked"</th>
-                </tr></thead>
-                <tbody>
-                    {config.hosts.into_iter().map(|h| view! {
-                        <tr data-host=h.host_name.clone()>
-                            <td><a href=format!("/hosts/{}", h.host_id)>{h.host_name.clone()}</a></td>
-                            <td>{h.roles.join(", ")}</td>
-                            <td data-test="revision">{h.revision.map_or_else(|| "none yet".to_owned(), |n| format!("#{n}"))}</td>
-                            <td>{h.pushed_at.map(|at| view! { <LocalTime at /> })}</td>
-                            <td data-test="drift">
-                                {drift_badge(&h.drift)}
-                                {(!h.drift_files.is_empty()).then(|| view! {
-                                    <ul class="compact">{h.drift_files.iter().map(|f| view! { <li><code>{f.clone()}</code></li> }).collect_view()}</ul>
-                                })}
-                            </td>
-                            <td>{h.checked_at.map(|at| view! { <LocalTime at /> })}</td>
-                        </tr>
-                    }).collect_view()}
-                </tbody>
-            </table>
+            <DataTable test="host-configs" columns=&["Host", "Roles", "Pushed revision", "Pushed", "Drift", "Checked"]>
+                {config.hosts.into_iter().map(|h| view! {
+                    <tr data-host=h.host_name.clone()>
+                        <td><a href=format!("/hosts/{}", h.host_id)>{h.host_name.clone()}</a></td>
+                        <td>{h.roles.join(", ")}</td>
+                        <td data-test="revision">{h.revision.map_or_else(|| "none yet".to_owned(), |n| format!("#{n}"))}</td>
+                        <td>{h.pushed_at.map(|at| view! { <LocalTime at /> })}</td>
+                        <td data-test="drift">
+                            {drift_badge(&h.drift)}
+                            {(!h.drift_files.is_empty()).then(|| view! {
+                                <ul class="compact">{h.drift_files.iter().map(|f| view! { <li><code>{f.clone()}</code></li> }).collect_view()}</ul>
+                            })}
+                        </td>
+                        <td>{h.checked_at.map(|at| view! { <LocalTime at /> })}</td>
+                    </tr>
+                }).collect_view()}
+            </DataTable>
         </section>
     }
 }
@@ -226,19 +220,16 @@ fn SettingsForm(config: ConfigOverview, save: ServerAction<SaveSettings>) -> imp
 #[component]
 fn RevisionTable(revisions: Vec<RevisionSummary>) -> impl IntoView {
     view! {
-        <table class="table" data-test="revisions">
-            <thead><tr><th scope="col">"Revision"</th><th scope="col">"Message"</th><th scope="col">"Author"</th><th scope="col">"Saved"</th></tr></thead>
-            <tbody>
-                {revisions.into_iter().map(|r| view! {
-                    <tr data-revision=r.number>
-                        <td>{format!("#{}", r.number)}</td>
-                        <td>{r.message.clone()}</td>
-                        <td>{r.author.clone()}</td>
-                        <td><LocalTime at=r.created_at /></td>
-                    </tr>
-                }).collect_view()}
-            </tbody>
-        </table>
+        <DataTable test="revisions" columns=&["Revision", "Message", "Author", "Saved"]>
+            {revisions.into_iter().map(|r| view! {
+                <tr data-revision=r.number>
+                    <td>{format!("#{}", r.number)}</td>
+                    <td>{r.message.clone()}</td>
+                    <td>{r.author.clone()}</td>
+                    <td><LocalTime at=r.created_at /></td>
+                </tr>
+            }).collect_view()}
+        </DataTable>
     }
 }
 

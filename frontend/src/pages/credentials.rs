@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use crate::api::{
     DeleteCredential, GenerateSshKey, ImportSshKey, ShareCredential, StoreSecret, list_credentials, list_studies,
 };
-use crate::components::{ButtonForm, Field, FormError, Loaded, LocalTime, PageHeader, TextArea, last_error};
+use crate::components::{ButtonForm, DataTable, Field, FormError, Loaded, LocalTime, PageHeader, TextArea, last_error};
 use crate::contract::{CredentialKind, CredentialSummary};
 
 #[component]
@@ -53,32 +53,26 @@ pub fn CredentialsPage() -> impl IntoView {
             <Loaded resource=list view=move |value| match value {
                         items if items.is_empty() => view! { <p class="empty">"The vault is empty. Generate an SSH key for Steward below."</p> }.into_any(),
                         items => view! {
-                            <table class="table" data-test="credentials-table">
-                                <thead><tr>
-                                    <th scope="col">"Name"</th><th scope="col">"Kind"</th><th scope="col">"Public key / fingerprint"</th>
-                                    <th scope="col">"Used by"</th><th scope="col">"Shared with"</th><th scope="col">"Added"</th><th scope="col"><span class="sr-only">"Actions"</span></th>
-                                </tr></thead>
-                                <tbody>
-                                    {items.into_iter().map(|c| view! {
-                                        <tr data-credential=c.name.clone()>
-                                            <td>{c.name.clone()}</td>
-                                            <td><span class="badge">{c.kind.as_str()}</span></td>
-                                            <td>
-                                                {(!c.public_key.is_empty()).then(|| view! { <code class="public-key">{c.public_key.clone()}</code> })}
-                                                {(!c.fingerprint.is_empty()).then(|| view! { <code>{c.fingerprint.clone()}</code> })}
-                                            </td>
-                                            <td>{format!("{} host(s)", c.used_by_hosts)}</td>
-                                            <td>{(c.kind == CredentialKind::SshKey).then(|| view! {
-                                                <ShareCell credential=c.clone() share studies />
-                                            })}</td>
-                                            <td><LocalTime at=c.created_at /></td>
-                                            <td class="row-actions">
-                                                <ButtonForm action=delete fields=vec![("credential_id", c.id.to_string())] label="Delete" class="button-small" />
-                                            </td>
-                                        </tr>
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
+                            <DataTable test="credentials-table" columns=&["Name", "Kind", "Public key / fingerprint", "Used by", "Shared with", "Added", ""]>
+                                {items.into_iter().map(|c| view! {
+                                    <tr data-credential=c.name.clone()>
+                                        <td>{c.name.clone()}</td>
+                                        <td><span class="badge">{c.kind.as_str()}</span></td>
+                                        <td>
+                                            {(!c.public_key.is_empty()).then(|| view! { <code class="public-key">{c.public_key.clone()}</code> })}
+                                            {(!c.fingerprint.is_empty()).then(|| view! { <code>{c.fingerprint.clone()}</code> })}
+                                        </td>
+                                        <td>{format!("{} host(s)", c.used_by_hosts)}</td>
+                                        <td>{(c.kind == CredentialKind::SshKey).then(|| view! {
+                                            <ShareCell credential=c.clone() share studies />
+                                        })}</td>
+                                        <td><LocalTime at=c.created_at /></td>
+                                        <td class="row-actions">
+                                            <ButtonForm action=delete fields=vec![("credential_id", c.id.to_string())] label="Delete" class="button-small" />
+                                        </td>
+                                    </tr>
+                                }).collect_view()}
+                            </DataTable>
                         }.into_any(),
                     } />
         </section>

@@ -5,7 +5,7 @@ use chrono::Utc;
 use leptos::prelude::*;
 
 use crate::api::check_host;
-use crate::components::LocalTime;
+use crate::components::{DataTable, LocalTime};
 use crate::contract::{CERT_WARN_DAYS, CLOCK_WARN_MS, DISK_WARN_PERCENT, FleetSummary, HostHealth};
 
 pub fn human_bytes(bytes: u64) -> String {
@@ -215,39 +215,33 @@ pub fn HealthPanel(health: HostHealth) -> impl IntoView {
                 <dt>"Packages"</dt><dd>{if health.package_manager.is_empty() { "no known package manager".to_owned() } else { health.package_manager.clone() }}</dd>
             </dl>
             <h3>"Disks"</h3>
-            <table class="table" data-test="mounts-table">
-                <thead><tr><th scope="col">"Mount"</th><th scope="col">"Type"</th><th scope="col">"Size"</th><th scope="col">"Used"</th><th scope="col">"Available"</th><th scope="col">"Use"</th></tr></thead>
-                <tbody>
-                    {health.mounts.iter().map(|m| view! {
-                        <tr data-mount=m.path.clone()>
-                            <td><code>{m.path.clone()}</code></td>
-                            <td>{m.fs_type.clone()}</td>
-                            <td>{human_bytes(m.total_bytes)}</td>
-                            <td>{human_bytes(m.used_bytes)}</td>
-                            <td>{human_bytes(m.available_bytes)}</td>
-                            <td><span class=warn_class(m.use_percent >= DISK_WARN_PERCENT)>{format!("{}%", m.use_percent)}</span></td>
-                        </tr>
-                    }).collect_view()}
-                </tbody>
-            </table>
+            <DataTable test="mounts-table" columns=&["Mount", "Type", "Size", "Used", "Available", "Use"]>
+                {health.mounts.iter().map(|m| view! {
+                    <tr data-mount=m.path.clone()>
+                        <td><code>{m.path.clone()}</code></td>
+                        <td>{m.fs_type.clone()}</td>
+                        <td>{human_bytes(m.total_bytes)}</td>
+                        <td>{human_bytes(m.used_bytes)}</td>
+                        <td>{human_bytes(m.available_bytes)}</td>
+                        <td><span class=warn_class(m.use_percent >= DISK_WARN_PERCENT)>{format!("{}%", m.use_percent)}</span></td>
+                    </tr>
+                }).collect_view()}
+            </DataTable>
             {(!health.certificates.is_empty()).then(|| view! {
                 <h3>"Certificates"</h3>
-                <table class="table" data-test="certs-table">
-                    <thead><tr><th scope="col">"File"</th><th scope="col">"Subject"</th><th scope="col">"Expires"</th></tr></thead>
-                    <tbody>
-                        {health.certificates.iter().map(|c| view! {
-                            <tr>
-                                <td><code>{c.source.clone()}</code></td>
-                                <td>{c.subject.clone()}</td>
-                                <td>{match (c.not_after, &c.error) {
-                                    (Some(at), _) => view! { <LocalTime at />{format!(" ({} days)", days_until(at))} }.into_any(),
-                                    (None, Some(error)) => view! { <span class="badge badge-bad">{error.clone()}</span> }.into_any(),
-                                    (None, None) => ().into_any(),
-                                }}</td>
-                            </tr>
-                        }).collect_view()}
-                    </tbody>
-                </table>
+                <DataTable test="certs-table" columns=&["File", "Subject", "Expires"]>
+                    {health.certificates.iter().map(|c| view! {
+                        <tr>
+                            <td><code>{c.source.clone()}</code></td>
+                            <td>{c.subject.clone()}</td>
+                            <td>{match (c.not_after, &c.error) {
+                                (Some(at), _) => view! { <LocalTime at />{format!(" ({} days)", days_until(at))} }.into_any(),
+                                (None, Some(error)) => view! { <span class="badge badge-bad">{error.clone()}</span> }.into_any(),
+                                (None, None) => ().into_any(),
+                            }}</td>
+                        </tr>
+                    }).collect_view()}
+                </DataTable>
             })}
             {(!health.units.is_empty()).then(|| view! {
                 <h3>"Services"</h3>

@@ -5,7 +5,8 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::{CheckHost, PinHostKey, ScanHostKey, SetHostWatch, UpdateHost, get_host};
 use crate::components::{
-    ButtonForm, ErrorBanner, Field, FieldError, FormError, PageHeader, SshKeySelect, TextArea, last_error, successes,
+    ButtonForm, DataTable, ErrorBanner, Field, FieldError, FormError, PageHeader, SshKeySelect, TextArea, last_error,
+    successes,
 };
 use crate::contract::HostDetail;
 use crate::pages::fleet::HealthPanel;
@@ -210,27 +211,24 @@ fn HostKeys(detail: HostDetail, scan: ServerAction<ScanHostKey>, pin: ServerActi
             </p>
             <FormError error />
             {(!detail.keys.is_empty()).then(|| view! {
-                <table class="table" data-test="keys-table">
-                    <thead><tr><th scope="col">"Type"</th><th scope="col">"Fingerprint"</th><th scope="col">"Trusted"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
-                    <tbody>
-                        {detail.keys.clone().into_iter().map(|key| {
-                            let fingerprint = StoredValue::new(key.fingerprint.clone());
-                            let pinned = key.pinned;
-                            view! {
-                                <tr data-fingerprint=key.fingerprint.clone()>
-                                    <td>{key.algorithm.clone()}</td>
-                                    <td><code>{key.fingerprint.clone()}</code></td>
-                                    <td>{if key.pinned { "yes" } else { "no" }}</td>
-                                    <td class="row-actions">
-                                        <Show when=move || can_pin && !pinned>
-                                            <ButtonForm action=pin fields=vec![("host_id", host_id.to_string()), ("fingerprint", fingerprint.get_value())] label="Trust this key" class="button-small" />
-                                        </Show>
-                                    </td>
-                                </tr>
-                            }
-                        }).collect_view()}
-                    </tbody>
-                </table>
+                <DataTable test="keys-table" columns=&["Type", "Fingerprint", "Trusted", ""]>
+                    {detail.keys.clone().into_iter().map(|key| {
+                        let fingerprint = StoredValue::new(key.fingerprint.clone());
+                        let pinned = key.pinned;
+                        view! {
+                            <tr data-fingerprint=key.fingerprint.clone()>
+                                <td>{key.algorithm.clone()}</td>
+                                <td><code>{key.fingerprint.clone()}</code></td>
+                                <td>{if key.pinned { "yes" } else { "no" }}</td>
+                                <td class="row-actions">
+                                    <Show when=move || can_pin && !pinned>
+                                        <ButtonForm action=pin fields=vec![("host_id", host_id.to_string()), ("fingerprint", fingerprint.get_value())] label="Trust this key" class="button-small" />
+                                    </Show>
+                                </td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </DataTable>
             })}
             <div class="form-inline">
                 <ButtonForm action=scan fields=vec![("host_id", host_id.to_string())] label="Scan host key" />

@@ -5,8 +5,8 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{AddHost, DeleteHost, DeleteInstance, UpdateInstance, get_instance, list_instances};
 use crate::components::{
-    ButtonForm, ErrorBanner, Field, FormError, Loaded, PageHeader, SshKeySelect, TextArea, last_error, percent_encode,
-    successes,
+    ButtonForm, DataTable, ErrorBanner, Field, FormError, Loaded, PageHeader, SshKeySelect, TextArea, last_error,
+    percent_encode, successes,
 };
 use crate::contract::{InstanceDetail, InstanceQuery, InstanceSummary, Page};
 use crate::pages::fleet::{CheckNow, FleetCell, health_cells};
@@ -210,31 +210,24 @@ fn InstanceView(
             {if detail.hosts.is_empty() {
                 view! { <p class="empty">"No hosts yet. Add the servers this instance runs on."</p> }.into_any()
             } else {
+                let hosts = detail.hosts.clone();
                 view! {
-                    <table class="table" data-test="hosts-table">
-                        <thead><tr>
-                            <th scope="col">"Host"</th><th scope="col">"Roles"</th><th scope="col">"SSH"</th>
-                            <th scope="col">"Jump host"</th><th scope="col">"State"</th><th scope="col">"System"</th>
-                            <th scope="col">"Fullest disk"</th><th scope="col">"Certificate"</th><th scope="col">"Clock"</th>
-                            <th scope="col">"Reboot"</th><th scope="col"><span class="sr-only">"Actions"</span></th>
-                        </tr></thead>
-                        <tbody>
-                            {detail.hosts.clone().into_iter().map(|h| { let id = h.id; view! {
-                                <tr data-host=h.name.clone()>
-                                    <td><a href=format!("/hosts/{}", h.id)>{h.name.clone()}</a></td>
-                                    <td>{h.roles.iter().map(|r| view! { <span class="badge">{r.as_str()}</span>" " }).collect_view()}</td>
-                                    <td><code>{format!("{}@{}:{}", h.ssh_user, h.address, h.ssh_port)}</code></td>
-                                    <td>{h.jump_host.map(|j| j.name)}</td>
-                                    {move || health.with(|all| all.iter().find(|x| x.host_id == id).map(health_cells))}
-                                    <td class="row-actions">
-                                        <Show when=move || manage>
-                                            <ButtonForm action=delete_host fields=vec![("host_id", h.id.to_string())] label="Remove" class="button-small" />
-                                        </Show>
-                                    </td>
-                                </tr>
-                            }}).collect_view()}
-                        </tbody>
-                    </table>
+                    <DataTable test="hosts-table" columns=&["Host", "Roles", "SSH", "Jump host", "State", "System", "Fullest disk", "Certificate", "Clock", "Reboot", ""]>
+                        {hosts.into_iter().map(|h| { let id = h.id; view! {
+                            <tr data-host=h.name.clone()>
+                                <td><a href=format!("/hosts/{}", h.id)>{h.name.clone()}</a></td>
+                                <td>{h.roles.iter().map(|r| view! { <span class="badge">{r.as_str()}</span>" " }).collect_view()}</td>
+                                <td><code>{format!("{}@{}:{}", h.ssh_user, h.address, h.ssh_port)}</code></td>
+                                <td>{h.jump_host.map(|j| j.name)}</td>
+                                {move || health.with(|all| all.iter().find(|x| x.host_id == id).map(health_cells))}
+                                <td class="row-actions">
+                                    <Show when=move || manage>
+                                        <ButtonForm action=delete_host fields=vec![("host_id", h.id.to_string())] label="Remove" class="button-small" />
+                                    </Show>
+                                </td>
+                            </tr>
+                        }}).collect_view()}
+                    </DataTable>
                 }.into_any()
             }}
             <Show when=move || manage>

@@ -6,7 +6,7 @@ use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 use crate::api::{CancelJob, StartJob, get_job, list_jobs};
 use crate::components::{
-    ButtonForm, ErrorBanner, FormError, Loaded, LocalTime, PageHeader, last_error, percent_encode, successes,
+    ButtonForm, DataTable, ErrorBanner, FormError, Loaded, LocalTime, PageHeader, last_error, percent_encode, successes,
 };
 use crate::contract::{JobHostResult, JobKindSummary, JobQuery, JobSummary, LogLine};
 
@@ -85,26 +85,19 @@ pub fn JobsPage() -> impl IntoView {
                         let (current, total) = (page.page, page.total);
                         let nav = move |to: u32| jobs_link(&JobQuery { page: to, ..q.clone() });
                         view! {
-                            <table class="table" data-test="jobs-table">
-                                <thead><tr>
-                                    <th scope="col">"Job"</th><th scope="col">"What"</th><th scope="col">"On"</th>
-                                    <th scope="col">"State"</th><th scope="col">"Hosts"</th><th scope="col">"Requested"</th>
-                                    <th scope="col">"By"</th>
-                                </tr></thead>
-                                <tbody>
-                                    {page.items.into_iter().map(|job| view! {
-                                        <tr data-job=job.id.to_string()>
-                                            <td><a href=format!("/jobs/{}", job.id)>{format!("#{}", job.id)}</a></td>
-                                            <td>{job.title.clone()}</td>
-                                            <td>{format!("{} {}", job.target_kind, job.target_name)}</td>
-                                            <td><JobState state=job.state.clone() /></td>
-                                            <td>{(job.total > 0).then(|| format!("{}/{} ({} failed)", job.done, job.total, job.failed))}</td>
-                                            <td><LocalTime at=job.created_at /></td>
-                                            <td>{job.requested_by.clone()}</td>
-                                        </tr>
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
+                            <DataTable test="jobs-table" columns=&["Job", "What", "On", "State", "Hosts", "Requested", "By"]>
+                                {page.items.into_iter().map(|job| view! {
+                                    <tr data-job=job.id.to_string()>
+                                        <td><a href=format!("/jobs/{}", job.id)>{format!("#{}", job.id)}</a></td>
+                                        <td>{job.title.clone()}</td>
+                                        <td>{format!("{} {}", job.target_kind, job.target_name)}</td>
+                                        <td><JobState state=job.state.clone() /></td>
+                                        <td>{(job.total > 0).then(|| format!("{}/{} ({} failed)", job.done, job.total, job.failed))}</td>
+                                        <td><LocalTime at=job.created_at /></td>
+                                        <td>{job.requested_by.clone()}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </DataTable>
                             <nav class="pagination" aria-label="Pages">
                                 <span>{format!("{total} jobs · page {} of {page_count}", current + 1)}</span>
                                 {(current > 0).then(|| view! { <a href=nav(current - 1)>"Previous"</a> })}
@@ -194,18 +187,15 @@ fn LiveJob(
         </section>
         <section class="panel">
             <h2>"Hosts"</h2>
-            <table class="table" data-test="job-hosts">
-                <thead><tr><th scope="col">"Host"</th><th scope="col">"State"</th><th scope="col">"Result"</th></tr></thead>
-                <tbody>
-                    <For each=move || hosts.get() key=|h| (h.host_id, h.state.clone(), h.message.clone()) let:host>
-                        <tr data-host=host.host_name.clone()>
-                            <td><a href=format!("/hosts/{}", host.host_id)>{host.host_name.clone()}</a></td>
-                            <td><JobState state=host.state.clone() /></td>
-                            <td>{host.message.clone()}</td>
-                        </tr>
-                    </For>
-                </tbody>
-            </table>
+            <DataTable test="job-hosts" columns=&["Host", "State", "Result"]>
+                <For each=move || hosts.get() key=|h| (h.host_id, h.state.clone(), h.message.clone()) let:host>
+                    <tr data-host=host.host_name.clone()>
+                        <td><a href=format!("/hosts/{}", host.host_id)>{host.host_name.clone()}</a></td>
+                        <td><JobState state=host.state.clone() /></td>
+                        <td>{host.message.clone()}</td>
+                    </tr>
+                </For>
+            </DataTable>
         </section>
         <section class="panel">
             <div class="section-header">

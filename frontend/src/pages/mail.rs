@@ -4,7 +4,9 @@
 use leptos::prelude::*;
 
 use crate::api::{ResendMail, SendTestMail, list_outbox};
-use crate::components::{ButtonForm, Field, FormError, Loaded, LocalTime, PageHeader, last_error, successes};
+use crate::components::{
+    ButtonForm, DataTable, Field, FormError, Loaded, LocalTime, PageHeader, last_error, successes,
+};
 
 #[component]
 pub fn MailPage() -> impl IntoView {
@@ -39,32 +41,25 @@ pub fn MailPage() -> impl IntoView {
             <Loaded resource=outbox view=move |value| match value {
                         page if page.items.is_empty() => view! { <p class="empty">"No mail yet."</p> }.into_any(),
                         page => view! {
-                            <table class="table" data-test="outbox-table">
-                                <thead><tr>
-                                    <th scope="col">"To"</th><th scope="col">"Subject"</th><th scope="col">"Status"</th>
-                                    <th scope="col">"Attempts"</th><th scope="col">"Last error"</th><th scope="col">"Queued"</th>
-                                    <th scope="col"><span class="sr-only">"Actions"</span></th>
-                                </tr></thead>
-                                <tbody>
-                                    {page.items.into_iter().map(|m| {
-                                        let class = if m.status == "sent" { "badge badge-good" } else if m.last_error.is_empty() { "badge" } else { "badge badge-bad" };
-                                        view! {
-                                            <tr data-mail=m.id.to_string()>
-                                                <td>{m.to.clone()}</td>
-                                                <td>{m.subject.clone()}</td>
-                                                <td><span class=class>{m.status.clone()}</span>
-                                                    {m.next_attempt_at.map(|at| view! { " · next try " <LocalTime at /> })}</td>
-                                                <td>{m.attempts}</td>
-                                                <td>{m.last_error.clone()}</td>
-                                                <td><LocalTime at=m.created_at /></td>
-                                                <td class="row-actions">
-                                                    <ButtonForm action=resend fields=vec![("mail_id", m.id.to_string())] label="Resend" class="button-small" />
-                                                </td>
-                                            </tr>
-                                        }
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
+                            <DataTable test="outbox-table" columns=&["To", "Subject", "Status", "Attempts", "Last error", "Queued", ""]>
+                                {page.items.into_iter().map(|m| {
+                                    let class = if m.status == "sent" { "badge badge-good" } else if m.last_error.is_empty() { "badge" } else { "badge badge-bad" };
+                                    view! {
+                                        <tr data-mail=m.id.to_string()>
+                                            <td>{m.to.clone()}</td>
+                                            <td>{m.subject.clone()}</td>
+                                            <td><span class=class>{m.status.clone()}</span>
+                                                {m.next_attempt_at.map(|at| view! { " · next try " <LocalTime at /> })}</td>
+                                            <td>{m.attempts}</td>
+                                            <td>{m.last_error.clone()}</td>
+                                            <td><LocalTime at=m.created_at /></td>
+                                            <td class="row-actions">
+                                                <ButtonForm action=resend fields=vec![("mail_id", m.id.to_string())] label="Resend" class="button-small" />
+                                            </td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </DataTable>
                         }.into_any(),
                     } />
         </section>

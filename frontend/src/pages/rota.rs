@@ -5,7 +5,9 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{AddRotaOverride, DeleteRotaOverride, SaveRota, get_rota};
-use crate::components::{ButtonForm, Field, FieldError, FormError, Loaded, LocalTime, last_error, successes};
+use crate::components::{
+    ButtonForm, DataTable, Field, FieldError, FormError, Loaded, LocalTime, last_error, successes,
+};
 use crate::contract::RotaView;
 
 #[component]
@@ -59,19 +61,16 @@ fn Rota(
                     <dt>"Secondary"</dt><dd data-test="secondary-now">{rota.secondary_now.clone().unwrap_or_else(|| "nobody".into())}</dd>
                 </dl>
                 <h3>"Coming weeks"</h3>
-                <table class="table" data-test="rota-calendar">
-                    <thead><tr><th scope="col">"Week from"</th><th scope="col">"Primary"</th><th scope="col">"Secondary"</th><th scope="col">"Overrides"</th></tr></thead>
-                    <tbody>
-                        {rota.weeks.iter().map(|w| view! {
-                            <tr>
-                                <td><LocalTime at=w.starts_at /></td>
-                                <td>{w.primary.clone().unwrap_or_default()}</td>
-                                <td>{w.secondary.clone().unwrap_or_default()}</td>
-                                <td>{w.overridden.then(|| view! { <span class="badge badge-warn">"override"</span> })}</td>
-                            </tr>
-                        }).collect_view()}
-                    </tbody>
-                </table>
+                <DataTable test="rota-calendar" columns=&["Week from", "Primary", "Secondary", "Overrides"]>
+                    {rota.weeks.iter().map(|w| view! {
+                        <tr>
+                            <td><LocalTime at=w.starts_at /></td>
+                            <td>{w.primary.clone().unwrap_or_default()}</td>
+                            <td>{w.secondary.clone().unwrap_or_default()}</td>
+                            <td>{w.overridden.then(|| view! { <span class="badge badge-warn">"override"</span> })}</td>
+                        </tr>
+                    }).collect_view()}
+                </DataTable>
             </section>
         })}
         <section class="panel">

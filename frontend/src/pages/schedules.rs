@@ -6,7 +6,7 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 
 use crate::api::{DeleteSchedule, SaveSchedule, get_schedule, list_schedules, preview_schedule};
 use crate::components::{
-    ErrorBanner, Field, FieldError, FormError, Loaded, LocalTime, PageHeader, last_error, successes,
+    DataTable, ErrorBanner, Field, FieldError, FormError, Loaded, LocalTime, PageHeader, last_error, successes,
 };
 use crate::contract::ScheduleSummary;
 use crate::pages::jobs::JobState;
@@ -23,24 +23,18 @@ pub fn SchedulesPage() -> impl IntoView {
                         <p class="empty">"No schedules yet. Open an instance and use Schedule a job."</p>
                     }.into_any(),
                     list => view! {
-                        <table class="table" data-test="schedules-table">
-                            <thead><tr>
-                                <th scope="col">"Schedule"</th><th scope="col">"What"</th><th scope="col">"On"</th>
-                                <th scope="col">"When"</th><th scope="col">"Next run"</th><th scope="col">"Enabled"</th>
-                            </tr></thead>
-                            <tbody>
-                                {list.into_iter().map(|s| view! {
-                                    <tr data-schedule=s.name.clone()>
-                                        <td><a href=format!("/schedules/{}", s.id)>{s.name.clone()}</a></td>
-                                        <td>{s.title.clone()}</td>
-                                        <td>{format!("{} {}", s.target_kind, s.target_name)}</td>
-                                        <td><code>{s.cron.clone()}</code>{format!(" ({})", s.timezone)}</td>
-                                        <td>{s.next_due_at.map(|at| view! { <LocalTime at /> })}</td>
-                                        <td>{if s.enabled { "yes" } else { "no" }}</td>
-                                    </tr>
-                                }).collect_view()}
-                            </tbody>
-                        </table>
+                        <DataTable test="schedules-table" columns=&["Schedule", "What", "On", "When", "Next run", "Enabled"]>
+                            {list.into_iter().map(|s| view! {
+                                <tr data-schedule=s.name.clone()>
+                                    <td><a href=format!("/schedules/{}", s.id)>{s.name.clone()}</a></td>
+                                    <td>{s.title.clone()}</td>
+                                    <td>{format!("{} {}", s.target_kind, s.target_name)}</td>
+                                    <td><code>{s.cron.clone()}</code>{format!(" ({})", s.timezone)}</td>
+                                    <td>{s.next_due_at.map(|at| view! { <LocalTime at /> })}</td>
+                                    <td>{if s.enabled { "yes" } else { "no" }}</td>
+                                </tr>
+                            }).collect_view()}
+                        </DataTable>
                     }.into_any(),
                 } />
     }
@@ -90,22 +84,20 @@ pub fn SchedulePage() -> impl IntoView {
                                 {if s.runs.is_empty() {
                                     view! { <p class="empty">"It has not come due yet."</p> }.into_any()
                                 } else {
+                                    let runs = s.runs.clone();
                                     view! {
-                                        <table class="table" data-test="schedule-runs">
-                                            <thead><tr><th scope="col">"Due"</th><th scope="col">"Outcome"</th><th scope="col">"Job"</th></tr></thead>
-                                            <tbody>
-                                                {s.runs.iter().map(|r| view! {
-                                                    <tr>
-                                                        <td><LocalTime at=r.due_at /></td>
-                                                        <td>{r.outcome.clone()}</td>
-                                                        <td>{r.job_id.map(|job| view! {
-                                                            <a href=format!("/jobs/{job}")>{format!("#{job}")}</a>" "
-                                                            <JobState state=r.job_state.clone().unwrap_or_default() />
-                                                        })}</td>
-                                                    </tr>
-                                                }).collect_view()}
-                                            </tbody>
-                                        </table>
+                                        <DataTable test="schedule-runs" columns=&["Due", "Outcome", "Job"]>
+                                            {runs.iter().map(|r| view! {
+                                                <tr>
+                                                    <td><LocalTime at=r.due_at /></td>
+                                                    <td>{r.outcome.clone()}</td>
+                                                    <td>{r.job_id.map(|job| view! {
+                                                        <a href=format!("/jobs/{job}")>{format!("#{job}")}</a>" "
+                                                        <JobState state=r.job_state.clone().unwrap_or_default() />
+                                                    })}</td>
+                                                </tr>
+                                            }).collect_view()}
+                                        </DataTable>
                                     }.into_any()
                                 }}
                             </section>

@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 use crate::api::list_workers;
-use crate::components::{Loaded, LocalTime, PageHeader};
+use crate::components::{DataTable, Loaded, LocalTime, PageHeader};
 use crate::contract::WorkerState;
 
 fn state_class(state: WorkerState) -> &'static str {
@@ -25,25 +25,19 @@ pub fn SettingsPage() -> impl IntoView {
             <h2>"Workers"</h2>
             <p class="muted">"Steward's background work in this process. A worker backing off tries again after the pause shown; its last error stays here until the next one."</p>
             <Loaded resource=workers view=move |list| view! {
-                            <table class="table" data-test="workers-table">
-                                <thead><tr>
-                                    <th scope="col">"Worker"</th><th scope="col">"State"</th><th scope="col">"Last run"</th>
-                                    <th scope="col">"Runs"</th><th scope="col">"Last error"</th>
-                                </tr></thead>
-                                <tbody>
-                                    {list.into_iter().map(|w| view! {
-                                        <tr data-worker=w.name.clone()>
-                                            <td><strong>{w.name.clone()}</strong><br /><span class="muted">{w.description.clone()}</span></td>
-                                            <td><span class=state_class(w.state) data-test="worker-state">{w.state.as_str()}</span>
-                                                {w.backoff_secs.filter(|s| *s > 0).map(|s| view! { " · again in " {s} " s" })}</td>
-                                            <td>{w.last_run_at.map(|at| view! { <LocalTime at /> })}</td>
-                                            <td>{w.runs}</td>
-                                            <td data-test="worker-error">{w.last_error.clone().unwrap_or_default()}
-                                                {w.last_error_at.map(|at| view! { " (" <LocalTime at /> ")" })}</td>
-                                        </tr>
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
+                            <DataTable test="workers-table" columns=&["Worker", "State", "Last run", "Runs", "Last error"]>
+                                {list.into_iter().map(|w| view! {
+                                    <tr data-worker=w.name.clone()>
+                                        <td><strong>{w.name.clone()}</strong><br /><span class="muted">{w.description.clone()}</span></td>
+                                        <td><span class=state_class(w.state) data-test="worker-state">{w.state.as_str()}</span>
+                                            {w.backoff_secs.filter(|s| *s > 0).map(|s| view! { " · again in " {s} " s" })}</td>
+                                        <td>{w.last_run_at.map(|at| view! { <LocalTime at /> })}</td>
+                                        <td>{w.runs}</td>
+                                        <td data-test="worker-error">{w.last_error.clone().unwrap_or_default()}
+                                            {w.last_error_at.map(|at| view! { " (" <LocalTime at /> ")" })}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </DataTable>
                         }.into_any() />
         </section>
     }

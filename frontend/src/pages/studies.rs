@@ -8,7 +8,7 @@ use crate::api::{
     list_studies,
 };
 use crate::components::{
-    ButtonForm, ErrorBanner, Field, FormError, Loaded, PageHeader, TextArea, last_error, successes,
+    ButtonForm, DataTable, ErrorBanner, Field, FormError, Loaded, PageHeader, TextArea, last_error, successes,
 };
 use crate::contract::{CurrentUser, StudyDetail, StudyRole, StudySummary};
 
@@ -28,23 +28,17 @@ pub fn StudiesPage() -> impl IntoView {
                             </p>
                         }.into_any(),
                         list => view! {
-                            <table class="table" data-test="studies-table">
-                                <thead><tr>
-                                    <th scope="col">"Study"</th><th scope="col">"Your role"</th>
-                                    <th scope="col">"Instances"</th><th scope="col">"Hosts"</th><th scope="col">"Contact"</th>
-                                </tr></thead>
-                                <tbody>
-                                    {list.into_iter().map(|s| view! {
-                                        <tr>
-                                            <td><a href=format!("/studies/{}", s.id)>{s.name}</a></td>
-                                            <td>{s.my_role.map(|r| view! { <span class="badge">{r.as_str()}</span> })}</td>
-                                            <td>{s.instance_count}</td>
-                                            <td>{s.host_count}</td>
-                                            <td>{s.contact}</td>
-                                        </tr>
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
+                            <DataTable test="studies-table" columns=&["Study", "Your role", "Instances", "Hosts", "Contact"]>
+                                {list.into_iter().map(|s| view! {
+                                    <tr>
+                                        <td><a href=format!("/studies/{}", s.id)>{s.name}</a></td>
+                                        <td>{s.my_role.map(|r| view! { <span class="badge">{r.as_str()}</span> })}</td>
+                                        <td>{s.instance_count}</td>
+                                        <td>{s.host_count}</td>
+                                        <td>{s.contact}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </DataTable>
                         }.into_any(),
                     } />
         </section>
@@ -129,6 +123,7 @@ fn StudyView(
     let delete = ServerAction::<DeleteStudy>::new();
     let delete_error = last_error(delete.value());
     let title = study.name.clone();
+    let members = StoredValue::new(detail.members.clone());
     view! {
         <leptos_meta::Title text=title.clone() />
         <header class="page-header">
@@ -154,21 +149,19 @@ fn StudyView(
                 {if detail.instances.is_empty() {
                     view! { <p class="empty">"No instances yet."</p> }.into_any()
                 } else {
+                    let instances = detail.instances.clone();
                     view! {
-                        <table class="table" data-test="study-instances">
-                            <thead><tr><th scope="col">"Instance"</th><th scope="col">"Stack"</th><th scope="col">"Environment"</th><th scope="col">"Hosts"</th><th scope="col">"Tags"</th></tr></thead>
-                            <tbody>
-                                {detail.instances.clone().into_iter().map(|i| view! {
-                                    <tr>
-                                        <td><a href=format!("/instances/{}", i.id)>{i.name}</a></td>
-                                        <td>{i.stack.to_string()}</td>
-                                        <td>{i.environment}</td>
-                                        <td>{i.host_count}</td>
-                                        <td>{i.tags.into_iter().map(|t| view! { <span class="badge">{t}</span>" " }).collect_view()}</td>
-                                    </tr>
-                                }).collect_view()}
-                            </tbody>
-                        </table>
+                        <DataTable test="study-instances" columns=&["Instance", "Stack", "Environment", "Hosts", "Tags"]>
+                            {instances.into_iter().map(|i| view! {
+                                <tr>
+                                    <td><a href=format!("/instances/{}", i.id)>{i.name}</a></td>
+                                    <td>{i.stack.to_string()}</td>
+                                    <td>{i.environment}</td>
+                                    <td>{i.host_count}</td>
+                                    <td>{i.tags.into_iter().map(|t| view! { <span class="badge">{t}</span>" " }).collect_view()}</td>
+                                </tr>
+                            }).collect_view()}
+                        </DataTable>
                     }.into_any()
                 }}
                 <Show when=move || manage>
@@ -194,26 +187,23 @@ fn StudyView(
             <section class="panel">
                 <h2>"Members"</h2>
                 {move || member_error.get().filter(|e| !e.is_field_error()).map(|error| view! { <ErrorBanner error /> })}
-                <table class="table" data-test="members">
-                    <thead><tr><th scope="col">"User"</th><th scope="col">"Name"</th><th scope="col">"Role"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
-                    <tbody>
-                        {detail.members.clone().into_iter().map(|m| {
-                            let user_id = m.user_id;
-                            view! {
-                                <tr data-member=m.username.clone()>
-                                    <td>{m.username.clone()}</td>
-                                    <td>{m.display_name}</td>
-                                    <td><span class="badge">{m.role.as_str()}</span></td>
-                                    <td class="row-actions">
-                                        <Show when=move || manage>
-                                            <ButtonForm action=remove_member fields=vec![("study_id", study_id.to_string()), ("user_id", user_id.to_string())] label="Remove" class="button-small" />
-                                        </Show>
-                                    </td>
-                                </tr>
-                            }
-                        }).collect_view()}
-                    </tbody>
-                </table>
+                <DataTable test="members" columns=&["User", "Name", "Role", ""]>
+                    {members.get_value().into_iter().map(|m| {
+                        let user_id = m.user_id;
+                        view! {
+                            <tr data-member=m.username.clone()>
+                                <td>{m.username.clone()}</td>
+                                <td>{m.display_name}</td>
+                                <td><span class="badge">{m.role.as_str()}</span></td>
+                                <td class="row-actions">
+                                    <Show when=move || manage>
+                                        <ButtonForm action=remove_member fields=vec![("study_id", study_id.to_string()), ("user_id", user_id.to_string())] label="Remove" class="button-small" />
+                                    </Show>
+                                </td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </DataTable>
                 <Show when=move || manage>
                     <ActionForm action=set_member attr:class="form form-inline" attr:data-test="add-member">
                         <input type="hidden" name="study_id" value=study_id.to_string() />

@@ -188,6 +188,18 @@ impl InstanceSpec {
         .checked()
     }
 
+    /// The spec as the store writes it.
+    pub fn fields(&self) -> crate::store::InstanceFields<'_> {
+        crate::store::InstanceFields {
+            name: &self.name,
+            stack: self.stack.as_str(),
+            environment: &self.environment,
+            base_url: &self.base_url,
+            notes: &self.notes,
+            tags: &self.tags,
+        }
+    }
+
     /// The fields' lengths and forms checked (an import builds the spec itself).
     pub fn checked(self) -> Result<Self> {
         text("name", "a name", &self.name, 200)?;

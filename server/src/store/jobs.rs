@@ -63,6 +63,24 @@ pub struct NewJob<'a> {
     pub run_after: DateTime<Utc>,
 }
 
+impl<'a> NewJob<'a> {
+    /// A one-attempt job of `kind` over the whole fleet, with no payload, due at `run_after`.
+    pub fn fleet_wide(kind: &'a str, requested_by: &'a str, run_after: DateTime<Utc>) -> Self {
+        Self {
+            kind,
+            target_kind: "fleet",
+            target_id: None,
+            target_name: "all hosts",
+            study_id: None,
+            payload: "{}",
+            max_attempts: 1,
+            requested_by,
+            schedule_id: None,
+            run_after,
+        }
+    }
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct JobHostRow {
     pub host_id: i64,

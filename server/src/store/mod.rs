@@ -204,19 +204,14 @@ impl Store {
                 .connect_with(options)
                 .await
                 .map_err(|err| {
-                    ConfigError::new(
-                        "database.url",
+                    url_error(
                         format!("cannot connect to {}: {err}", config.url),
                         "Check that Postgres runs there and the user, password and database exist.",
                     )
                 })?;
             Ok(Self { pool: Pool::Postgres(pool), _lock: None, writers: Arc::default() })
         } else {
-            Err(ConfigError::new(
-                "database.url",
-                format!("unknown scheme in {}", config.url),
-                "Use sqlite://PATH or postgres://USER@HOST/DB.",
-            ))
+            Err(url_error(format!("unknown scheme in {}", config.url), "Use sqlite://PATH or postgres://USER@HOST/DB."))
         }
     }
 
@@ -231,8 +226,7 @@ impl Store {
         let path = options.get_filename().to_path_buf();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|err| {
-                ConfigError::new(
-                    "database.url",
+                url_error(
                     format!("cannot create {}: {err}", dir.display()),
                     "Make the directory writable for Steward's user or choose another path.",
                 )
@@ -245,11 +239,7 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(|err| {
-            ConfigError::new(
-                "database.url",
-                format!("cannot open {}: {err}", path.display()),
-                "Check the path and its permissions.",
-            )
+            url_error(format!("cannot open {}: {err}", path.display()), "Check the path and its permissions.")
         })?;
         Ok(Self { pool: Pool::Sqlite(pool), _lock: lock, writers: Arc::default() })
     }
@@ -287,28 +277,30 @@ pub(crate) fn like_pattern(text: &str) -> String {
 }
 
 fn bad_url(url: &crate::config::DatabaseUrl, err: sqlx::Error) -> ConfigError {
-    ConfigError::new("database.url", format!("{url} is not a valid database URL: {err}"), "Fix the URL.")
+    url_error(format!("{url} is not a valid database URL: {err}"), "Fix the URL.")
+}
+
+/// A problem with the database the setting `database.url` names, and what to do about it.
+fn url_error(message: String, hint: &'static str) -> ConfigError {
+    ConfigError::new("database.url", message, hint)
 }
 
 /// Takes an exclusive lock beside the SQLite file; a second process gets a clear refusal.
 fn lock_sqlite(db: &Path) -> Result<File, ConfigError> {
     let lock_path = PathBuf::from(format!("{}.lock", db.display()));
     let file = File::options().create(true).truncate(false).write(true).open(&lock_path).map_err(|err| {
-        ConfigError::new(
-            "database.url",
+        url_error(
             format!("cannot create the lock file {}: {err}", lock_path.display()),
             "Make the data directory writable for Steward's user.",
         )
     })?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(ConfigError::new(
-            "database.url",
+        Err(std::fs::TryLockError::WouldBlock) => Err(url_error(
             format!("another Steward process is already using {}", db.display()),
             "Stop the other process; to run several Steward replicas, use Postgres.",
         )),
-        Err(std::fs::TryLockError::Error(err)) => Err(ConfigError::new(
-            "database.url",
+        Err(std::fs::TryLockError::Error(err)) => Err(url_error(
             format!("cannot lock {}: {err}", lock_path.display()),
             "Check the data directory's file system and permissions.",
         )),

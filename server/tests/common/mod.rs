@@ -98,18 +98,7 @@ impl TestApp {
     /// Sets up the first admin and returns a client logged in as them.
     pub async fn admin(&self) -> Client {
         let client = self.client();
-        client
-            .call::<()>(
-                "complete_setup",
-                &[
-                    ("token", &self.setup_token()),
-                    ("username", "admin"),
-                    ("password", ADMIN_PASSWORD),
-                    ("confirm", ADMIN_PASSWORD),
-                ],
-            )
-            .await
-            .unwrap();
+        client.complete_setup(&self.setup_token(), "admin", ADMIN_PASSWORD, ADMIN_PASSWORD).await.unwrap();
         client
     }
 
@@ -139,6 +128,8 @@ impl TestApp {
     }
 }
 
+#[allow(dead_code)]
+pub mod configs;
 pub mod fleet;
 #[allow(dead_code)]
 pub mod process;
@@ -202,6 +193,30 @@ impl Client {
     pub async fn call_raw(&self, name: &str, form: &[(&str, &str)]) -> (StatusCode, String) {
         let response = self.http.post(format!("{}/api/{name}", self.base)).form(form).send().await.unwrap();
         (response.status(), response.text().await.unwrap())
+    }
+
+    /// Answers the setup link's form: `token`, the first admin's name, the password twice.
+    pub async fn complete_setup(
+        &self,
+        token: &str,
+        username: &str,
+        password: &str,
+        confirm: &str,
+    ) -> Result<(), Failure> {
+        let form = [("token", token), ("username", username), ("password", password), ("confirm", confirm)];
+        self.call("complete_setup", &form).await
+    }
+
+    /// As an admin: a member account named `username` with the shared test password.
+    pub async fn create_member(&self, username: &str) {
+        let form = [
+            ("username", username),
+            ("display_name", ""),
+            ("email", ""),
+            ("role", "member"),
+            ("password", USER_PASSWORD),
+        ];
+        self.call::<serde_json::Value>("create_user", &form).await.unwrap();
     }
 
     pub async fn login(&self, username: &str, password: &str) -> Result<serde_json::Value, Failure> {
@@ -271,19 +286,7 @@ pub async fn fixture(admin: &Client) -> Fixture {
     let study_id = study["id"].as_i64().unwrap();
     let sid = study_id.to_string();
     for (username, role) in ROLE_USERS {
-        admin
-            .call::<serde_json::Value>(
-                "create_user",
-                &[
-                    ("username", username),
-                    ("display_name", ""),
-                    ("email", ""),
-                    ("role", "member"),
-                    ("password", USER_PASSWORD),
-                ],
-            )
-            .await
-            .unwrap();
+        admin.create_member(username).await;
         if let Some(role) = role {
             admin
                 .call::<()>("set_member", &[("study_id", &sid), ("username", username), ("role", role)])
@@ -382,15 +385,7 @@ pub async fn trusted_fleet(app: &TestApp, n: usize) -> Fleet {
     let mut hosts = Vec::new();
     for i in 0..n {
         let host = fleet::FleetHost::start(&key.public_key);
-        let (port, credential, name) = (host.port.to_string(), key.id.to_string(), format!("h{i}"));
-        let mut form = host_form(&instance_id, &name, "web", "127.0.0.1", &credential, "");
-        form[4].1 = &port;
-        form[5].1 = &host.user;
-        let added: serde_json::Value = admin.call("add_host", &form).await.unwrap();
-        let id = added["id"].as_i64().unwrap();
-        let cli = steward::services::audit::Actor::cli();
-        app.state.ssh.scan(&cli, id).await.unwrap();
-        app.state.ssh.pin(&cli, id, &host.fingerprint()).await.unwrap();
+        let id = add_trusted_host(app, &admin, &instance_id, &format!("h{i}"), "web", key.id, &host).await;
         hosts.push((id, host));
     }
     Fleet { admin, instance_id, hosts }
@@ -413,9 +408,24 @@ pub async fn instance_on(app: &TestApp, admin: &Client, study: &str, stack: &str
         .unwrap();
     let instance = instance["id"].to_string();
     let credentials: Vec<serde_json::Value> = admin.call("list_credentials", &[]).await.unwrap();
-    let credential = credentials[0]["id"].to_string();
-    let port = host.port.to_string();
-    let mut form = host_form(&instance, "all-in-one", "all", "127.0.0.1", &credential, "");
+    let credential = credentials[0]["id"].as_i64().unwrap();
+    add_trusted_host(app, admin, &instance, "all-in-one", "all", credential, host).await;
+    instance
+}
+
+/// Adds the fleet's real `host` to the instance as `name` with `roles`, reached with the
+/// vault's key `credential`, and trusts its key. Returns the host's id.
+pub async fn add_trusted_host(
+    app: &TestApp,
+    admin: &Client,
+    instance: &str,
+    name: &str,
+    roles: &str,
+    credential: i64,
+    host: &fleet::FleetHost,
+) -> i64 {
+    let (port, credential) = (host.port.to_string(), credential.to_string());
+    let mut form = host_form(instance, name, roles, "127.0.0.1", &credential, "");
     form[4].1 = &port;
     form[5].1 = &host.user;
     let added: serde_json::Value = admin.call("add_host", &form).await.unwrap();
@@ -423,7 +433,7 @@ pub async fn instance_on(app: &TestApp, admin: &Client, study: &str, stack: &str
     let cli = steward::services::audit::Actor::cli();
     app.state.ssh.scan(&cli, id).await.unwrap();
     app.state.ssh.pin(&cli, id, &host.fingerprint()).await.unwrap();
-    instance
+    id
 }
 
 #[allow(dead_code)]
@@ -436,19 +446,7 @@ pub async fn study_of(admin: &Client, instance: &str) -> String {
 /// A new user with `role` in the study, signed in.
 #[allow(dead_code)]
 pub async fn member_with_role(app: &TestApp, admin: &Client, study: &str, username: &str, role: &str) -> Client {
-    let _: serde_json::Value = admin
-        .call(
-            "create_user",
-            &[
-                ("username", username),
-                ("display_name", ""),
-                ("email", ""),
-                ("role", "member"),
-                ("password", USER_PASSWORD),
-            ],
-        )
-        .await
-        .unwrap();
+    admin.create_member(username).await;
     admin.call::<()>("set_member", &[("study_id", study), ("username", username), ("role", role)]).await.unwrap();
     let client = app.client();
     client.login(username, USER_PASSWORD).await.unwrap();

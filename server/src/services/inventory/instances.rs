@@ -7,7 +7,7 @@ use steward_frontend::contract::{DeletionPreview, InstanceQuery, InstanceSummary
 use super::*;
 use crate::services::fields::InstanceSpec;
 use crate::services::fleet;
-use crate::store::{InstanceFields, InstanceFilter, InstanceRow, InstanceSort};
+use crate::store::{InstanceFilter, InstanceRow, InstanceSort};
 use steward_frontend::contract::HostHealth;
 
 impl Inventory {
@@ -86,21 +86,15 @@ impl Inventory {
 
     pub async fn create_instance(&self, actor: &Actor, study_id: i64, spec: &InstanceSpec) -> Result<InstanceSummary> {
         let study = self.study(study_id, 0).await?;
-        let InstanceSpec { name, stack, environment, base_url, notes, tags } = self.loaded(spec)?;
-        let fields = InstanceFields {
-            name: &name,
-            stack: stack.as_str(),
-            environment: &environment,
-            base_url: &base_url,
-            notes: &notes,
-            tags: &tags,
-        };
-        let id = self.store.insert_instance(study_id, &fields, self.clock.now()).await.map_err(|err| match err {
-            StoreError::Conflict(_) => {
-                Error::conflict("name", format!("{} already has an instance named {name:?}", study.name))
-            }
-            other => Error::from(other),
-        })?;
+        let spec = self.loaded(spec)?;
+        let InstanceSpec { name, stack, environment, .. } = &spec;
+        let id =
+            self.store.insert_instance(study_id, &spec.fields(), self.clock.now()).await.map_err(|err| match err {
+                StoreError::Conflict(_) => {
+                    Error::conflict("name", format!("{} already has an instance named {name:?}", study.name))
+                }
+                other => Error::from(other),
+            })?;
         self.audit
             .record(
                 actor,
@@ -114,16 +108,9 @@ impl Inventory {
 
     pub async fn update_instance(&self, actor: &Actor, id: i64, spec: &InstanceSpec) -> Result<()> {
         let (before, _) = self.instance(id).await?;
-        let InstanceSpec { name, stack, environment, base_url, notes, tags } = self.loaded(spec)?;
-        let fields = InstanceFields {
-            name: &name,
-            stack: stack.as_str(),
-            environment: &environment,
-            base_url: &base_url,
-            notes: &notes,
-            tags: &tags,
-        };
-        self.store.update_instance(id, &fields, self.clock.now()).await.map_err(|err| match err {
+        let spec = self.loaded(spec)?;
+        let name = &spec.name;
+        self.store.update_instance(id, &spec.fields(), self.clock.now()).await.map_err(|err| match err {
             StoreError::Conflict(_) => {
                 Error::conflict("name", format!("{} already has an instance named {name:?}", before.study_name))
             }
