@@ -114,6 +114,13 @@ async fn a_fact_check_fans_out_with_progress_and_a_live_log(backend: Backend) {
     assert_eq!(list["total"], 1);
     let none: Value = fleet.admin.call("list_jobs", &[("query[state]", "failed"), ("query[page]", "0")]).await.unwrap();
     assert_eq!(none["total"], 0);
+    let unknown = fleet.admin.call::<Value>("list_jobs", &[("query[state]", "done"), ("query[page]", "0")]).await;
+    let unknown = unknown.unwrap_err();
+    assert_eq!(unknown.status, reqwest::StatusCode::BAD_REQUEST);
+    assert_eq!(
+        unknown.error.for_field("state").as_deref(),
+        Some("Choose a state: queued, running, succeeded, failed, cancelled, interrupted")
+    );
 
     // A stopped host fails its part with the reason; the job fails and says how many.
     let mut hosts = fleet.hosts;

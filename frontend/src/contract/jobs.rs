@@ -4,6 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::JobState;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobSummary {
     pub id: i64,
@@ -15,8 +17,7 @@ pub struct JobSummary {
     pub target_id: Option<i64>,
     pub target_name: String,
     pub study_id: Option<i64>,
-    /// queued, running, succeeded, failed, cancelled or interrupted.
-    pub state: String,
+    pub state: JobState,
     pub attempts: i64,
     pub max_attempts: i64,
     pub requested_by: String,
@@ -31,7 +32,7 @@ pub struct JobSummary {
 
 impl JobSummary {
     pub fn finished(&self) -> bool {
-        matches!(self.state.as_str(), "succeeded" | "failed" | "cancelled" | "interrupted")
+        self.state.is_finished()
     }
 }
 

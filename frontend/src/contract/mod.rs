@@ -11,6 +11,7 @@ mod inventory;
 mod jobs;
 mod oncall;
 mod types;
+mod words;
 mod workers;
 
 pub use access::{Access, Permission, StudyRole};
@@ -27,4 +28,5 @@ pub use inventory::*;
 pub use jobs::*;
 pub use oncall::*;
 pub use types::*;
+pub use words::*;
 pub use workers::{WorkerState, WorkerStatus};

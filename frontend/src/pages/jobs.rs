@@ -8,10 +8,9 @@ use crate::api::{CancelJob, StartJob, get_job, list_jobs};
 use crate::components::{
     ButtonForm, DataTable, ErrorBanner, FormError, Loaded, LocalTime, PageHeader, last_error, percent_encode, successes,
 };
-use crate::contract::{JobHostResult, JobKindSummary, JobQuery, JobSummary, LogLine};
+use crate::contract::{JobHostResult, JobKindSummary, JobQuery, JobState, JobSummary, LogLine};
 
-const JOB_STATES: [&str; 6] = ["queued", "running", "succeeded", "failed", "cancelled", "interrupted"];
-
+/// A job's state, or one host's part in it (which may also be "skipped"), as a badge.
 fn state_class(state: &str) -> &'static str {
     match state {
         "succeeded" => "badge badge-good",
@@ -21,7 +20,7 @@ fn state_class(state: &str) -> &'static str {
 }
 
 #[component]
-pub fn JobState(#[prop(into)] state: String) -> impl IntoView {
+pub fn StateBadge(#[prop(into)] state: String) -> impl IntoView {
     view! { <span class=state_class(&state) data-state=state.clone()>{state.clone()}</span> }
 }
 
@@ -65,8 +64,8 @@ pub fn JobsPage() -> impl IntoView {
             <div class="field"><label for="f-state">"State"</label>
                 <select id="f-state" name="state">
                     <option value="">"any"</option>
-                    {JOB_STATES.iter().map(|s| view! {
-                        <option value=*s selected=move || query.get().state == *s>{*s}</option>
+                    {JobState::ALL.iter().map(|&s| view! {
+                        <option value=s.as_str() selected=move || query.get().state == s.as_str()>{s.as_str()}</option>
                     }).collect_view()}
                 </select></div>
             <div class="field"><label for="f-target">"Target"</label>
@@ -91,7 +90,7 @@ pub fn JobsPage() -> impl IntoView {
                                         <td><a href=format!("/jobs/{}", job.id)>{format!("#{}", job.id)}</a></td>
                                         <td>{job.title.clone()}</td>
                                         <td>{format!("{} {}", job.target_kind, job.target_name)}</td>
-                                        <td><JobState state=job.state.clone() /></td>
+                                        <td><StateBadge state=job.state.as_str() /></td>
                                         <td>{(job.total > 0).then(|| format!("{}/{} ({} failed)", job.done, job.total, job.failed))}</td>
                                         <td><LocalTime at=job.created_at /></td>
                                         <td>{job.requested_by.clone()}</td>
@@ -169,7 +168,7 @@ fn LiveJob(
         <FormError error />
         <section class="panel" data-test="job-summary">
             <dl class="facts">
-                <dt>"State"</dt><dd data-test="job-state">{move || view! { <JobState state=summary.with(|j| j.state.clone()) /> }}</dd>
+                <dt>"State"</dt><dd data-test="job-state">{move || view! { <StateBadge state=summary.with(|j| j.state.as_str()) /> }}</dd>
                 <dt>"On"</dt><dd>{move || summary.with(|j| format!("{} {}", j.target_kind, j.target_name))}</dd>
                 <dt>"Requested by"</dt><dd>{move || summary.with(|j| j.requested_by.clone())}</dd>
                 <dt>"Attempt"</dt><dd>{move || summary.with(|j| format!("{} of {}", j.attempts, j.max_attempts))}</dd>
@@ -191,7 +190,7 @@ fn LiveJob(
                 <For each=move || hosts.get() key=|h| (h.host_id, h.state.clone(), h.message.clone()) let:host>
                     <tr data-host=host.host_name.clone()>
                         <td><a href=format!("/hosts/{}", host.host_id)>{host.host_name.clone()}</a></td>
-                        <td><JobState state=host.state.clone() /></td>
+                        <td><StateBadge state=host.state.clone() /></td>
                         <td>{host.message.clone()}</td>
                     </tr>
                 </For>

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use steward_frontend::contract::{JobDetail, JobHostResult, JobInput, JobQuery, JobSummary, LogLine, Page};
+use steward_frontend::contract::{JobDetail, JobHostResult, JobInput, JobQuery, JobState, JobSummary, LogLine, Page};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -154,7 +154,8 @@ fn summary_of(row: &JobRow, title: &str) -> JobSummary {
         target_id: row.target_id,
         target_name: row.target_name.clone(),
         study_id: row.study_id,
-        state: row.state.clone(),
+        // The schema's CHECK allows only these words.
+        state: JobState::parse(&row.state).unwrap_or(JobState::Failed),
         attempts: row.attempts,
         max_attempts: row.max_attempts,
         requested_by: row.requested_by.clone(),
@@ -354,10 +355,17 @@ impl Jobs {
             }
         };
         let some = |s: &str| Some(s.trim()).filter(|s| !s.is_empty()).map(str::to_owned);
-        let (kind, state, target) = (some(&query.kind), some(&query.state), some(&query.target));
+        let (kind, target) = (some(&query.kind), some(&query.target));
+        let state = match query.state.trim() {
+            "" => None,
+            text => Some(
+                JobState::parse(text)
+                    .ok_or_else(|| Error::invalid("state", format!("Choose a state: {}", JobState::choices())))?,
+            ),
+        };
         let filter = JobFilter {
             kind: kind.as_deref(),
-            state: state.as_deref(),
+            state: state.map(JobState::as_str),
             study_id,
             target: target.as_deref(),
             since,
@@ -450,18 +458,18 @@ impl Jobs {
             }
         };
         let (result, (lines, bytes)) = result;
-        let end = |state: &str, summary: String| JobEnd {
+        let end = |state: JobState, summary: String| JobEnd {
             id,
             owner: owner.to_owned(),
-            state: state.to_owned(),
+            state: state.as_str().to_owned(),
             summary,
             lines: lines.clone(),
             bytes,
         };
         let recorded = match result {
-            Ok(summary) => inner.finisher.finish(end("succeeded", summary)).await,
+            Ok(summary) => inner.finisher.finish(end(JobState::Succeeded, summary)).await,
             Err(failure) if cancel.is_cancelled() && !failure.message.starts_with("timed out") => {
-                inner.finisher.finish(end("cancelled", failure.message)).await
+                inner.finisher.finish(end(JobState::Cancelled, failure.message)).await
             }
             Err(failure) if failure.retryable && attempts < max_attempts => {
                 // 10 s, 40 s, 160 s...
@@ -475,7 +483,7 @@ impl Jobs {
                     Err(err) => Err(err.to_string()),
                 }
             }
-            Err(failure) => inner.finisher.finish(end("failed", failure.message)).await,
+            Err(failure) => inner.finisher.finish(end(JobState::Failed, failure.message)).await,
         };
         match recorded {
             Ok(true) => {}

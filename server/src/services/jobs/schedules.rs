@@ -16,12 +16,19 @@ use super::{Jobs, Target};
 use crate::services::audit::Actor;
 use crate::services::error::{Error, OrNotFound};
 use crate::services::workers::Worker;
-use crate::store::{Firing, NewEvent, NewJob, ScheduleFields, ScheduleRow, StoreError};
+use crate::store::{BackendKind, Firing, NewEvent, NewJob, ScheduleFields, ScheduleRow, StoreError};
 
 /// A due time found later than this is a missed run (Steward was down), not a late one.
 const MISSED_AFTER: chrono::Duration = chrono::Duration::seconds(120);
-/// Due schedules handled per pass.
-const BATCH: i64 = 1000;
+/// Due schedules handled per pass. SQLite has one writer at a time: smaller passes let the job
+/// runner's claims take their turns in between, so the first jobs of a burst start while the
+/// last are still being queued.
+const fn batch(kind: BackendKind) -> i64 {
+    match kind {
+        BackendKind::Sqlite => 200,
+        BackendKind::Postgres => 1000,
+    }
+}
 /// How long a replica holds the due schedules it took (another takes them over after).
 const CLAIM: chrono::Duration = chrono::Duration::seconds(60);
 /// Longest the search for an expression's due times may take.
@@ -122,16 +129,17 @@ impl Scheduler {
     /// Fires every schedule due now; returns how many due times were handled.
     pub async fn fire_due(&self) -> Result<usize, StoreError> {
         let mut handled = 0;
+        let batch = batch(self.jobs.inner.store.kind());
         loop {
             let now = self.jobs.inner.clock.now();
-            let due = self.jobs.inner.store.claim_due_schedules(&self.owner, now, now + CLAIM, BATCH).await?;
+            let due = self.jobs.inner.store.claim_due_schedules(&self.owner, now, now + CLAIM, batch).await?;
             if due.is_empty() {
                 return Ok(handled);
             }
             let count = due.len();
             self.fire(&due, now).await?;
             handled += count;
-            if count < BATCH as usize {
+            if count < batch as usize {
                 return Ok(handled);
             }
         }
