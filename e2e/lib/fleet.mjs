@@ -116,3 +116,19 @@ function nginxSite(prefix, port) {
     },
   };
 }
+
+/**
+ * Adds the running test `host` to an instance as `name` (role web), reached with the vault's
+ * `key`, and trusts its host key. `api` calls a server function as the signed-in admin.
+ * Returns the new host's id.
+ */
+export async function addTrustedHost(api, instanceId, name, key, host) {
+  const added = await api('add_host', {
+    instance_id: instanceId, 'input[name]': name, 'input[roles]': 'web', 'input[address]': '127.0.0.1',
+    'input[ssh_port]': String(host.port), 'input[ssh_user]': host.user, 'input[credential]': String(key.id),
+    'input[jump_host]': '',
+  });
+  await api('scan_host_key', { host_id: added.id });
+  await api('pin_host_key', { host_id: added.id, fingerprint: host.fingerprint() });
+  return added.id;
+}

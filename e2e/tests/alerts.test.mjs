@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { callApi, startSignedIn, visit, step } from '../lib/steward.mjs';
-import { startFleetHost } from '../lib/fleet.mjs';
+import { addTrustedHost, startFleetHost } from '../lib/fleet.mjs';
 import { startSmtp } from '../lib/smtp.mjs';
 
 let session;
@@ -41,13 +41,7 @@ test('a study with an on-call person and a watched host', async () => {
     await api('create_user', { username: 'olga', display_name: 'Olga', email: 'olga@clinic.example.org', role: 'member', password: '' });
     await api('set_member', { study_id: study.id, username: 'olga', role: 'on-call' });
     host = await startFleetHost(key.public_key);
-    const added = await api('add_host', {
-      instance_id: instance.id, 'input[name]': 'web01', 'input[roles]': 'web', 'input[address]': '127.0.0.1',
-      'input[ssh_port]': String(host.port), 'input[ssh_user]': host.user, 'input[credential]': String(key.id), 'input[jump_host]': '',
-    });
-    hostId = added.id;
-    await api('scan_host_key', { host_id: hostId });
-    await api('pin_host_key', { host_id: hostId, fingerprint: host.fingerprint() });
+    hostId = await addTrustedHost(api, instance.id, 'web01', key, host);
     assert.equal((await api('check_host', { host_id: hostId })).state, 'reachable');
   });
 });

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { callApi, startSignedIn, visit, step } from '../lib/steward.mjs';
-import { startFleetHost } from '../lib/fleet.mjs';
+import { addTrustedHost, startFleetHost } from '../lib/fleet.mjs';
 
 let session;
 let steward;
@@ -47,13 +47,7 @@ test('an instance whose host runs nginx, with a first revision of its settings',
     });
     instanceId = instance.id;
     host = await startFleetHost(key.public_key);
-    const added = await api('add_host', {
-      instance_id: instance.id, 'input[name]': 'web1', 'input[roles]': 'web', 'input[address]': '127.0.0.1',
-      'input[ssh_port]': String(host.port), 'input[ssh_user]': host.user, 'input[credential]': String(key.id),
-      'input[jump_host]': '',
-    });
-    await api('scan_host_key', { host_id: added.id });
-    await api('pin_host_key', { host_id: added.id, fingerprint: host.fingerprint() });
+    await addTrustedHost(api, instance.id, 'web1', key, host);
     site = await host.startNginx('200 "hello from nginx\\n"');
     const values = Object.fromEntries(
       Object.entries(settings('200 "hello from nginx\\n"', 'hello')).map(([k, v]) => [`input[values][${k}]`, v]),

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { callApi, startSignedIn, visit, step } from '../lib/steward.mjs';
-import { startFleetHost } from '../lib/fleet.mjs';
+import { addTrustedHost, startFleetHost } from '../lib/fleet.mjs';
 
 const HOSTS = 10;
 let session;
@@ -36,13 +36,7 @@ test('an instance with ten real hosts, their keys trusted', async () => {
     for (let i = 0; i < HOSTS; i++) {
       const host = await startFleetHost(key.public_key);
       fleet.push(host);
-      const added = await api('add_host', {
-        instance_id: instance.id, 'input[name]': `web${String(i).padStart(2, '0')}`, 'input[roles]': 'web',
-        'input[address]': '127.0.0.1', 'input[ssh_port]': String(host.port), 'input[ssh_user]': host.user,
-        'input[credential]': String(key.id), 'input[jump_host]': '',
-      });
-      await api('scan_host_key', { host_id: added.id });
-      await api('pin_host_key', { host_id: added.id, fingerprint: host.fingerprint() });
+      await addTrustedHost(api, instance.id, `web${String(i).padStart(2, '0')}`, key, host);
     }
   });
 });

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { callApi, startSignedIn, visit, step } from '../lib/steward.mjs';
-import { startFleetHost } from '../lib/fleet.mjs';
+import { addTrustedHost, startFleetHost } from '../lib/fleet.mjs';
 import { startSmtp } from '../lib/smtp.mjs';
 
 let session;
@@ -45,15 +45,10 @@ test('the Workers panel lists every worker, and the mail worker shows its last e
     await api('create_user', { username: 'olga', display_name: 'Olga', email: 'olga@study.example.org', role: 'member', password: '' });
     await api('set_member', { study_id: study.id, username: 'olga', role: 'on-call' });
     host = await startFleetHost(key.public_key);
-    const added = await api('add_host', {
-      instance_id: instance.id, 'input[name]': 'web01', 'input[roles]': 'web', 'input[address]': '127.0.0.1',
-      'input[ssh_port]': String(host.port), 'input[ssh_user]': host.user, 'input[credential]': String(key.id), 'input[jump_host]': '',
-    });
-    await api('scan_host_key', { host_id: added.id });
-    await api('pin_host_key', { host_id: added.id, fingerprint: host.fingerprint() });
+    const hostId = await addTrustedHost(api, instance.id, 'web01', key, host);
     smtp.stop();
     host.down();
-    assert.equal((await api('check_host', { host_id: added.id })).state, 'refused');
+    assert.equal((await api('check_host', { host_id: hostId })).state, 'refused');
 
     const mail = table.locator('tr[data-worker=mail]');
     const deadline = Date.now() + 30_000;

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::{DriftState, FileStatus};
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StackSummary {
     pub name: String,
@@ -61,8 +63,7 @@ pub struct HostConfigState {
     /// Number of the revision last pushed to it.
     pub revision: Option<i64>,
     pub pushed_at: Option<DateTime<Utc>>,
-    /// unknown, in-sync or drifted.
-    pub drift: String,
+    pub drift: DriftState,
     /// Files that differ from what was pushed (changed or missing).
     pub drift_files: Vec<String>,
     pub checked_at: Option<DateTime<Utc>>,
@@ -97,8 +98,7 @@ pub struct SettingsInput {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileDiff {
     pub path: String,
-    /// added, changed, unchanged or removed.
-    pub status: String,
+    pub status: FileStatus,
     /// Unified diff with secrets masked; empty when unchanged.
     pub diff: String,
 }

@@ -3,6 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::Reachability;
+
 /// A mount fuller than this is flagged.
 pub const DISK_WARN_PERCENT: u32 = 90;
 /// A certificate expiring within this many days is flagged.
@@ -40,9 +42,7 @@ pub struct UnitState {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostHealth {
     pub host_id: i64,
-    /// `never-checked`, `reachable`, or why not: `unreachable`, `refused`, `timeout`,
-    /// `auth-failed`, `host-key-unknown`, `host-key-changed`, `no-credential`, `error`.
-    pub state: String,
+    pub state: Reachability,
     /// What went wrong, in words an admin can act on.
     pub message: String,
     pub checked_at: Option<DateTime<Utc>>,
@@ -70,7 +70,7 @@ pub struct HostHealth {
 
 impl HostHealth {
     pub fn never_checked(host_id: i64) -> Self {
-        Self { host_id, state: "never-checked".into(), ..Default::default() }
+        Self { host_id, state: Reachability::NeverChecked, ..Default::default() }
     }
 
     pub fn has_facts(&self) -> bool {
@@ -109,9 +109,9 @@ impl FleetSummary {
     pub fn of<'a>(hosts: impl IntoIterator<Item = &'a HostHealth>) -> Self {
         let mut summary = Self::default();
         for host in hosts {
-            match host.state.as_str() {
-                "reachable" => summary.reachable += 1,
-                "never-checked" => summary.never_checked += 1,
+            match host.state {
+                Reachability::Reachable => summary.reachable += 1,
+                Reachability::NeverChecked => summary.never_checked += 1,
                 _ => summary.failing += 1,
             }
             if let Some(mount) = host.fullest_mount() {
@@ -140,13 +140,13 @@ mod tests {
     #[test]
     fn the_summary_keeps_the_worst_of_each() {
         let a = HostHealth {
-            state: "reachable".into(),
+            state: Reachability::Reachable,
             mounts: vec![MountUse { use_percent: 40, ..Default::default() }],
             clock_offset_ms: Some(-1500),
             ..Default::default()
         };
         let b = HostHealth {
-            state: "unreachable".into(),
+            state: Reachability::Unreachable,
             mounts: vec![MountUse { use_percent: 93, ..Default::default() }],
             clock_offset_ms: Some(20),
             reboot_required: true,

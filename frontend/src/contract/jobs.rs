@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::JobState;
+use super::{HostRunState, JobState};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobSummary {
@@ -40,8 +40,7 @@ impl JobSummary {
 pub struct JobHostResult {
     pub host_id: i64,
     pub host_name: String,
-    /// queued, running, succeeded, failed, skipped or cancelled.
-    pub state: String,
+    pub state: HostRunState,
     pub message: String,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -121,7 +120,7 @@ pub struct ScheduleRun {
     /// fired, or missed (Steward was down and the catch-up policy skipped it).
     pub outcome: String,
     pub job_id: Option<i64>,
-    pub job_state: Option<String>,
+    pub job_state: Option<JobState>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,6 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::RotaRole;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RotaPersonView {
     pub username: String,
@@ -14,8 +16,7 @@ pub struct RotaPersonView {
 pub struct RotaOverride {
     pub id: i64,
     pub username: String,
-    /// primary or secondary.
-    pub role: String,
+    pub role: RotaRole,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     pub note: String,

@@ -3,6 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::{AlertState, MailStatus, Severity};
+
 /// A user's global role. Per-study roles come on top of this.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -144,8 +146,7 @@ pub struct OutboxEntry {
     pub id: i64,
     pub to: String,
     pub subject: String,
-    /// pending, sending or sent.
-    pub status: String,
+    pub status: MailStatus,
     pub attempts: i64,
     pub last_error: String,
     pub created_at: DateTime<Utc>,
@@ -160,10 +161,8 @@ pub struct AlertSummary {
     pub id: i64,
     /// unreachable, host-key-changed, disk, certificate, clock, reboot, unit-down.
     pub rule: String,
-    /// info, warning or critical.
-    pub severity: String,
-    /// open, acknowledged or resolved.
-    pub state: String,
+    pub severity: Severity,
+    pub state: AlertState,
     pub summary: String,
     pub detail: String,
     pub host_id: Option<i64>,

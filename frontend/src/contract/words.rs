@@ -1,6 +1,15 @@
 //! The closed sets of words that name states: one enum each, written the same way in the
 //! database, the API and on the page.
 
+/// A closed set of words (what `words!` declares).
+pub trait Word: Copy + 'static {
+    const ALL: &'static [Self];
+    fn as_str(self) -> &'static str;
+    fn parse(text: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|word| word.as_str() == text)
+    }
+}
+
 /// Declares an enum whose variants are words: `as_str`, `parse`, `ALL`, `Display`, serde as the
 /// word itself, and comparison with the word (`state == "queued"`).
 macro_rules! words {
@@ -27,6 +36,13 @@ macro_rules! words {
             /// The words, for a message that lists the choices.
             pub fn choices() -> String {
                 Self::ALL.iter().map(|word| word.as_str()).collect::<Vec<_>>().join(", ")
+            }
+        }
+
+        impl Word for $name {
+            const ALL: &'static [Self] = $name::ALL;
+            fn as_str(self) -> &'static str {
+                $name::as_str(self)
             }
         }
 
@@ -65,6 +81,20 @@ impl JobState {
 }
 
 words! {
+    /// Where one host's part of a job is.
+    pub enum HostRunState {
+        Queued = "queued",
+        Running = "running",
+        Succeeded = "succeeded",
+        Failed = "failed",
+        /// Not started: the job was stopped first.
+        Skipped = "skipped",
+        /// Steward stopped while it ran.
+        Interrupted = "interrupted",
+    }
+}
+
+words! {
     /// Whether Steward could use a host at its last check, and if not, why.
     pub enum Reachability {
         NeverChecked = "never-checked",
@@ -80,12 +110,29 @@ words! {
     }
 }
 
+#[allow(clippy::derivable_impls)] // the variants come from `words!`, which derives no Default
+impl Default for Reachability {
+    fn default() -> Self {
+        Self::NeverChecked
+    }
+}
+
 words! {
     /// Whether a host's managed files are still what was pushed.
-    pub enum Drift {
+    pub enum DriftState {
         Unknown = "unknown",
         InSync = "in-sync",
         Drifted = "drifted",
+    }
+}
+
+words! {
+    /// How a file differs from what it was.
+    pub enum FileStatus {
+        Added = "added",
+        Changed = "changed",
+        Unchanged = "unchanged",
+        Removed = "removed",
     }
 }
 
@@ -120,5 +167,40 @@ words! {
     pub enum RotaRole {
         Primary = "primary",
         Secondary = "secondary",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every word parses back to its variant, prints as itself and crosses the API as itself.
+    fn round_trips<T>(all: &[T])
+    where
+        T: Copy + PartialEq + std::fmt::Debug + std::fmt::Display + serde::Serialize + serde::de::DeserializeOwned,
+    {
+        for &word in all {
+            let text = word.to_string();
+            assert_eq!(serde_json::to_string(&word).unwrap(), format!("\"{text}\""));
+            assert_eq!(serde_json::from_str::<T>(&format!("\"{text}\"")).unwrap(), word);
+        }
+    }
+
+    #[test]
+    fn words_read_back_and_cross_the_api_as_themselves() {
+        round_trips(JobState::ALL);
+        round_trips(HostRunState::ALL);
+        round_trips(Reachability::ALL);
+        round_trips(DriftState::ALL);
+        round_trips(FileStatus::ALL);
+        round_trips(AlertState::ALL);
+        round_trips(Severity::ALL);
+        round_trips(MailStatus::ALL);
+        round_trips(RotaRole::ALL);
+        assert_eq!(JobState::parse("succeeded"), Some(JobState::Succeeded));
+        assert_eq!(JobState::parse("Succeeded"), None, "words are exact");
+        assert_eq!(Reachability::HostKeyChanged, "host-key-changed");
+        assert_eq!(RotaRole::choices(), "primary, secondary");
+        assert!(JobState::Interrupted.is_finished() && !JobState::Running.is_finished());
     }
 }

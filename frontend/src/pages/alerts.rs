@@ -8,21 +8,21 @@ use crate::api::{AcknowledgeAlert, AcknowledgeByLink, alert_link, list_alerts};
 use crate::components::{
     ButtonForm, DataTable, ErrorBanner, FormError, Loaded, LocalTime, PageHeader, last_error, successes,
 };
-use crate::contract::AlertSummary;
+use crate::contract::{AlertState, AlertSummary, Severity};
 
-fn severity_class(severity: &str) -> &'static str {
+fn severity_class(severity: Severity) -> &'static str {
     match severity {
-        "critical" => "badge badge-bad",
-        "warning" => "badge badge-warn",
-        _ => "badge",
+        Severity::Critical => "badge badge-bad",
+        Severity::Warning => "badge badge-warn",
+        Severity::Info => "badge",
     }
 }
 
-fn state_class(state: &str) -> &'static str {
+fn state_class(state: AlertState) -> &'static str {
     match state {
-        "resolved" => "badge badge-good",
-        "open" => "badge badge-bad",
-        _ => "badge",
+        AlertState::Resolved => "badge badge-good",
+        AlertState::Open => "badge badge-bad",
+        AlertState::Acknowledged => "badge",
     }
 }
 
@@ -49,7 +49,7 @@ pub fn AlertsPage() -> impl IntoView {
     };
     let shown = move |a: &AlertSummary| {
         let (severity, search) = (severity.get(), search.get().to_lowercase());
-        (severity.is_empty() || a.severity == severity)
+        (severity.is_empty() || a.severity.as_str() == severity)
             && (search.is_empty() || a.rule.contains(&search) || a.summary.to_lowercase().contains(&search))
     };
     view! {
@@ -88,14 +88,14 @@ pub fn AlertsPage() -> impl IntoView {
 
 #[component]
 fn AlertRow(alert: AlertSummary, ack: ServerAction<AcknowledgeAlert>) -> impl IntoView {
-    let open = alert.state == "open";
-    let state = match (&alert.acknowledged_by, alert.state.as_str()) {
-        (Some(by), "acknowledged") => format!("acknowledged by {by}"),
-        _ => alert.state.clone(),
+    let open = alert.state == AlertState::Open;
+    let state = match (&alert.acknowledged_by, alert.state) {
+        (Some(by), AlertState::Acknowledged) => format!("acknowledged by {by}"),
+        (_, state) => state.to_string(),
     };
     view! {
         <tr data-alert=alert.id.to_string()>
-            <td><span class=severity_class(&alert.severity)>{alert.severity.clone()}</span></td>
+            <td><span class=severity_class(alert.severity)>{alert.severity.as_str()}</span></td>
             <td>
                 {match alert.host_id {
                     Some(host) => view! { <a href=format!("/hosts/{host}")>{alert.summary.clone()}</a> }.into_any(),
@@ -103,7 +103,7 @@ fn AlertRow(alert: AlertSummary, ack: ServerAction<AcknowledgeAlert>) -> impl In
                 }}
                 <div class="hint">{alert.detail.clone()}</div>
             </td>
-            <td><span class=state_class(&alert.state) data-test="alert-state">{state}</span></td>
+            <td><span class=state_class(alert.state) data-test="alert-state">{state}</span></td>
             <td><LocalTime at=alert.opened_at /></td>
             <td class="row-actions">
                 {open.then(|| view! {
@@ -133,7 +133,7 @@ pub fn AcknowledgeLinkPage() -> impl IntoView {
             })}
             <Loaded resource=alert view=move |a| view! {
                             <section class="panel" data-test="alert">
-                                <p><span class=severity_class(&a.severity)>{a.severity.clone()}</span>" "<strong>{a.summary.clone()}</strong></p>
+                                <p><span class=severity_class(a.severity)>{a.severity.as_str()}</span>" "<strong>{a.summary.clone()}</strong></p>
                                 <p>{a.detail.clone()}</p>
                                 <p class="muted">"Opened "<LocalTime at=a.opened_at /></p>
                                 <Show when=move || ack.value().get().is_none()>

@@ -7,7 +7,7 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 
 use crate::api::{CompareRevisions, PreviewPush, PushConfig, SaveSettings, StartJob, get_config};
 use crate::components::{DataTable, FormError, Loaded, LocalTime, last_error, successes};
-use crate::contract::{AppError, ConfigOverview, HostDiff, RevisionSummary, SettingField};
+use crate::contract::{AppError, ConfigOverview, DriftState, FileStatus, HostDiff, RevisionSummary, SettingField};
 
 #[component]
 pub fn ConfigPage() -> impl IntoView {
@@ -63,11 +63,11 @@ fn Config(config: ConfigOverview, save: ServerAction<SaveSettings>) -> impl Into
     }
 }
 
-fn drift_badge(drift: &str) -> impl IntoView + use<> {
+fn drift_badge(drift: DriftState) -> impl IntoView + use<> {
     let (class, text) = match drift {
-        "in-sync" => ("badge badge-good", "in sync"),
-        "drifted" => ("badge badge-bad", "drifted"),
-        _ => ("badge", "not checked"),
+        DriftState::InSync => ("badge badge-good", "in sync"),
+        DriftState::Drifted => ("badge badge-bad", "drifted"),
+        DriftState::Unknown => ("badge", "not checked"),
     };
     view! { <span class=class>{text}</span> }
 }
@@ -102,7 +102,7 @@ fn HostStates(config: ConfigOverview) -> impl IntoView {
                         <td data-test="revision">{h.revision.map_or_else(|| "none yet".to_owned(), |n| format!("#{n}"))}</td>
                         <td>{h.pushed_at.map(|at| view! { <LocalTime at /> })}</td>
                         <td data-test="drift">
-                            {drift_badge(&h.drift)}
+                            {drift_badge(h.drift)}
                             {(!h.drift_files.is_empty()).then(|| view! {
                                 <ul class="compact">{h.drift_files.iter().map(|f| view! { <li><code>{f.clone()}</code></li> }).collect_view()}</ul>
                             })}
@@ -250,9 +250,9 @@ fn Diffs(diffs: Vec<HostDiff>) -> impl IntoView {
                             }}</span>
                         </h3>
                         {host.error.clone().map(|e| view! { <p class="banner banner-error">{e}</p> })}
-                        {host.files.into_iter().filter(|f| f.status != "unchanged").map(|f| view! {
+                        {host.files.into_iter().filter(|f| f.status != FileStatus::Unchanged).map(|f| view! {
                             <details open data-file=f.path.clone()>
-                                <summary><code>{f.path.clone()}</code>" "<span class="badge">{f.status.clone()}</span></summary>
+                                <summary><code>{f.path.clone()}</code>" "<span class="badge">{f.status.as_str()}</span></summary>
                                 <pre class="diff">{f.diff.lines().map(|line| {
                                     let class = if line.starts_with("+++") || line.starts_with("---") { "diff-head" }
                                         else if line.starts_with('+') { "diff-add" }

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use crate::api::check_host;
 use crate::components::{DataTable, LocalTime};
-use crate::contract::{CERT_WARN_DAYS, CLOCK_WARN_MS, DISK_WARN_PERCENT, FleetSummary, HostHealth};
+use crate::contract::{CERT_WARN_DAYS, CLOCK_WARN_MS, DISK_WARN_PERCENT, FleetSummary, HostHealth, Reachability};
 
 pub fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
@@ -31,18 +31,19 @@ fn offset_text(ms: i64) -> String {
     if ms.abs() < 1000 { format!("{ms:+} ms") } else { format!("{:+.1} s", ms as f64 / 1000.0) }
 }
 
-fn state_label(state: &str) -> (&'static str, &'static str) {
+fn state_label(state: Reachability) -> (&'static str, &'static str) {
+    let bad = "badge badge-bad";
     match state {
-        "reachable" => ("reachable", "badge badge-good"),
-        "never-checked" => ("never checked", "badge"),
-        "unreachable" => ("unreachable", "badge badge-bad"),
-        "refused" => ("connection refused", "badge badge-bad"),
-        "timeout" => ("timed out", "badge badge-bad"),
-        "auth-failed" => ("authentication failed", "badge badge-bad"),
-        "host-key-unknown" => ("no key pinned", "badge badge-bad"),
-        "host-key-changed" => ("host key changed", "badge badge-bad"),
-        "no-credential" => ("no SSH key", "badge badge-bad"),
-        _ => ("error", "badge badge-bad"),
+        Reachability::Reachable => ("reachable", "badge badge-good"),
+        Reachability::NeverChecked => ("never checked", "badge"),
+        Reachability::Unreachable => ("unreachable", bad),
+        Reachability::Refused => ("connection refused", bad),
+        Reachability::Timeout => ("timed out", bad),
+        Reachability::AuthFailed => ("authentication failed", bad),
+        Reachability::HostKeyUnknown => ("no key pinned", bad),
+        Reachability::HostKeyChanged => ("host key changed", bad),
+        Reachability::NoCredential => ("no SSH key", bad),
+        Reachability::Error => ("error", bad),
     }
 }
 
@@ -60,9 +61,9 @@ fn days_until(at: chrono::DateTime<Utc>) -> i64 {
 }
 
 #[component]
-pub fn StateBadge(#[prop(into)] state: String, #[prop(optional, into)] message: String) -> impl IntoView {
-    let (label, class) = state_label(&state);
-    view! { <span class=class title=message data-state=state>{label}</span> }
+pub fn StateBadge(state: Reachability, #[prop(optional, into)] message: String) -> impl IntoView {
+    let (label, class) = state_label(state);
+    view! { <span class=class title=message data-state=state.as_str()>{label}</span> }
 }
 
 /// The fleet columns of one host's row (reachability, OS, disk, certificate, clock, reboot).
@@ -86,7 +87,7 @@ pub fn health_cells(health: &HostHealth) -> impl IntoView + use<> {
     });
     let reboot = health.reboot_required.then(|| view! { <span class="badge badge-bad">"reboot required"</span> });
     view! {
-        <td data-test="host-state"><StateBadge state=health.state.clone() message=health.message.clone() /></td>
+        <td data-test="host-state"><StateBadge state=health.state message=health.message.clone() /></td>
         <td data-test="host-os">{health.os.clone()}</td>
         <td data-test="host-disk">{disk}</td>
         <td data-test="host-cert">{cert}</td>
@@ -144,10 +145,10 @@ pub fn CheckNow(health: RwSignal<Vec<HostHealth>>, #[prop(into)] label: String) 
         for id in ids {
             leptos::task::spawn_local(async move {
                 let result = check_host(id).await;
-                let reachable = matches!(&result, Ok(h) if h.state == "reachable");
+                let reachable = matches!(&result, Ok(h) if h.state == Reachability::Reachable);
                 let updated = result.unwrap_or_else(|error| HostHealth {
                     host_id: id,
-                    state: "error".into(),
+                    state: Reachability::Error,
                     message: error.to_string(),
                     ..HostHealth::default()
                 });
@@ -260,7 +261,7 @@ pub fn HealthPanel(health: HostHealth) -> impl IntoView {
     });
     view! {
         <p>
-            <StateBadge state=health.state.clone() message=health.message.clone() />
+            <StateBadge state=health.state message=health.message.clone() />
             {checked}
         </p>
         {message}

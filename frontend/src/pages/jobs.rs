@@ -20,7 +20,7 @@ fn state_class(state: &str) -> &'static str {
 }
 
 #[component]
-pub fn StateBadge(#[prop(into)] state: String) -> impl IntoView {
+pub fn JobStateBadge(#[prop(into)] state: String) -> impl IntoView {
     view! { <span class=state_class(&state) data-state=state.clone()>{state.clone()}</span> }
 }
 
@@ -90,7 +90,7 @@ pub fn JobsPage() -> impl IntoView {
                                         <td><a href=format!("/jobs/{}", job.id)>{format!("#{}", job.id)}</a></td>
                                         <td>{job.title.clone()}</td>
                                         <td>{format!("{} {}", job.target_kind, job.target_name)}</td>
-                                        <td><StateBadge state=job.state.as_str() /></td>
+                                        <td><JobStateBadge state=job.state.as_str() /></td>
                                         <td>{(job.total > 0).then(|| format!("{}/{} ({} failed)", job.done, job.total, job.failed))}</td>
                                         <td><LocalTime at=job.created_at /></td>
                                         <td>{job.requested_by.clone()}</td>
@@ -168,7 +168,7 @@ fn LiveJob(
         <FormError error />
         <section class="panel" data-test="job-summary">
             <dl class="facts">
-                <dt>"State"</dt><dd data-test="job-state">{move || view! { <StateBadge state=summary.with(|j| j.state.as_str()) /> }}</dd>
+                <dt>"State"</dt><dd data-test="job-state">{move || view! { <JobStateBadge state=summary.with(|j| j.state.as_str()) /> }}</dd>
                 <dt>"On"</dt><dd>{move || summary.with(|j| format!("{} {}", j.target_kind, j.target_name))}</dd>
                 <dt>"Requested by"</dt><dd>{move || summary.with(|j| j.requested_by.clone())}</dd>
                 <dt>"Attempt"</dt><dd>{move || summary.with(|j| format!("{} of {}", j.attempts, j.max_attempts))}</dd>
@@ -187,10 +187,10 @@ fn LiveJob(
         <section class="panel">
             <h2>"Hosts"</h2>
             <DataTable test="job-hosts" columns=&["Host", "State", "Result"]>
-                <For each=move || hosts.get() key=|h| (h.host_id, h.state.clone(), h.message.clone()) let:host>
+                <For each=move || hosts.get() key=|h| (h.host_id, h.state, h.message.clone()) let:host>
                     <tr data-host=host.host_name.clone()>
                         <td><a href=format!("/hosts/{}", host.host_id)>{host.host_name.clone()}</a></td>
-                        <td><StateBadge state=host.state.clone() /></td>
+                        <td><JobStateBadge state=host.state.as_str() /></td>
                         <td>{host.message.clone()}</td>
                     </tr>
                 </For>

@@ -7,6 +7,7 @@ use crate::api::{ResendMail, SendTestMail, list_outbox};
 use crate::components::{
     ButtonForm, DataTable, Field, FormError, Loaded, LocalTime, PageHeader, last_error, successes,
 };
+use crate::contract::MailStatus;
 
 #[component]
 pub fn MailPage() -> impl IntoView {
@@ -43,12 +44,12 @@ pub fn MailPage() -> impl IntoView {
                         page => view! {
                             <DataTable test="outbox-table" columns=&["To", "Subject", "Status", "Attempts", "Last error", "Queued", ""]>
                                 {page.items.into_iter().map(|m| {
-                                    let class = if m.status == "sent" { "badge badge-good" } else if m.last_error.is_empty() { "badge" } else { "badge badge-bad" };
+                                    let class = if m.status == MailStatus::Sent { "badge badge-good" } else if m.last_error.is_empty() { "badge" } else { "badge badge-bad" };
                                     view! {
                                         <tr data-mail=m.id.to_string()>
                                             <td>{m.to.clone()}</td>
                                             <td>{m.subject.clone()}</td>
-                                            <td><span class=class>{m.status.clone()}</span>
+                                            <td><span class=class>{m.status.as_str()}</span>
                                                 {m.next_attempt_at.map(|at| view! { " · next try " <LocalTime at /> })}</td>
                                             <td>{m.attempts}</td>
                                             <td>{m.last_error.clone()}</td>

@@ -8,7 +8,7 @@ use crate::api::{AddRotaOverride, DeleteRotaOverride, SaveRota, get_rota};
 use crate::components::{
     ButtonForm, DataTable, Field, FieldError, FormError, Loaded, LocalTime, last_error, successes,
 };
-use crate::contract::RotaView;
+use crate::contract::{RotaRole, RotaView};
 
 #[component]
 pub fn RotaPage() -> impl IntoView {
@@ -120,7 +120,7 @@ fn Overrides(
                                 {rota.overrides.clone().into_iter().map(|o| view! {
                                     <tr>
                                         <td>{o.username}</td>
-                                        <td>{o.role}</td>
+                                        <td>{o.role.as_str()}</td>
                                         <td><LocalTime at=o.starts_at /></td>
                                         <td><LocalTime at=o.ends_at /></td>
                                         <td>{o.note}</td>
@@ -145,8 +145,7 @@ fn Overrides(
                     <div class="field">
                         <label for="override-role">"As"</label>
                         <select id="override-role" name="input[role]">
-                            <option value="primary">"primary"</option>
-                            <option value="secondary">"secondary"</option>
+                            {RotaRole::ALL.iter().map(|r| view! { <option value=r.as_str()>{r.as_str()}</option> }).collect_view()}
                         </select>
                     </div>
                     <div class="field">

@@ -8,8 +8,8 @@ use crate::api::{DeleteSchedule, SaveSchedule, get_schedule, list_schedules, pre
 use crate::components::{
     DataTable, ErrorBanner, Field, FieldError, FormError, Loaded, LocalTime, PageHeader, last_error, successes,
 };
-use crate::contract::ScheduleSummary;
-use crate::pages::jobs::StateBadge;
+use crate::contract::{JobState, ScheduleSummary};
+use crate::pages::jobs::JobStateBadge;
 use crate::pages::jobs::{JobKindSelect, takes_argv};
 
 #[component]
@@ -93,7 +93,7 @@ pub fn SchedulePage() -> impl IntoView {
                                                     <td>{r.outcome.clone()}</td>
                                                     <td>{r.job_id.map(|job| view! {
                                                         <a href=format!("/jobs/{job}")>{format!("#{job}")}</a>" "
-                                                        <StateBadge state=r.job_state.clone().unwrap_or_default() />
+                                                        <JobStateBadge state=r.job_state.map(JobState::as_str).unwrap_or_default() />
                                                     })}</td>
                                                 </tr>
                                             }).collect_view()}

@@ -5,15 +5,16 @@ use std::collections::HashMap;
 
 use chrono::DateTime;
 use steward_agent::Facts;
-use steward_frontend::contract::{CertExpiry, HostHealth, MountUse, UnitState};
+use steward_frontend::contract::{CertExpiry, HostHealth, MountUse, Reachability, UnitState};
 
+use crate::services::words::stored;
 use crate::store::HostStatusRow;
 
 pub fn health(host_id: i64, row: Option<&HostStatusRow>) -> HostHealth {
     let Some(row) = row else { return HostHealth::never_checked(host_id) };
     let mut health = HostHealth {
         host_id,
-        state: row.state.clone(),
+        state: stored(&row.state, Reachability::Error),
         message: row.message.clone(),
         checked_at: Some(row.checked_at),
         facts_at: row.facts_at,

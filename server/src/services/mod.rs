@@ -16,4 +16,5 @@ pub mod oncall;
 pub mod ssh;
 pub mod stacks;
 pub mod vault;
+pub mod words;
 pub mod workers;

@@ -6,12 +6,13 @@
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use steward_frontend::contract::{
-    FieldError, OverrideInput, RotaInput, RotaOverride, RotaPersonView, RotaView, RotaWeek,
+    FieldError, OverrideInput, RotaInput, RotaOverride, RotaPersonView, RotaRole, RotaView, RotaWeek,
 };
 
 use crate::clock::SharedClock;
 use crate::services::audit::{Actor, Audit};
 use crate::services::error::{Error, OrNotFound};
+use crate::services::words::stored;
 use crate::store::{OverrideRow, RotaFields, RotaPerson, RotaRow, Store};
 
 /// Weeks the calendar shows.
@@ -54,7 +55,7 @@ pub fn on_call(rota: &RotaRow, members: &[RotaPerson], overrides: &[OverrideRow]
             display_name: o.display_name.clone(),
             email: o.email.clone(),
         };
-        if o.role == "primary" {
+        if o.role == RotaRole::Primary.as_str() {
             shift.primary = Some(person);
         } else {
             shift.secondary = Some(person);
@@ -158,7 +159,7 @@ impl OnCall {
                 .map(|o| RotaOverride {
                     id: o.id,
                     username: o.username,
-                    role: o.role,
+                    role: stored(&o.role, RotaRole::Primary),
                     starts_at: o.starts_at,
                     ends_at: o.ends_at,
                     note: o.note,
@@ -263,7 +264,8 @@ impl OnCall {
                 None
             }
         };
-        if !matches!(input.role.as_str(), "primary" | "secondary") {
+        let role = RotaRole::parse(input.role.trim());
+        if role.is_none() {
             errors.push(field("role", "Choose primary or secondary"));
         }
         let starts = Self::local_time(&input.starts_at, tz, "starts_at").map_err(|e| errors.push(e)).ok();
@@ -273,16 +275,16 @@ impl OnCall {
         {
             errors.push(field("ends_at", "The override must end after it starts"));
         }
-        let (Some(user), Some(starts), Some(ends)) = (user, starts, ends) else {
+        let (Some(user), Some(role), Some(starts), Some(ends)) = (user, role, starts, ends) else {
             return Err(Error::InvalidFields { errors });
         };
         if !errors.is_empty() {
             return Err(Error::InvalidFields { errors });
         }
         let note = input.note.trim();
-        self.store.insert_override(rota.id, user, &input.role, starts, ends, note).await?;
+        self.store.insert_override(rota.id, user, role.as_str(), starts, ends, note).await?;
         let view = self.view(input.study_id).await?;
-        let detail = format!("{} as {} from {starts} to {ends}", input.username.trim(), input.role);
+        let detail = format!("{} as {role} from {starts} to {ends}", input.username.trim());
         self.audit.record(actor, "rota.override_added", &format!("rota of {}", view.scope_name), &detail).await;
         Ok(view)
     }

@@ -13,7 +13,8 @@ use std::sync::{Arc, OnceLock};
 
 use chrono::{Duration, Timelike, Utc};
 use steward_frontend::contract::{
-    AlertSettings, AlertSettingsInput, AlertSummary, CERT_WARN_DAYS, CLOCK_WARN_MS, DISK_WARN_PERCENT, FieldError,
+    AlertSettings, AlertSettingsInput, AlertState, AlertSummary, CERT_WARN_DAYS, CLOCK_WARN_MS, DISK_WARN_PERCENT,
+    FieldError, Severity,
 };
 
 use crate::auth::tokens::hash_token;
@@ -23,6 +24,7 @@ use crate::services::error::{Error, OrNotFound};
 use crate::services::fleet;
 use crate::services::mail::{ACK_LINK, Mailer};
 use crate::services::oncall::OnCall;
+use crate::services::words::stored;
 use crate::services::workers::Worker;
 use crate::store::{
     AlertRow, AlertSettingsRow, AlertTargets, Condition, HostForAlerts, HostStatusRow, Store, StoreError,
@@ -79,8 +81,8 @@ pub fn summary_of(row: &AlertRow) -> AlertSummary {
     AlertSummary {
         id: row.id,
         rule: row.rule.clone(),
-        severity: row.severity.clone(),
-        state: row.state.clone(),
+        severity: stored(&row.severity, Severity::Critical),
+        state: stored(&row.state, AlertState::Open),
         summary: row.summary.clone(),
         detail: row.detail.clone(),
         host_id: row.host_id,

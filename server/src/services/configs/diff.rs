@@ -3,6 +3,7 @@
 
 use super::render::{HostFiles, RenderedRevision};
 use super::*;
+use steward_frontend::contract::FileStatus;
 
 impl Configs {
     /// Compares two revisions of an instance, host by host (secrets masked).
@@ -138,11 +139,11 @@ pub(super) fn host_diff<'a>(
         .map(|file| {
             let old = before(&file.path);
             let status = match &old {
-                None => "added",
-                Some(old) if old.real() == file.content => "unchanged",
-                Some(_) => "changed",
+                None => FileStatus::Added,
+                Some(old) if old.real() == file.content => FileStatus::Unchanged,
+                Some(_) => FileStatus::Changed,
             };
-            let diff = if status == "unchanged" {
+            let diff = if status == FileStatus::Unchanged {
                 String::new()
             } else {
                 let new =
@@ -156,12 +157,12 @@ pub(super) fn host_diff<'a>(
                     _ => HIDDEN_DIFF.to_owned(),
                 }
             };
-            FileDiff { path: file.path.clone(), status: status.into(), diff }
+            FileDiff { path: file.path.clone(), status, diff }
         })
         .collect();
     for path in previous_paths {
         if !after.real.iter().any(|f| f.path == path) {
-            diffs.push(FileDiff { path, status: "removed".into(), diff: String::new() });
+            diffs.push(FileDiff { path, status: FileStatus::Removed, diff: String::new() });
         }
     }
     HostDiff { host_id, host_name, files: diffs, error: None }

@@ -3,6 +3,7 @@
 //! and raised as an alert; it clears when the files match again (or after the next push).
 
 use async_trait::async_trait;
+use steward_frontend::contract::DriftState;
 
 use super::Configs;
 use super::push::drift_target;
@@ -53,9 +54,9 @@ impl HostWork for Drift {
         let was: Vec<String> =
             before.drift_files.as_deref().and_then(|f| serde_json::from_str(f).ok()).unwrap_or_default();
         let now = inner.clock.now();
-        let state = if drifted.is_empty() { "in-sync" } else { "drifted" };
+        let state = if drifted.is_empty() { DriftState::InSync } else { DriftState::Drifted };
         let files = serde_json::to_string(&drifted).unwrap_or_else(|_| "[]".into());
-        inner.store.set_drift(host.id, state, &files, now).await.map_err(store_error)?;
+        inner.store.set_drift(host.id, state.as_str(), &files, now).await.map_err(store_error)?;
         let target = drift_target(host.id);
         if drifted.is_empty() {
             let _ = inner.alerts.clear("config-drift", &target).await;

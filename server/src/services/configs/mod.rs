@@ -14,7 +14,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use steward_frontend::contract::{
-    ConfigOverview, FileDiff, HostConfigState, HostDiff, PushInput, RevisionSummary, SettingField, SettingsInput,
+    ConfigOverview, DriftState, FileDiff, HostConfigState, HostDiff, PushInput, RevisionSummary, SettingField,
+    SettingsInput,
 };
 
 use self::masking::{LineMap, Side, unified_diff};
@@ -31,6 +32,7 @@ use crate::services::stacks::{
     StudyView,
 };
 use crate::services::vault::Vault;
+use crate::services::words;
 use crate::store::{RevisionRow, Store};
 
 /// Everything a push needs for one host.
@@ -156,7 +158,7 @@ impl Configs {
                 host_name: row.host_name,
                 revision: row.revision_number,
                 pushed_at: row.pushed_at,
-                drift: row.drift.unwrap_or_else(|| "unknown".into()),
+                drift: row.drift.as_deref().map_or(DriftState::Unknown, |d| words::stored(d, DriftState::Unknown)),
                 drift_files: row.drift_files.and_then(|f| serde_json::from_str(&f).ok()).unwrap_or_default(),
                 checked_at: row.checked_at,
             })

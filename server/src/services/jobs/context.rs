@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
+use steward_frontend::contract::HostRunState;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
@@ -148,7 +149,8 @@ impl JobContext {
         let stop_on_failure = self.payload["stop_on_failure"].as_bool().unwrap_or(false);
         let now = self.clock.now();
         for host in &hosts {
-            let _ = self.store.set_job_host(self.job.id, host.id, &host.name, "queued", "", now).await;
+            let _ =
+                self.store.set_job_host(self.job.id, host.id, &host.name, HostRunState::Queued.as_str(), "", now).await;
         }
         let _ = self.store.set_job_progress(self.job.id, total, 0, 0).await;
         self.log(&format!("{} on {total} host(s), {batch} at a time", info.title));
@@ -162,16 +164,18 @@ impl JobContext {
                 let stopped =
                     self.cancel.is_cancelled() || (stop_on_failure && counts.lock().map(|c| c.1 > 0).unwrap_or(false));
                 let (state, message, failure) = if stopped {
-                    ("skipped", "not started: the job was stopped".to_owned(), None)
+                    (HostRunState::Skipped, "not started: the job was stopped".to_owned(), None)
                 } else {
                     match self.on_host(info, work, &host).await {
-                        Ok(message) => ("succeeded", message, None),
-                        Err(failure) => ("failed", failure.message.clone(), Some(failure)),
+                        Ok(message) => (HostRunState::Succeeded, message, None),
+                        Err(failure) => (HostRunState::Failed, failure.message.clone(), Some(failure)),
                     }
                 };
                 self.log(&format!("[{}] {state}: {message}", host.name));
-                let _ =
-                    self.store.set_job_host(self.job.id, host.id, &host.name, state, &message, self.clock.now()).await;
+                let _ = self
+                    .store
+                    .set_job_host(self.job.id, host.id, &host.name, state.as_str(), &message, self.clock.now())
+                    .await;
                 let (done, failed) = match counts.lock() {
                     Ok(mut c) => {
                         c.0 += 1;
@@ -179,7 +183,7 @@ impl JobContext {
                             c.1 += 1;
                             c.2 &= failure.retryable;
                         }
-                        if state == "skipped" {
+                        if state == HostRunState::Skipped {
                             c.1 += 1;
                         }
                         (c.0, c.1)
@@ -203,7 +207,8 @@ impl JobContext {
     }
 
     async fn on_host<W: HostWork + ?Sized>(&self, info: &KindInfo, work: &W, host: &HostTarget) -> Outcome {
-        let _ = self.store.set_job_host(self.job.id, host.id, &host.name, "running", "", self.clock.now()).await;
+        let running = HostRunState::Running.as_str();
+        let _ = self.store.set_job_host(self.job.id, host.id, &host.name, running, "", self.clock.now()).await;
         if info.changes_hosts {
             self.lock_host(host).await?;
         }

@@ -16,7 +16,9 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use steward_frontend::contract::{JobDetail, JobHostResult, JobInput, JobQuery, JobState, JobSummary, LogLine, Page};
+use steward_frontend::contract::{
+    HostRunState, JobDetail, JobHostResult, JobInput, JobQuery, JobState, JobSummary, LogLine, Page,
+};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -26,6 +28,7 @@ use crate::config::JobsConfig;
 use crate::services::audit::{Actor, Audit};
 use crate::services::error::{Error, OrNotFound};
 use crate::services::ssh::{Ssh, SshFailure};
+use crate::services::words::stored;
 use crate::store::{JobEnd, JobFilter, JobRow, NewEvent, NewJob, Store};
 
 pub const JOBS_PER_PAGE: u32 = 50;
@@ -154,8 +157,7 @@ fn summary_of(row: &JobRow, title: &str) -> JobSummary {
         target_id: row.target_id,
         target_name: row.target_name.clone(),
         study_id: row.study_id,
-        // The schema's CHECK allows only these words.
-        state: JobState::parse(&row.state).unwrap_or(JobState::Failed),
+        state: stored(&row.state, JobState::Failed),
         attempts: row.attempts,
         max_attempts: row.max_attempts,
         requested_by: row.requested_by.clone(),
@@ -311,7 +313,7 @@ impl Jobs {
             .map(|h| JobHostResult {
                 host_id: h.host_id,
                 host_name: h.host_name,
-                state: h.state,
+                state: stored(&h.state, HostRunState::Failed),
                 message: h.message,
                 started_at: h.started_at,
                 finished_at: h.finished_at,

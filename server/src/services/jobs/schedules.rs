@@ -9,12 +9,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use croner::Cron;
 use serde_json::Value;
-use steward_frontend::contract::{ScheduleInput, ScheduleRun, ScheduleSummary};
+use steward_frontend::contract::{JobState, ScheduleInput, ScheduleRun, ScheduleSummary};
 use tokio_util::sync::CancellationToken;
 
 use super::{Jobs, Target};
 use crate::services::audit::Actor;
 use crate::services::error::{Error, OrNotFound};
+use crate::services::words::stored;
 use crate::services::workers::Worker;
 use crate::store::{BackendKind, Firing, NewEvent, NewJob, ScheduleFields, ScheduleRow, StoreError};
 
@@ -393,7 +394,12 @@ impl Jobs {
             .schedule_runs(id, 20)
             .await?
             .into_iter()
-            .map(|r| ScheduleRun { due_at: r.due_at, outcome: r.outcome, job_id: r.job_id, job_state: r.job_state })
+            .map(|r| ScheduleRun {
+                due_at: r.due_at,
+                outcome: r.outcome,
+                job_id: r.job_id,
+                job_state: r.job_state.as_deref().map(|s| stored(s, JobState::Failed)),
+            })
             .collect();
         let name = self.target_name(&row).await;
         Ok(summary_of(self, &row, name, runs, self.inner.clock.now()))

@@ -23,6 +23,7 @@ pub use agent::Agent;
 use serde::Serialize;
 use ssh_key::{HashAlg, PublicKey};
 pub use steward_agent::{ErrorKind as AgentErrorKind, Facts, FactsRequest};
+use steward_frontend::contract::Reachability;
 use zeroize::Zeroizing;
 
 use self::pool::{Hop, Pool, Route};
@@ -136,16 +137,18 @@ impl SshFailure {
     }
 
     /// A short name for the host's state after this failure, as stored and shown.
-    pub fn state(&self) -> &'static str {
+    pub fn state(&self) -> Reachability {
         match self {
-            Self::HostKeyUnknown(_) => "host-key-unknown",
-            Self::HostKeyChanged { .. } => "host-key-changed",
-            Self::ConnectionRefused => "refused",
-            Self::Unreachable(_) | Self::Lost(_) => "unreachable",
-            Self::Timeout => "timeout",
-            Self::AuthFailed => "auth-failed",
-            Self::NoCredential(_) => "no-credential",
-            Self::PermissionDenied(_) | Self::CommandNotFound(_) | Self::Agent { .. } | Self::Other(_) => "error",
+            Self::HostKeyUnknown(_) => Reachability::HostKeyUnknown,
+            Self::HostKeyChanged { .. } => Reachability::HostKeyChanged,
+            Self::ConnectionRefused => Reachability::Refused,
+            Self::Unreachable(_) | Self::Lost(_) => Reachability::Unreachable,
+            Self::Timeout => Reachability::Timeout,
+            Self::AuthFailed => Reachability::AuthFailed,
+            Self::NoCredential(_) => Reachability::NoCredential,
+            Self::PermissionDenied(_) | Self::CommandNotFound(_) | Self::Agent { .. } | Self::Other(_) => {
+                Reachability::Error
+            }
         }
     }
 }
@@ -190,7 +193,7 @@ enum Purpose {
 /// The outcome of checking a host: reachable with facts, or why not.
 #[derive(Debug, Clone, Serialize)]
 pub struct HostCheck {
-    pub state: String,
+    pub state: Reachability,
     pub message: String,
     pub facts: Option<Facts>,
     /// The host's clock minus Steward's, in milliseconds.
@@ -376,31 +379,29 @@ impl Ssh {
         .await;
         let check = match result {
             Ok((facts, offset)) => HostCheck {
-                state: "reachable".into(),
+                state: Reachability::Reachable,
                 message: String::new(),
                 facts: Some(facts),
                 clock_offset_ms: Some(offset),
             },
-            Err(failure) => HostCheck {
-                state: failure.state().into(),
-                message: failure.to_string(),
-                facts: None,
-                clock_offset_ms: None,
-            },
+            Err(failure) => {
+                HostCheck { state: failure.state(), message: failure.to_string(), facts: None, clock_offset_ms: None }
+            }
         };
         let facts_json = match &check.facts {
             Some(facts) => Some(serde_json::to_string(facts).map_err(Error::internal)?),
             None => None,
         };
         let outcome = CheckOutcome {
-            state: &check.state,
+            state: check.state.as_str(),
             message: &check.message,
             facts: facts_json.as_deref(),
             clock_offset_ms: check.clock_offset_ms,
         };
         self.store.record_check(host_id, &outcome, self.clock.now()).await?;
-        let was_reachable = previous.as_ref().is_none_or(|p| p.state == "reachable");
-        if was_reachable && check.state != "reachable" && check.state != "host-key-changed" {
+        let was_reachable = previous.as_ref().is_none_or(|p| p.state == Reachability::Reachable.as_str());
+        let reachable = check.state == Reachability::Reachable;
+        if was_reachable && !reachable && check.state != Reachability::HostKeyChanged {
             self.event(
                 host_id,
                 "host.unreachable",
@@ -409,7 +410,7 @@ impl Ssh {
                 &check.message,
             )
             .await;
-        } else if !was_reachable && check.state == "reachable" {
+        } else if !was_reachable && reachable {
             self.event(host_id, "host.reachable", "info", &format!("{} is reachable again", host.name), "").await;
         }
         Ok(check)

@@ -1,6 +1,7 @@
 //! The outbox and test messages.
 
 use super::*;
+use crate::services::words::stored;
 
 #[async_trait]
 impl MailApi for WebBackend {
@@ -15,7 +16,7 @@ impl MailApi for WebBackend {
                     id: row.id,
                     to: row.to_address,
                     subject: row.subject,
-                    status: row.status,
+                    status: stored(&row.status, MailStatus::Pending),
                     attempts: row.attempts,
                     last_error: row.last_error,
                     created_at: row.created_at,

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use steward_frontend::contract::Reachability;
 
 use crate::services::jobs::context::{HostTarget, JobContext};
 use crate::services::jobs::kind::{HostWork, JobKind, KindInfo};
@@ -30,7 +31,7 @@ impl JobKind for Facts {
 impl HostWork for Facts {
     async fn run_host(&self, ctx: &JobContext, host: &HostTarget) -> Outcome {
         let check = ctx.ssh.check(host.id).await.map_err(|err| JobFailure::fatal(err.to_string()))?;
-        if check.state != "reachable" {
+        if check.state != Reachability::Reachable {
             let retryable = matches!(check.state.as_str(), "unreachable" | "refused" | "timeout");
             return Err(JobFailure { message: check.message, retryable });
         }
