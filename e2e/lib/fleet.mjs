@@ -89,6 +89,9 @@ export async function startFleetHost(authorizedKey) {
     fingerprint: () => execFileSync('ssh-keygen', ['-lf', `${dir}/host_key.pub`]).toString().split(/\s+/)[1],
     stop() {
       sshd.kill();
+      // Everything the user still runs (an nginx started by a test) goes too: userdel refuses
+      // a user with processes, which would leave them behind.
+      try { execFileSync('pkill', ['-KILL', '-u', user], { stdio: 'ignore' }); } catch { /* none left */ }
       try { execFileSync('userdel', ['-r', user], { stdio: 'ignore' }); } catch { /* gone */ }
       rmSync(dir, { recursive: true, force: true });
     },

@@ -79,6 +79,14 @@ impl Server {
     }
 }
 
+/// A story that fails half-way leaves no server running (one already waited for is left be).
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 async fn wait_for<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {

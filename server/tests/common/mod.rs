@@ -165,7 +165,12 @@ pub struct Failure {
 impl Client {
     pub fn new(base: &str) -> Self {
         let jar = Arc::new(reqwest::cookie::Jar::default());
-        let http = reqwest::Client::builder().cookie_provider(jar.clone()).build().unwrap();
+        // A request Steward never answers fails the story with its URL instead of waiting on.
+        let http = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .timeout(std::time::Duration::from_secs(120))
+            .build()
+            .unwrap();
         Self { base: base.to_owned(), http, jar }
     }
 
