@@ -2,7 +2,6 @@
 
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
-
 use leptos::server_fn::{Http, ServerFn, client::Client, codec::PostUrl, request::ClientReq};
 
 use crate::contract::AppError;

@@ -1,17 +1,25 @@
 //! The closed sets of words that name states: one enum each, written the same way in the
 //! database, the API and on the page.
 
-/// A closed set of words (what `words!` declares).
+/// A closed set of words (what `words!` declares): reading one back and listing the choices.
 pub trait Word: Copy + 'static {
     const ALL: &'static [Self];
     fn as_str(self) -> &'static str;
+
+    /// The word's variant; words are exact (no trimming, no case folding).
     fn parse(text: &str) -> Option<Self> {
         Self::ALL.iter().copied().find(|word| word.as_str() == text)
     }
+
+    /// The words, for a message that lists the choices.
+    fn choices() -> String {
+        Self::ALL.iter().map(|word| word.as_str()).collect::<Vec<_>>().join(", ")
+    }
 }
 
-/// Declares an enum whose variants are words: `as_str`, `parse`, `ALL`, `Display`, serde as the
-/// word itself, and comparison with the word (`state == "queued"`).
+/// Declares an enum whose variants are words: `ALL` and `as_str` (also as [`Word`], which
+/// parses), `Display`, serde as the word itself, and comparison with the word
+/// (`state == "queued"`).
 macro_rules! words {
     ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $word:literal),+ $(,)? }) => {
         $(#[$meta])*
@@ -27,15 +35,6 @@ macro_rules! words {
                 match self {
                     $(Self::$variant => $word),+
                 }
-            }
-
-            pub fn parse(text: &str) -> Option<Self> {
-                Self::ALL.iter().copied().find(|word| word.as_str() == text)
-            }
-
-            /// The words, for a message that lists the choices.
-            pub fn choices() -> String {
-                Self::ALL.iter().map(|word| word.as_str()).collect::<Vec<_>>().join(", ")
             }
         }
 

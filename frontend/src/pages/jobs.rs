@@ -20,8 +20,8 @@ fn state_class(state: &str) -> &'static str {
 }
 
 #[component]
-pub fn JobStateBadge(#[prop(into)] state: String) -> impl IntoView {
-    view! { <span class=state_class(&state) data-state=state.clone()>{state.clone()}</span> }
+pub fn JobStateBadge(state: &'static str) -> impl IntoView {
+    view! { <span class=state_class(state) data-state=state>{state}</span> }
 }
 
 fn jobs_link(query: &JobQuery) -> String {

@@ -93,7 +93,7 @@ pub fn SchedulePage() -> impl IntoView {
                                                     <td>{r.outcome.clone()}</td>
                                                     <td>{r.job_id.map(|job| view! {
                                                         <a href=format!("/jobs/{job}")>{format!("#{job}")}</a>" "
-                                                        <JobStateBadge state=r.job_state.map(JobState::as_str).unwrap_or_default() />
+                                                        <JobStateBadge state=r.job_state.map_or("", JobState::as_str) />
                                                     })}</td>
                                                 </tr>
                                             }).collect_view()}

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use steward_frontend::contract::{
-    FieldError, OverrideInput, RotaInput, RotaOverride, RotaPersonView, RotaRole, RotaView, RotaWeek,
+    FieldError, OverrideInput, RotaInput, RotaOverride, RotaPersonView, RotaRole, RotaView, RotaWeek, Word,
 };
 
 use crate::clock::SharedClock;

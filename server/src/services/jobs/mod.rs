@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use steward_frontend::contract::{
-    HostRunState, JobDetail, JobHostResult, JobInput, JobQuery, JobState, JobSummary, LogLine, Page,
+    HostRunState, JobDetail, JobHostResult, JobInput, JobQuery, JobState, JobSummary, LogLine, Page, Word,
 };
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
